@@ -1,0 +1,38 @@
+"""The bot's dependencies, built once and passed explicitly (no module-level state)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy.engine import Engine
+
+from bot.config import Config
+from bot.notify import Notifier
+from bot.render import Renderer
+from storage.db import make_engine
+from storage.files import FileStore
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class App:
+    config: Config
+    engine: Engine
+    files: FileStore
+    notifier: Notifier
+    clock: Callable[[], datetime]
+
+
+def build_app(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
+    config.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    return App(
+        config=config,
+        engine=make_engine(config.storage.database_url),
+        files=FileStore(config.storage.data_dir),
+        notifier=Notifier(config, Renderer(), clock),
+        clock=clock,
+    )

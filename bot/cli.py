@@ -1,0 +1,152 @@
+"""The `supplierbot` command line (click): run, poll, orders, order create/show, demo."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from pathlib import Path
+
+import click
+
+from bot.app import App, build_app
+from bot.config import ConfigError, load_config
+from bot.orders import NewOrder, OrderRejected, create_order
+from bot.runner import poll_once, run_forever
+from bot.views import order_detail, order_summary, order_text
+from parsers.bill_sheet import SheetInvalid
+from parsers.order_lines import read_order_lines
+from storage import queries
+from storage.db import session
+
+
+class KeyValueFormatter(logging.Formatter):
+    """One line per record with its structured fields; never message bodies or passwords."""
+
+    _PLAIN = set(vars(logging.makeLogRecord({})))
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={v!r}" for k, v in vars(record).items() if k not in self._PLAIN | {"message"})
+        line = f"{self.formatTime(record)} {record.levelname} {record.name}: {record.getMessage()} {fields}"
+        return line + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter())
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+
+
+@click.group()
+@click.option("--config", "config_path", envvar="SUPPLIERBOT_CONFIG", default="supplierbot.toml",
+              show_default=True, type=click.Path(path_type=Path), help="TOML config (or SUPPLIERBOT_CONFIG).")
+@click.option("-v", "--verbose", is_flag=True, help="Log each step to stderr.")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, verbose: bool) -> None:
+    """Email-native supplier portal: orders out, bills in, APPROVE or REJECT by reply."""
+    _setup_logging(verbose)
+    ctx.obj = config_path
+
+
+def _app(ctx: click.Context) -> App:
+    try:
+        return build_app(load_config(ctx.obj))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Process what is waiting, send what is queued, and exit.")
+@click.pass_context
+def poll(ctx: click.Context, once: bool) -> None:
+    """Fetch and process new mail, then send the outbox."""
+    app = _app(ctx)
+    if not once:
+        run_forever(app)
+        return
+    report = poll_once(app)
+    click.echo(report.summary())
+    if report.fetch_error or report.send.error:
+        sys.exit(1)
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Watch the mailbox and send on a schedule until stopped."""
+    run_forever(_app(ctx))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=100, show_default=True)
+@click.option("--offset", default=0)
+@click.pass_context
+def orders(ctx: click.Context, as_json: bool, limit: int, offset: int) -> None:
+    """List orders, newest first."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        rows = [order_summary(s, order) for order in queries.all_orders(s, limit, offset)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['ref']:<16} {row['status']:<18} {row['supplier']}")
+
+
+@main.group()
+def order() -> None:
+    """Create and inspect orders."""
+
+
+@order.command("create")
+@click.option("--supplier", required=True, help="Supplier email (created if new).")
+@click.option("--buyer", "buyers", multiple=True, required=True, help="Buyer email; repeat for several.")
+@click.option("--file", "lines_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV or XLSX of lines: sku, description, quantity, unit, unit price, tax rate.")
+@click.option("--currency", default="EUR", show_default=True)
+@click.option("--ref", default=None, help="Reference like PO-2026-0042 (default: the next number).")
+@click.option("--delivery", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Requested delivery date.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def order_create(ctx: click.Context, supplier: str, buyers: tuple[str, ...], lines_file: Path, currency: str,
+                 ref: str | None, delivery, as_json: bool) -> None:
+    """Create an order and queue the new-order email to the supplier."""
+    app = _app(ctx)
+    try:
+        lines = read_order_lines(lines_file.read_bytes(), lines_file.name)
+        new = NewOrder(supplier.strip().lower(), tuple(b.strip().lower() for b in buyers), lines,
+                       currency, ref, delivery.date() if delivery else None)
+        created = create_order(app, new)
+    except SheetInvalid as exc:
+        raise click.ClickException(f"{lines_file}: " + "; ".join(str(p) for p in exc.problems)) from None
+    except OrderRejected as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"ref": created}) if as_json else f"created {created}; the email is queued")
+
+
+@order.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def order_show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """An order with its revisions and timeline."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        found = queries.order_by_ref(s, ref)
+        if found is None:
+            raise click.ClickException(f"no order {ref}")
+        data = order_detail(s, found)
+    click.echo(json.dumps(data, indent=2) if as_json else order_text(data))
+
+
+@main.command()
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True,
+              help="Where the demo's config, database and files are kept for you to look at.")
+def demo(workdir: Path) -> None:
+    """Run the whole round trip against a local mail server, playing supplier and buyer."""
+    from bot.demo import run_demo  # needs aiosmtpd and Dovecot, which only the demo and tests use
+
+    run_demo(workdir, click.echo)
+
+

@@ -1,0 +1,203 @@
+"""The TOML configuration, checked completely at start-up: every wrong key is named."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from parsers.reply import DEFAULT_KEYWORDS, CommandKind
+
+_REQUIRED = object()
+SECURITY_CHOICES = ("ssl", "starttls", "none")
+
+
+class ConfigError(Exception):
+    """One or more keys are missing or wrong; the message names each one."""
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    address: str
+    customer_name: str
+    reply_separator: str = "+"
+    poll_interval_seconds: int = 60
+    order_prefix: str = "PO"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str = field(repr=False)
+    folder: str = "INBOX"
+    timeout_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    database_url: str
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    bot: BotSettings
+    imap: ServerSettings
+    smtp: ServerSettings
+    storage: StorageSettings
+    keywords: dict[CommandKind, tuple[str, ...]]
+
+
+class _Section:
+    """Reads one table, remembering every problem instead of stopping at the first."""
+
+    def __init__(self, data: dict[str, Any], name: str, problems: list[str]) -> None:
+        self.data, self.name, self.problems = data, name, problems
+        self.known: set[str] = set()
+
+    def text(self, key: str, default: Any = _REQUIRED, what: str = "a non-empty string") -> str:
+        value = self._get(key, default, what)
+        if value is default and default is not _REQUIRED:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            return self._wrong(key, what, value, "")
+        return value.strip()
+
+    def integer(self, key: str, default: Any, low: int, high: int) -> int:
+        what = f"an integer from {low} to {high}"
+        value = self._get(key, default, what)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return self._wrong(key, what, value, low)
+        return value
+
+    def choice(self, key: str, default: Any, choices: tuple[str, ...]) -> str:
+        what = " | ".join(choices)
+        value = self._get(key, default, what)
+        return value if value in choices else self._wrong(key, what, value, choices[0])
+
+    def secret(self, key: str) -> str:
+        """`key = "…"` or `key_env = "NAME"` (the secret read from the environment)."""
+        env_key = f"{key}_env"
+        self.known.update({key, env_key})
+        if env_key in self.data:
+            name = self.data[env_key]
+            if name not in os.environ:
+                self.problems.append(f"{self.name}.{env_key}: environment variable {name!r} is not set")
+            return os.environ.get(str(name), "")
+        return self.text(key, "", "a string") if key in self.data else ""
+
+    def finish(self) -> None:
+        for key in sorted(set(self.data) - self.known):
+            self.problems.append(f"{self.name}.{key}: unknown key")
+
+    def _get(self, key: str, default: Any, what: str) -> Any:
+        self.known.add(key)
+        if key in self.data:
+            return self.data[key]
+        if default is _REQUIRED:
+            self.problems.append(f"{self.name}.{key}: missing (expected {what})")
+        return default
+
+    def _wrong(self, key: str, what: str, value: Any, fallback: Any) -> Any:
+        if key in self.data:
+            self.problems.append(f"{self.name}.{key}: expected {what}, got {value!r}")
+        return fallback
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return parse_config(data, path.parent)
+
+
+def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
+    problems: list[str] = []
+    sections = {name: _Section(_table(data, name, problems), name, problems)
+                for name in ("bot", "imap", "smtp", "storage", "commands")}
+    for name in sorted(set(data) - set(sections)):
+        problems.append(f"{name}: unknown section")
+    config = Config(
+        bot=_bot(sections["bot"]),
+        imap=_server(sections["imap"], 993),
+        smtp=_server(sections["smtp"], 465),
+        storage=_storage(sections["storage"], base_dir),
+        keywords=_keywords(sections["commands"]),
+    )
+    for section in sections.values():
+        section.finish()
+    if problems:
+        raise ConfigError("configuration problems:\n  " + "\n  ".join(problems))
+    return config
+
+
+def _table(data: dict[str, Any], name: str, problems: list[str]) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        problems.append(f"{name}: expected a table [{name}]")
+        return {}
+    return value
+
+
+def _bot(s: _Section) -> BotSettings:
+    address = s.text("address", what="an email address like bot@example.com")
+    if address and "@" not in address:
+        s.problems.append(f"bot.address: expected an email address, got {address!r}")
+    return BotSettings(
+        address=address.lower(),
+        customer_name=s.text("customer_name"),
+        reply_separator=s.choice("reply_separator", "+", ("+", "-", "=")),
+        poll_interval_seconds=s.integer("poll_interval_seconds", 60, 1, 86400),
+        order_prefix=s.text("order_prefix", "PO"),
+    )
+
+
+def _server(s: _Section, default_port: int) -> ServerSettings:
+    return ServerSettings(
+        host=s.text("host", what="a host name or address"),
+        port=s.integer("port", default_port, 1, 65535),
+        security=s.choice("security", "ssl", SECURITY_CHOICES),
+        username=s.text("username", "", "a string"),
+        password=s.secret("password"),
+        folder=s.text("folder", "INBOX") if s.name == "imap" else "INBOX",
+        timeout_seconds=s.integer("timeout_seconds", 30, 1, 3600),
+    )
+
+
+def _storage(s: _Section, base_dir: Path) -> StorageSettings:
+    url = s.text("database_url", "sqlite:///supplierbot.db")
+    if "://" not in url:
+        s.problems.append(f"storage.database_url: expected a URL like sqlite:///supplierbot.db, got {url!r}")
+    return StorageSettings(database_url=_anchor_sqlite(url, base_dir),
+                           data_dir=base_dir / s.text("data_dir", "data"))
+
+
+def _anchor_sqlite(url: str, base_dir: Path) -> str:
+    """A relative SQLite path is relative to the config file, like data_dir."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        return prefix + str((base_dir / url[len(prefix):]).resolve())
+    return url
+
+
+def _keywords(s: _Section) -> dict[CommandKind, tuple[str, ...]]:
+    keywords = dict(DEFAULT_KEYWORDS)
+    for kind in CommandKind:
+        if kind is CommandKind.NONE:
+            continue
+        s.known.add(kind.value)
+        words = s.data.get(kind.value)
+        if words is None:
+            continue
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+            s.problems.append(f"commands.{kind.value}: expected a list of words, got {words!r}")
+            continue
+        keywords[kind] = tuple(w.strip() for w in words)
+    return keywords

@@ -1,0 +1,135 @@
+"""`supplierbot demo`: the whole round trip on a local mail server, narrated.
+
+Starts Dovecot and an SMTP relay on loopback, writes a config into the work
+folder, creates an order, then plays the supplier and the buyer over real
+IMAP and SMTP: sheet → SEND → REJECT with reason → corrected sheet + SEND →
+APPROVE. Every email of the exchange is saved as .eml for you to open.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.app import build_app
+from bot.config import load_config
+from bot.devmail import PASSWORD, LocalMailServer
+from bot.devmail.clients import LineEdit, Party, Received, edit_sheet
+from bot.orders import NewOrder, create_order
+from bot.runner import poll_once
+from bot.views import order_detail, order_text
+from parsers.order_lines import read_order_lines
+from storage import queries
+from storage.db import session
+
+SAMPLE_LINES = """sku,description,quantity,unit,unit price,tax rate
+BLT-M8,Hex bolt M8x40 zinc,500,pcs,0.12,19
+NUT-M8,Hex nut M8 zinc,500,pcs,0.04,19
+WSH-M8,Washer M8,1000,pcs,0.02,19
+GLV-L,Work gloves size L,40,pair,3.90,19
+"""
+
+CONFIG = """[bot]
+address = "bot@example.test"
+customer_name = "ACME GmbH"
+poll_interval_seconds = 5
+
+[imap]
+host = "127.0.0.1"
+port = {imap_port}
+security = "none"
+username = "bot@example.test"
+password = "{password}"
+folder = "INBOX"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+
+[storage]
+database_url = "sqlite:///supplierbot.db"
+data_dir = "data"
+"""
+
+
+def run_demo(workdir: Path, say: Callable[[str], None]) -> None:
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    (workdir / "mail").mkdir(parents=True)
+    with LocalMailServer() as server:
+        say(f"Local mail server: IMAP 127.0.0.1:{server.imap_port}, SMTP 127.0.0.1:{server.smtp_port}")
+        config_path = workdir / "supplierbot.toml"
+        config_path.write_text(CONFIG.format(imap_port=server.imap_port, smtp_port=server.smtp_port,
+                                             password=PASSWORD))
+        _round_trip(workdir, config_path, server, say)
+
+
+def _round_trip(workdir: Path, config_path: Path, server: LocalMailServer, say: Callable[[str], None]) -> None:
+    app = build_app(load_config(config_path))
+    supplier = Party("sales@supplier.test", server.imap_port, server.smtp_port, "Sam Supplier")
+    buyer = Party("anna.buyer@example.test", server.imap_port, server.smtp_port, "Anna Buyer")
+    saved = _Saver(workdir / "mail", say)
+
+    ref = create_order(app, NewOrder(supplier.address, (buyer.address,),
+                                     read_order_lines(SAMPLE_LINES.encode(), "lines.csv"), "EUR"))
+    say(f"\n1. Operator created {ref}: 4 lines for {supplier.address}, buyer {buyer.address}")
+    _poll(app, say)
+    new_order = saved.keep(supplier.wait_for(f"[{ref}] New order"), "supplier")
+
+    _, sheet = new_order.attachment("-bill.xlsx") or ("", b"")
+    edited = edit_sheet(sheet, [LineEdit("BLT-M8", unit_price=0.14), LineEdit("GLV-L", delete=True),
+                                LineEdit("", add=("FRT", "Freight", 1, "lot", 25.0, 19))])
+    supplier.reply(new_order, "SEND\nHello, here is our bill. Bolts went up, no gloves, freight added.",
+                   "outlook", ((f"{ref}-bill.xlsx", edited),))
+    say("2. Supplier replied from 'Outlook' with the edited sheet and SEND")
+    _poll(app, say)
+    saved.keep(supplier.wait_for("submitted for approval"), "supplier")
+    request = saved.keep(buyer.wait_for("Bill rev 1 for approval"), "buyer")
+
+    buyer.reply(request, "REJECT bolts must stay at 0.12 as quoted", "gmail")
+    say("3. Buyer replied 'REJECT bolts must stay at 0.12 as quoted' from 'Gmail'")
+    _poll(app, say)
+    rejected = saved.keep(supplier.wait_for("rejected"), "supplier")
+
+    _, sheet = rejected.attachment(".xlsx") or ("", b"")
+    corrected = edit_sheet(sheet, [LineEdit("BLT-M8", unit_price=0.12)])
+    supplier.reply(rejected, "send", "apple", ((f"{ref}-bill.xlsx", corrected),))
+    say("4. Supplier sent the corrected sheet with 'send' from an iPhone")
+    _poll(app, say)
+    request = saved.keep(buyer.wait_for("Bill rev 2 for approval"), "buyer")
+
+    buyer.reply(request, "Approved! Thanks.", "html_outlook")
+    say("5. Buyer replied 'Approved! Thanks.' from Outlook (HTML)")
+    _poll(app, say)
+    saved.keep(supplier.wait_for("approved — please deliver"), "supplier")
+    _finish(app, ref, workdir, say)
+
+
+def _poll(app, say: Callable[[str], None]) -> None:
+    say(f"   supplierbot poll --once → {poll_once(app).summary()}")
+
+
+class _Saver:
+    def __init__(self, folder: Path, say: Callable[[str], None]) -> None:
+        self.folder, self.say, self.count = folder, say, 0
+
+    def keep(self, received: Received, who: str) -> Received:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-to-{who}.eml"
+        path.write_bytes(received.raw)
+        self.say(f"   {who} received: {received.subject}   ({path})")
+        return received
+
+
+def _finish(app, ref: str, workdir: Path, say: Callable[[str], None]) -> None:
+    with session(app.engine) as s:
+        order = queries.order_by_ref(s, ref)
+        assert order is not None
+        data = order_detail(s, order)
+    (workdir / f"{ref}.json").write_text(json.dumps(data, indent=2))
+    say("\nFinal state (supplierbot order show):\n")
+    say(order_text(data))
+    say(f"\nLook at: {workdir}/mail/*.eml (every email of the exchange), {workdir}/{ref}.json, "
+        f"and the database with\n  supplierbot --config {workdir}/supplierbot.toml order show {ref}")

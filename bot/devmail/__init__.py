@@ -1,0 +1,134 @@
+"""A real local mail system for tests and the demo: Dovecot (IMAP + LMTP) and an SMTP relay.
+
+Dovecot runs in the foreground under this process from the repo's own
+config; aiosmtpd accepts mail on loopback and delivers each recipient into
+Dovecot over LMTP (one recipient per LMTP transaction: smtplib.LMTP.sendmail
+reads only the first of several per-recipient answers).
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import smtplib
+import socket
+import string
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer, Envelope, Session
+
+PASSWORD = "secret"
+MAIL_UID = 5000
+
+
+class DevmailError(Exception):
+    """The local mail system could not start (Dovecot missing, or it failed)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LmtpRelay:
+    """aiosmtpd handler: accept mail for the local domains, deliver it through LMTP."""
+
+    def __init__(self, lmtp_port: int, domains: tuple[str, ...]) -> None:
+        self.lmtp_port, self.domains = lmtp_port, domains
+
+    async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if address.rpartition("@")[2].lower() not in self.domains:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        for recipient in envelope.rcpt_tos:
+            with smtplib.LMTP("127.0.0.1", self.lmtp_port) as lmtp:
+                lmtp.sendmail(envelope.mail_from or "", [recipient], content)
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class LocalMailServer:
+    """Start with `start()`, stop with `stop()`; or use as a context manager."""
+
+    domains: tuple[str, ...] = ("example.test", "supplier.test", "elsewhere.test")
+    root: Path | None = None
+
+    def start(self) -> LocalMailServer:
+        if shutil.which("dovecot") is None:
+            raise DevmailError("dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd)")
+        # Every ancestor must be world-traversable for Dovecot's unprivileged processes.
+        self.root = Path(tempfile.mkdtemp(prefix="supplierbot-mail-"))
+        self.root.chmod(0o755)
+        self.imap_port, self.lmtp_port, self.smtp_port = free_port(), free_port(), free_port()
+        self._write_config()
+        self._start_dovecot()
+        self.controller = Controller(LmtpRelay(self.lmtp_port, self.domains), hostname="127.0.0.1",
+                                     port=self.smtp_port)
+        self.controller.start()
+        return self
+
+    def _write_config(self) -> None:
+        assert self.root is not None
+        uid, gid, internal, login = self._identity()
+        for sub in ("run", "state", "mail"):
+            (self.root / sub).mkdir()
+        os.chown(self.root / "mail", uid, gid)
+        template = string.Template(resources.files("bot.devmail").joinpath("dovecot.conf").read_text())
+        self.config_path = self.root / "dovecot.conf"
+        self.config_path.write_text(template.substitute(
+            root=self.root, uid=uid, gid=gid, internal_user=internal, login_user=login,
+            password=PASSWORD, imap_port=self.imap_port, lmtp_port=self.lmtp_port))
+
+    @staticmethod
+    def _identity() -> tuple[int, int, str, str]:
+        if os.geteuid() == 0:
+            return MAIL_UID, MAIL_UID, "dovecot", "dovenull"
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        return os.geteuid(), os.getegid(), me, me
+
+    def _start_dovecot(self) -> None:
+        self.process = subprocess.Popen(["dovecot", "-F", "-c", str(self.config_path)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DevmailError(f"dovecot exited: {self.process.stderr.read().decode(errors='replace')}")
+            if _port_open(self.imap_port) and _port_open(self.lmtp_port):
+                return
+            time.sleep(0.05)
+        raise DevmailError("dovecot did not open its ports within 10 s")
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalMailServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -1,0 +1,129 @@
+"""The closed set of user errors: each is answered to the sender with its own template.
+
+System errors (a database or server failure, a bug) are not here: they are
+retried and surfaced to the operator, never explained to a supplier.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from parsers.records import Problem
+
+
+@dataclass(frozen=True)
+class UserError:
+    """Base: `template` names templates/errors/<template>.txt; fields are its variables."""
+
+    template: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class UnknownOrder(UserError):
+    template = "unknown_order"
+    summary = "we could not tell which order this message is about"
+
+
+@dataclass(frozen=True)
+class NotAParty(UserError):
+    template = "not_a_party"
+    summary = "the sender is neither the supplier nor a buyer of this order"
+
+
+@dataclass(frozen=True)
+class OnlyBuyersDecide(UserError):
+    template = "only_buyers_decide"
+    summary = "only the order's buyers can approve or reject"
+
+
+@dataclass(frozen=True)
+class OnlySupplierBills(UserError):
+    template = "only_supplier_bills"
+    summary = "only the supplier can send bill sheets or SEND"
+
+
+@dataclass(frozen=True)
+class SheetProblems(UserError):
+    template = "sheet_problems"
+    summary = "the bill spreadsheet has problems"
+    filename: str = ""
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class SheetForOtherOrder(UserError):
+    template = "sheet_for_other_order"
+    summary = "the spreadsheet belongs to another order"
+    filename: str = ""
+    sheet_ref: str = ""
+
+
+@dataclass(frozen=True)
+class TooManySheets(UserError):
+    template = "too_many_sheets"
+    summary = "more than one bill spreadsheet was attached"
+    filenames: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NothingToSend(UserError):
+    template = "nothing_to_send"
+    summary = "SEND was received but there is no draft bill"
+    pending_number: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderClosed(UserError):
+    template = "order_closed"
+    summary = "the order no longer takes bills"
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class DecisionNeedsRequest(UserError):
+    template = "decision_needs_request"
+    summary = "a decision must answer the approval request email"
+
+
+@dataclass(frozen=True)
+class StaleRevision(UserError):
+    template = "stale_revision"
+    summary = "the approval request answered is not the current one"
+    answered_number: int = 0
+    current_number: int | None = None
+
+
+@dataclass(frozen=True)
+class AlreadyDecided(UserError):
+    template = "already_decided"
+    summary = "this revision was already decided"
+    number: int = 0
+    status: str = ""
+    decided_by: str = ""
+
+
+@dataclass(frozen=True)
+class RejectNeedsReason(UserError):
+    template = "reject_needs_reason"
+    summary = "REJECT needs a reason"
+
+
+@dataclass(frozen=True)
+class EmptyReply(UserError):
+    template = "empty_reply"
+    summary = "the reply had no new text and no spreadsheet"
+
+
+@dataclass(frozen=True)
+class CommandNotAvailable(UserError):
+    template = "command_not_available"
+    summary = "this command is not available yet"
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class UnreadableMessage(UserError):
+    template = "unreadable_message"
+    summary = "the message could not be read"
+    detail: str = ""

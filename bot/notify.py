@@ -1,0 +1,198 @@
+"""Every email the bot sends, rendered and queued in the outbox of the caller's transaction."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot import bills
+from bot.compose import Outgoing, compose, new_message_id
+from bot.config import Config
+from bot.errors import UserError
+from bot.render import Renderer
+from bot.tokens import new_token, reply_address
+from parsers.bill_sheet import SheetHeader, write_bill_sheet
+from parsers.records import Attachment, Line, ParsedMessage
+from parsers.reply import REPLY_MARKER
+from storage import queries
+from storage.models import OutboxMessage, PurchaseOrder, ReplyToken, Supplier
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class BillView:
+    """A set of lines as the emails show it: each line against a base, and totals."""
+
+    number: int | None
+    currency: str
+    changes: list[bills.LineChange]
+    totals: bills.Totals
+    base_totals: bills.Totals
+    changed: bool
+    previous: list[bills.LineChange] | None = None  # against the previous revision, from rev 2
+
+
+def bill_view(number: int | None, currency: str, lines: Sequence[Line], base: Sequence[Line],
+              previous: Sequence[Line] | None = None) -> BillView:
+    changes = bills.diff_lines(base, lines)
+    against_previous = bills.diff_lines(previous, lines) if previous is not None else None
+    return BillView(number, currency, changes, bills.totals(lines), bills.totals(base),
+                    bills.has_changes(changes), against_previous)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The inbound message an email answers (for In-Reply-To/References)."""
+
+    message_id: str
+    references: tuple[str, ...]
+
+    @classmethod
+    def of(cls, message: ParsedMessage | None) -> Thread | None:
+        if message is None or not message.message_id:
+            return None
+        return cls(message.message_id, message.references)
+
+
+class Notifier:
+    def __init__(self, config: Config, renderer: Renderer, clock: Callable[[], datetime]) -> None:
+        self.config, self.renderer, self.clock = config, renderer, clock
+
+    # --- to the supplier -----------------------------------------------------------------
+
+    def new_order(self, s: Session, order: PurchaseOrder, lines: Sequence[Line]) -> OutboxMessage:
+        supplier = s.get(Supplier, order.supplier_id)
+        view = bill_view(None, order.currency, lines, lines)
+        sheet = self.sheet_attachment(order, supplier, lines)
+        context = {"bill": view, "sheet_name": sheet.filename}
+        subject = f"[{order.ref}] New order from {self.config.bot.customer_name}"
+        return self._to_supplier(s, order, "new_order", subject, context, None, (sheet,))
+
+    def draft_received(self, s: Session, order: PurchaseOrder, view: BillView, thread: Thread | None) -> OutboxMessage:
+        subject = f"[{order.ref}] Draft bill rev {view.number} received — {bills.format_money(view.totals.gross, order.currency)}"
+        return self._to_supplier(s, order, "draft_received", subject, {"bill": view}, thread)
+
+    def submitted(self, s: Session, order: PurchaseOrder, view: BillView, thread: Thread | None) -> OutboxMessage:
+        subject = f"[{order.ref}] Bill rev {view.number} submitted for approval"
+        return self._to_supplier(s, order, "submitted", subject, {"bill": view}, thread)
+
+    def approved(self, s: Session, order: PurchaseOrder, view: BillView, note: str, by: str) -> OutboxMessage:
+        subject = f"[{order.ref}] Bill rev {view.number} approved — please deliver"
+        return self._to_supplier(s, order, "approved", subject, {"bill": view, "note": note, "by": by}, None)
+
+    def rejected(self, s: Session, order: PurchaseOrder, view: BillView, lines: Sequence[Line],
+                 reason: str, by: str) -> OutboxMessage:
+        supplier = s.get(Supplier, order.supplier_id)
+        sheet = self.sheet_attachment(order, supplier, lines)
+        subject = f"[{order.ref}] Bill rev {view.number} rejected — please correct"
+        context = {"bill": view, "reason": reason, "by": by, "sheet_name": sheet.filename}
+        return self._to_supplier(s, order, "rejected", subject, context, None, (sheet,))
+
+    # --- to the buyers -------------------------------------------------------------------
+
+    def approval_request(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
+                         sheet: Attachment | None, superseded: int | None) -> OutboxMessage:
+        token = self._token(s, order.id, revision_id, "buyer")
+        supplier = s.get(Supplier, order.supplier_id)
+        subject = (f"[{order.ref}] Bill rev {view.number} for approval — "
+                   f"{bills.format_money(view.totals.gross, order.currency)}")
+        context = {"bill": view, "supplier": supplier, "superseded": superseded}
+        mail = self._outgoing("approval_request", self._buyer_addresses(s, order), subject,
+                              self._context(order, context), token, None, (sheet,) if sheet else ())
+        return self._queue(s, mail, order.id, revision_id)
+
+    def decision_recorded(self, s: Session, order: PurchaseOrder, number: int, decision: str,
+                          text: str, by: str, thread: Thread | None) -> OutboxMessage:
+        subject = f"[{order.ref}] Recorded: bill rev {number} {decision}"
+        context = self._context(order, {"number": number, "decision": decision, "text": text, "by": by})
+        mail = self._outgoing("decision_recorded", self._buyer_addresses(s, order), subject, context,
+                              self._token(s, order.id, None, "buyer"), thread)
+        return self._queue(s, mail, order.id, None)
+
+    # --- either way ----------------------------------------------------------------------
+
+    def comment(self, s: Session, order: PurchaseOrder, to_supplier: bool, author: str, text: str,
+                thread: Thread | None) -> OutboxMessage:
+        subject = f"[{order.ref}] Message from {author}"
+        context = {"author": author, "text": text}
+        if to_supplier:
+            return self._to_supplier(s, order, "comment", subject, context, None)
+        mail = self._outgoing("comment", self._buyer_addresses(s, order), subject,
+                              self._context(order, context), self._token(s, order.id, None, "buyer"), thread)
+        return self._queue(s, mail, order.id, None)
+
+    def refusal(self, s: Session, error: UserError, message: ParsedMessage, order: PurchaseOrder | None) -> OutboxMessage:
+        ref = f"[{order.ref}] " if order else ""
+        subject = f"{ref}Not processed: {error.summary}"
+        context = {"error": error, "subject": message.subject, "order": order,
+                   "customer": self.config.bot.customer_name, "marker": REPLY_MARKER,
+                   "bot_address": self.config.bot.address, "unprocessed": None}
+        # No reply token: a refused sender gains no address; a reply still threads by Message-ID.
+        mail = self._outgoing(f"errors/{error.template}", (message.sender,), subject, context, None,
+                              Thread.of(message), automatic="auto-replied")
+        return self._queue(s, mail, order.id if order else None, None)
+
+    # --- building blocks -----------------------------------------------------------------
+
+    def sheet_attachment(self, order: PurchaseOrder, supplier: Supplier | None, lines: Sequence[Line]) -> Attachment:
+        header = SheetHeader(order.ref, self.config.bot.customer_name,
+                             supplier.email if supplier else "", order.currency)
+        return Attachment(f"{order.ref}-bill.xlsx", XLSX_TYPE, write_bill_sheet(header, lines))
+
+    def _to_supplier(self, s: Session, order: PurchaseOrder, template: str, subject: str,
+                     extra: dict[str, Any], thread: Thread | None,
+                     attachments: tuple[Attachment, ...] = ()) -> OutboxMessage:
+        supplier = s.get(Supplier, order.supplier_id)
+        assert supplier is not None
+        s.flush()
+        context = self._context(order, {**extra, "supplier": supplier,
+                                        "unprocessed": queries.unprocessed_count(s, supplier.id)})
+        token = self._token(s, order.id, None, "supplier")
+        mail = self._outgoing(template, (supplier.email,), subject, context, token, thread, attachments)
+        return self._queue(s, mail, order.id, None)
+
+    def _context(self, order: PurchaseOrder, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"order": order, "customer": self.config.bot.customer_name, "marker": REPLY_MARKER,
+                "unprocessed": None, **extra}
+
+    def _buyer_addresses(self, s: Session, order: PurchaseOrder) -> tuple[str, ...]:
+        return tuple(buyer.email for buyer in queries.buyers_of(s, order.id))
+
+    def _token(self, s: Session, order_id: int, revision_id: int | None, audience: str) -> str:
+        token = new_token()
+        s.add(ReplyToken(token=token, order_id=order_id, revision_id=revision_id,
+                         audience=audience, created_at=self.clock()))
+        return token
+
+    def _outgoing(self, template: str, to: tuple[str, ...], subject: str, context: dict[str, Any],
+                  token: str | None, thread: Thread | None, attachments: tuple[Attachment, ...] = (),
+                  automatic: str = "auto-generated") -> Outgoing:
+        rendered = self.renderer.render(template, context)
+        bot = self.config.bot
+        return Outgoing(
+            purpose=template.removeprefix("errors/"), to=to, subject=subject, text=rendered.text,
+            html=rendered.html, reply_to=reply_address(bot.address, token, bot.reply_separator) if token else None,
+            in_reply_to=thread.message_id if thread else None,
+            references=(*thread.references, thread.message_id) if thread else (),
+            attachments=attachments, automatic=automatic,
+        )
+
+    def _queue(self, s: Session, mail: Outgoing, order_id: int | None, revision_id: int | None) -> OutboxMessage:
+        now = self.clock()
+        message_id = new_message_id(self.config.bot.address.partition("@")[2])
+        sender_name = f"{self.config.bot.customer_name} purchasing"
+        row = OutboxMessage(
+            message_id=message_id, order_id=order_id, revision_id=revision_id, purpose=mail.purpose,
+            recipients=",".join(mail.to), subject=mail.subject, created_at=now,
+            raw=compose(mail, self.config.bot.address, sender_name, message_id, now),
+        )
+        s.add(row)
+        s.flush()
+        if order_id is not None:
+            queries.add_event(s, order_id, now, "bot", "email_queued",
+                              f"{mail.purpose} to {', '.join(mail.to)}", revision_id=revision_id, outbox_id=row.id)
+        return row

@@ -1,0 +1,178 @@
+"""One inbound message, one unit of work: ledger row, effects and queued answers commit together.
+
+A message already in the ledger is skipped, so fetching it again changes
+nothing. A system error rolls the effects back and records the message as
+failed (raw bytes kept) for the operator; it never loses the message.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot import errors
+from bot.app import App
+from bot.apply import Applier, Outcome
+from bot.matching import match_order
+from bot.workflow import OrderView, Reply, RevisionView, Role, decide
+from parsers.bill_sheet import SheetInvalid, read_bill_sheet
+from parsers.message import MessageUnreadable, parse_message
+from parsers.records import Attachment, BillSheet, ParsedMessage
+from parsers.reply import parse_command
+from storage import queries
+from storage.db import session
+from storage.files import sha256
+from storage.models import InboundMessage, InboundStatus, PurchaseOrder
+
+log = logging.getLogger("supplierbot.pipeline")
+
+SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet")
+SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a message was fetched: its identity in the ledger."""
+
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: int
+
+
+def process(app: App, source: Source, raw: bytes) -> Outcome | None:
+    """Apply one fetched message exactly once. None when it was already in the ledger."""
+    digest = sha256(raw)
+    with session(app.engine) as s:
+        if queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid):
+            return None
+        app.files.save(raw, "raw")  # on disk before the commit that references it
+        row = _ledger_row(app, source, raw, digest)
+        s.add(row)
+        try:
+            s.flush()
+            outcome = handle(app, s, row, raw)
+            _finish(s, row, outcome, source)
+            s.commit()
+        except IntegrityError:
+            s.rollback()  # another process took this UID first; it is theirs
+            return None
+        except Exception as exc:  # any system error: keep the message, record it, go on
+            s.rollback()
+            return _record_failure(app, source, raw, digest, exc)
+    log.info("message processed", extra={"uid": source.uid, "status": outcome.status.value,
+                                         "disposition": outcome.disposition})
+    return outcome
+
+
+def _ledger_row(app: App, source: Source, raw: bytes, digest: str) -> InboundMessage:
+    return InboundMessage(
+        account=source.account, folder=source.folder, uidvalidity=source.uidvalidity, uid=source.uid,
+        sha256=digest, raw_path=str(app.files.path_for(digest, "raw")), size=len(raw),
+        status=InboundStatus.FAILED, received_at=app.clock(),
+    )
+
+
+def _finish(s: Session, row: InboundMessage, outcome: Outcome, source: Source) -> None:
+    row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
+    queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, source.uid)
+
+
+def _record_failure(app: App, source: Source, raw: bytes, digest: str, exc: Exception) -> Outcome:
+    log.exception("message failed", extra={"uid": source.uid})
+    with session(app.engine) as s:
+        row = _ledger_row(app, source, raw, digest)
+        row.error = f"{type(exc).__name__}: {exc}"[:2000]
+        row.disposition = "failed"
+        s.add(row)
+        queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, source.uid)
+        s.commit()
+    return Outcome(InboundStatus.FAILED, "failed")
+
+
+def handle(app: App, s: Session, row: InboundMessage, raw: bytes) -> Outcome:
+    try:
+        message = parse_message(raw)
+    except MessageUnreadable as exc:
+        return _unreadable(app, s, raw, str(exc))
+    row.message_id, row.sender, row.subject = message.message_id[:998], message.sender, message.subject[:500]
+    ignored = _ignore_reason(app, s, row, message)
+    if ignored:
+        return Outcome(InboundStatus.IGNORED, ignored)
+    return _route(app, s, row, message)
+
+
+def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMessage) -> str:
+    if message.automatic:
+        return f"automatic: {message.automatic}"
+    if message.sender == app.config.bot.address:
+        return "our own message"
+    earlier = queries.earlier_copy(s, message.message_id, row.sha256, row.id or 0) if message.message_id else None
+    return f"duplicate of inbound #{earlier.id}" if earlier else ""
+
+
+def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage) -> Outcome:
+    sheet, sheet_name, sheet_error = read_sheet(message.attachments)
+    sheet_ref = sheet.order_ref if sheet else None
+    bot = app.config.bot
+    match = match_order(message, sheet_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    if match is None:
+        return _refuse(app, s, row, message, errors.UnknownOrder(), None)
+    order = s.get(PurchaseOrder, match.order_id)
+    assert order is not None
+    reply = Reply(
+        role=Role(queries.role_of(s, order.id, message.sender)),
+        command=parse_command(message.new_text, app.config.keywords),
+        sheet=sheet, sheet_filename=sheet_name, sheet_error=sheet_error,
+        bound_revision_id=match.revision_id,
+    )
+    decision = decide(order_view(s, order), reply)
+    return Applier(app, s, row, message, order).apply(decision, reply)
+
+
+def read_sheet(attachments: tuple[Attachment, ...]) -> tuple[BillSheet | None, str, errors.UserError | None]:
+    """The bill sheet among the attachments: (sheet, filename, error)."""
+    candidates = [a for a in attachments if _looks_like_sheet(a)]
+    if len(candidates) > 1:
+        return None, "", errors.TooManySheets(filenames=tuple(a.filename for a in candidates))
+    if not candidates:
+        return None, "", None
+    attachment = candidates[0]
+    try:
+        return read_bill_sheet(attachment.data, attachment.filename), attachment.filename, None
+    except SheetInvalid as invalid:
+        return None, attachment.filename, errors.SheetProblems(filename=attachment.filename,
+                                                                problems=invalid.problems)
+
+
+def _looks_like_sheet(attachment: Attachment) -> bool:
+    name = attachment.filename.lower()
+    return name.endswith(SHEET_SUFFIXES) or any(t in attachment.content_type for t in SHEET_TYPES)
+
+
+def order_view(s: Session, order: PurchaseOrder) -> OrderView:
+    revisions = tuple(RevisionView(r.id, r.number, r.status, r.decided_by) for r in queries.revisions_of(s, order.id))
+    return OrderView(order.id, order.ref, order.status, revisions)
+
+
+def _refuse(app: App, s: Session, row: InboundMessage, message: ParsedMessage,
+            error: errors.UserError, order: PurchaseOrder | None) -> Outcome:
+    app.notifier.refusal(s, error, message, order)
+    return Outcome(InboundStatus.REFUSED, f"refused: {error.template}", order.id if order else None)
+
+
+def _unreadable(app: App, s: Session, raw: bytes, detail: str) -> Outcome:
+    """Answer what we cannot read, if it names a person to answer (and is not a robot's)."""
+    headers = BytesHeaderParser().parsebytes(raw[:65536])
+    sender = parseaddr(str(headers.get("From", "")))[1].lower()
+    if "@" not in sender or headers.get("Auto-Submitted", "no").lower() != "no" or sender == app.config.bot.address:
+        return Outcome(InboundStatus.IGNORED, f"unreadable: {detail}")
+    stub = ParsedMessage(message_id=str(headers.get("Message-ID", "")).strip(), sender=sender, sender_name="",
+                         recipients=(), subject=str(headers.get("Subject", ""))[:200], in_reply_to=(),
+                         references=(), date=None, new_text="", attachments=())
+    app.notifier.refusal(s, errors.UnreadableMessage(detail=detail), stub, None)
+    return Outcome(InboundStatus.REFUSED, f"refused: unreadable ({detail})")

@@ -1,0 +1,47 @@
+"""Jinja2 rendering of every email: strict (a missing variable is a bug), HTML autoescaped."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from bot.bills import format_money, line_net
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    html: str | None
+
+
+class Renderer:
+    """Templates are loaded once per process, not per message."""
+
+    def __init__(self) -> None:
+        loader = FileSystemLoader(str(resources.files("templates")))
+        self.text_env = self._env(loader, autoescape=False)
+        self.html_env = self._env(loader, autoescape=True)
+
+    @staticmethod
+    def _env(loader: FileSystemLoader, autoescape: bool) -> Environment:
+        env = Environment(loader=loader, undefined=StrictUndefined, autoescape=autoescape,
+                          trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+        env.filters["money"] = _money
+        env.filters["net"] = line_net
+        env.filters["qty"] = lambda value: f"{value:,}" if isinstance(value, Decimal) else str(value)
+        return env
+
+    def render(self, name: str, context: dict[str, Any]) -> Rendered:
+        text = self.text_env.get_template(f"{name}.txt").render(context)
+        try:
+            html = self.html_env.get_template(f"{name}.html").render(context)
+        except TemplateNotFound:
+            html = self.html_env.get_template("_plain.html").render({"text": text})
+        return Rendered(text, html)
+
+
+def _money(amount: Decimal, currency: str = "") -> str:
+    return format_money(amount, currency).strip()

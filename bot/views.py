@@ -1,0 +1,63 @@
+"""Read models for the command line: an order as JSON-ready data, and as text."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session
+
+from bot import bills
+from parsers.records import Line
+from storage import queries
+from storage.models import PurchaseOrder, Supplier
+
+
+def line_data(line: Line) -> dict[str, Any]:
+    return {"sku": line.sku, "description": line.description, "quantity": str(line.quantity),
+            "unit": line.unit, "unit_price": str(line.unit_price), "tax_rate": str(line.tax_rate),
+            "net": str(bills.line_net(line))}
+
+
+def _totals(lines: list[Line]) -> dict[str, str]:
+    totals = bills.totals(lines)
+    return {"net": str(totals.net), "tax": str(totals.tax), "total": str(totals.gross)}
+
+
+def order_summary(s: Session, order: PurchaseOrder) -> dict[str, Any]:
+    supplier = s.get(Supplier, order.supplier_id)
+    return {"ref": order.ref, "status": order.status.value, "supplier": supplier.email if supplier else "",
+            "buyers": [b.email for b in queries.buyers_of(s, order.id)], "currency": order.currency,
+            "created_at": order.created_at.isoformat()}
+
+
+def order_detail(s: Session, order: PurchaseOrder) -> dict[str, Any]:
+    lines = queries.order_lines(s, order.id)
+    data = order_summary(s, order)
+    data["lines"] = [line_data(line) for line in lines]
+    data["total"] = _totals(lines)["total"]
+    data["revisions"] = [_revision(s, r) for r in queries.revisions_of(s, order.id)]
+    data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "detail": e.detail,
+                       "revision_id": e.revision_id, "inbound_id": e.inbound_id, "outbox_id": e.outbox_id}
+                      for e in queries.events_of(s, order.id)]
+    return data
+
+
+def _revision(s: Session, revision) -> dict[str, Any]:
+    lines = queries.revision_lines(s, revision.id)
+    return {"number": revision.number, "status": revision.status.value, "lines": [line_data(l) for l in lines],
+            **_totals(lines), "reason": revision.reason, "note": revision.note,
+            "decided_by": revision.decided_by,
+            "submitted_at": revision.submitted_at.isoformat() if revision.submitted_at else None,
+            "decided_at": revision.decided_at.isoformat() if revision.decided_at else None}
+
+
+def order_text(data: dict[str, Any]) -> str:
+    out = [f"{data['ref']}  {data['status']}  supplier {data['supplier']}  buyers {', '.join(data['buyers'])}",
+           f"order total {data['currency']} {Decimal(data['total']):,.2f}", ""]
+    for revision in data["revisions"]:
+        extra = f" — {revision['reason']}" if revision["reason"] else ""
+        out.append(f"rev {revision['number']}  {revision['status']:<10}  {data['currency']} "
+                   f"{Decimal(revision['total']):,.2f}  {len(revision['lines'])} lines{extra}")
+    out += ["", "timeline:"]
+    out += [f"  {e['at'][:19]}  {e['actor']:<28} {e['kind']:<15} {e['detail']}" for e in data["events"]]
+    return "\n".join(out)

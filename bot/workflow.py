@@ -1,0 +1,209 @@
+"""What an inbound reply means for an order: a pure decision over plain snapshots.
+
+The decision is read like a table: who sent it (role), what it carries (a sheet,
+a command, text), and where the order stands. Applying it is someone else's job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from bot import errors
+from parsers.records import BillSheet, Line
+from parsers.reply import Command, CommandKind
+from storage.models import OrderStatus, RevisionStatus
+
+CLOSED = (OrderStatus.APPROVED, OrderStatus.INVOICED, OrderStatus.PAID, OrderStatus.CANCELLED)
+
+
+class Role(str, Enum):
+    SUPPLIER = "supplier"
+    BUYER = "buyer"
+    STRANGER = "stranger"
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    id: int
+    number: int
+    status: RevisionStatus
+    decided_by: str = ""
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: int
+    ref: str
+    status: OrderStatus
+    revisions: tuple[RevisionView, ...]
+
+    @property
+    def draft(self) -> RevisionView | None:
+        return next((r for r in self.revisions if r.status is RevisionStatus.DRAFT), None)
+
+    @property
+    def pending(self) -> RevisionView | None:
+        """The submitted revision waiting for a decision."""
+        return next((r for r in self.revisions if r.status is RevisionStatus.SUBMITTED), None)
+
+    def revision(self, revision_id: int) -> RevisionView | None:
+        return next((r for r in self.revisions if r.id == revision_id), None)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the decision needs to know about one inbound message."""
+
+    role: Role
+    command: Command
+    sheet: BillSheet | None = None
+    sheet_filename: str = ""
+    sheet_error: errors.UserError | None = None
+    bound_revision_id: int | None = None  # from the approval request's token or thread
+
+
+# --- decisions: a small closed set -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Refuse:
+    error: errors.UserError
+
+
+@dataclass(frozen=True)
+class CreateDraft:
+    lines: tuple[Line, ...]
+    replaces_id: int | None  # the draft this one replaces
+    submit: bool  # SEND came with the sheet
+
+
+@dataclass(frozen=True)
+class Submit:
+    revision_id: int
+    supersedes_id: int | None  # a submitted revision nobody decided yet
+
+
+@dataclass(frozen=True)
+class Approve:
+    revision_id: int
+    note: str
+
+
+@dataclass(frozen=True)
+class Reject:
+    revision_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RelayComment:
+    text: str
+    to: Role
+
+
+Decision = Refuse | CreateDraft | Submit | Approve | Reject | RelayComment
+
+
+def decide(order: OrderView, reply: Reply) -> Decision:
+    if reply.role is Role.STRANGER:
+        return Refuse(errors.NotAParty())
+    if order.status is OrderStatus.CANCELLED:
+        return Refuse(errors.OrderClosed(status=order.status.value))
+    if reply.role is Role.SUPPLIER:
+        return _supplier(order, reply)
+    return _buyer(order, reply)
+
+
+def _supplier(order: OrderView, reply: Reply) -> Decision:
+    kind = reply.command.kind
+    if reply.sheet_error is not None:
+        return Refuse(reply.sheet_error)
+    if reply.sheet is not None:
+        return _new_sheet(order, reply)
+    if kind is CommandKind.SEND:
+        return _send(order)
+    if kind in (CommandKind.APPROVE, CommandKind.REJECT):
+        return Refuse(errors.OnlyBuyersDecide())
+    if kind in (CommandKind.INVOICE, CommandKind.PAID):
+        return Refuse(errors.CommandNotAvailable(command=kind.value.upper()))
+    return _comment(reply, Role.BUYER)
+
+
+def _new_sheet(order: OrderView, reply: Reply) -> Decision:
+    assert reply.sheet is not None
+    if reply.sheet.order_ref and reply.sheet.order_ref != order.ref:
+        return Refuse(errors.SheetForOtherOrder(filename=reply.sheet_filename, sheet_ref=reply.sheet.order_ref))
+    if order.status in CLOSED:
+        return Refuse(errors.OrderClosed(status=order.status.value))
+    draft = order.draft
+    return CreateDraft(
+        lines=reply.sheet.lines,
+        replaces_id=draft.id if draft else None,
+        submit=reply.command.kind is CommandKind.SEND,
+    )
+
+
+def _send(order: OrderView) -> Decision:
+    if order.status in CLOSED:
+        return Refuse(errors.OrderClosed(status=order.status.value))
+    draft = order.draft
+    if draft is None:
+        pending = order.pending
+        return Refuse(errors.NothingToSend(pending_number=pending.number if pending else None))
+    pending = order.pending
+    return Submit(revision_id=draft.id, supersedes_id=pending.id if pending else None)
+
+
+def _buyer(order: OrderView, reply: Reply) -> Decision:
+    kind = reply.command.kind
+    if reply.sheet is not None or reply.sheet_error is not None or kind is CommandKind.SEND:
+        return Refuse(errors.OnlySupplierBills())
+    if kind in (CommandKind.APPROVE, CommandKind.REJECT):
+        return _decision(order, reply)
+    if kind in (CommandKind.INVOICE, CommandKind.PAID):
+        return Refuse(errors.CommandNotAvailable(command=kind.value.upper()))
+    return _comment(reply, Role.SUPPLIER)
+
+
+def _decision(order: OrderView, reply: Reply) -> Decision:
+    if reply.bound_revision_id is None:
+        return Refuse(errors.DecisionNeedsRequest())
+    answered = order.revision(reply.bound_revision_id)
+    if answered is None:
+        return Refuse(errors.DecisionNeedsRequest())
+    refusal = _not_decidable(order, answered)
+    if refusal is not None:
+        return Refuse(refusal)
+    argument = reply.command.argument
+    if reply.command.kind is CommandKind.APPROVE:
+        return Approve(revision_id=answered.id, note=argument)
+    if not argument:
+        return Refuse(errors.RejectNeedsReason())
+    return Reject(revision_id=answered.id, reason=argument)
+
+
+def _not_decidable(order: OrderView, answered: RevisionView) -> errors.UserError | None:
+    if answered.status in (RevisionStatus.APPROVED, RevisionStatus.REJECTED):
+        return errors.AlreadyDecided(number=answered.number, status=answered.status.value,
+                                     decided_by=answered.decided_by)
+    pending = order.pending
+    if answered.status is not RevisionStatus.SUBMITTED or pending is None or pending.id != answered.id:
+        return errors.StaleRevision(answered_number=answered.number,
+                                    current_number=pending.number if pending else None)
+    return None
+
+
+def _comment(reply: Reply, to: Role) -> Decision:
+    if not reply.command.text.strip():
+        return Refuse(errors.EmptyReply())
+    return RelayComment(text=reply.command.text.strip(), to=to)
+
+
+def order_status_after(decision: Decision, current: OrderStatus) -> OrderStatus:
+    """The order's state machine, in one place."""
+    if isinstance(decision, Submit) or (isinstance(decision, CreateDraft) and decision.submit):
+        return OrderStatus.AWAITING_APPROVAL
+    if isinstance(decision, Approve):
+        return OrderStatus.APPROVED
+    if isinstance(decision, Reject):
+        return OrderStatus.REJECTED
+    return current

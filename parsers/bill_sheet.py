@@ -1,0 +1,380 @@
+"""The bill spreadsheet: written pre-filled for the supplier, read back into lines or problems.
+
+Reading never trusts the sheet: totals are recomputed from quantity × price,
+formulas are read as their cached values and never evaluated, and the archive
+is inspected before any XML is parsed.
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from python_calamine import CalamineError, CalamineWorkbook
+
+from parsers.records import BillSheet, Line, Problem
+
+BILL_SHEET = "Bill"
+REF_SHEET = "_supplierbot"
+HEADER_ROW = 7
+FIRST_LINE_ROW = HEADER_ROW + 1
+LAST_FORMULA_ROW = 5000
+HEADERS = ("SKU", "Description", "Quantity", "Unit", "Unit price", "Tax rate (%)", "Line total")
+
+#: What a header cell may say, normalised (lower case, letters and digits only).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "sku": ("sku", "item", "itemno", "article", "artikel", "artnr", "code", "partno"),
+    "description": ("description", "desc", "beschreibung", "bezeichnung", "designation"),
+    "quantity": ("quantity", "qty", "menge", "anzahl", "quantite"),
+    "unit": ("unit", "uom", "einheit", "unite"),
+    "unit_price": ("unitprice", "price", "preis", "einzelpreis", "prixunitaire"),
+    "tax_rate": ("taxrate", "tax", "vat", "vatrate", "mwst", "ust", "tva"),
+}
+REQUIRED_COLUMNS = ("quantity", "unit_price")
+TRAILER_WORDS = ("total", "net total", "subtotal", "summe", "gesamt")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep a hostile workbook from costing unbounded memory or time."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_uncompressed: int = 50 * 1024 * 1024
+    max_entries: int = 500
+    max_ratio: int = 200
+    max_rows: int = 5000
+    max_columns: int = 50
+
+
+class SheetInvalid(Exception):
+    """The spreadsheet cannot become a bill; `problems` says where and why."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = tuple(problems)
+
+
+class NotASpreadsheet(SheetInvalid):
+    """The file is not an .xlsx workbook (an .xls, .xlsm, .csv, or anything else)."""
+
+
+@dataclass(frozen=True)
+class SheetHeader:
+    ref: str
+    customer: str
+    supplier: str
+    currency: str
+
+
+# --- writing -----------------------------------------------------------------------------
+
+def write_bill_sheet(header: SheetHeader, lines: Iterable[Line]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = BILL_SHEET
+    _write_header_block(sheet, header)
+    _write_lines(sheet, list(lines))
+    hidden = workbook.create_sheet(REF_SHEET)
+    hidden.append(["order_ref", header.ref])
+    hidden.sheet_state = "hidden"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _write_header_block(sheet, header: SheetHeader) -> None:
+    bold = Font(bold=True)
+    rows = [
+        ("Bill for order", header.ref),
+        ("Customer", header.customer),
+        ("Supplier", header.supplier),
+        ("Currency", header.currency),
+        ("How to", "Change quantities and unit prices, delete lines you cannot deliver, add lines "
+                   "at the bottom. Reply to the email with this file attached, and SEND to submit."),
+    ]
+    for index, (label, value) in enumerate(rows, start=1):
+        sheet.cell(index, 1, label).font = bold
+        _text_cell(sheet, index, 2, value)
+    qty, price, tax = (f"{c}{FIRST_LINE_ROW}:{c}{LAST_FORMULA_ROW}" for c in "CEF")
+    totals = [
+        ("Net total", f"=SUMPRODUCT({qty},{price})"),
+        ("Tax", f"=SUMPRODUCT({qty},{price},{tax})/100"),
+        ("Total", "=F1+F2"),
+    ]
+    for index, (label, formula) in enumerate(totals, start=1):
+        sheet.cell(index, 5, label).font = bold
+        sheet.cell(index, 6, formula).number_format = "#,##0.00"
+    sheet["B1"].font = Font(bold=True, size=13)
+
+
+def _write_lines(sheet, lines: list[Line]) -> None:
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    for column, title in enumerate(HEADERS, start=1):
+        cell = sheet.cell(HEADER_ROW, column, title)
+        cell.font, cell.fill = Font(bold=True), fill
+        cell.alignment = Alignment(horizontal="center")
+    for row, line in enumerate(lines, start=FIRST_LINE_ROW):
+        for column, text in ((1, line.sku), (2, line.description), (4, line.unit)):
+            _text_cell(sheet, row, column, text)
+        for column, number in ((3, line.quantity), (5, line.unit_price), (6, line.tax_rate)):
+            sheet.cell(row, column, float(number))
+        sheet.cell(row, 7, f"=C{row}*E{row}")
+        sheet.cell(row, 5).number_format = sheet.cell(row, 7).number_format = "#,##0.00"
+    for column, width in zip("ABCDEFG", (16, 40, 10, 8, 12, 12, 14)):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = f"A{FIRST_LINE_ROW}"
+
+
+def _text_cell(sheet, row: int, column: int, text: str) -> None:
+    """Text from people stays text: a leading = + - @ must never become a formula."""
+    cell = sheet.cell(row, column)
+    cell.value = text
+    if text[:1] in FORMULA_LEADERS:
+        cell.data_type = "s"
+        cell.quotePrefix = True
+
+
+FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- reading -----------------------------------------------------------------------------
+
+def read_bill_sheet(data: bytes, filename: str = "", limits: Limits = Limits()) -> BillSheet:
+    """Read a workbook into a BillSheet, or raise SheetInvalid listing every problem found."""
+    _check_archive(data, filename, limits)
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = list(workbook.sheet_names)
+        order_ref = _hidden_ref(workbook, names)
+        return _read_first_bill(workbook, names, order_ref, limits)
+    except CalamineError as exc:
+        raise NotASpreadsheet([Problem(f"the workbook {filename!r} could not be read ({type(exc).__name__})")])
+
+
+def _check_archive(data: bytes, filename: str, limits: Limits) -> None:
+    name = filename or "the attachment"
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise NotASpreadsheet([Problem(f"{name} is an old Excel (.xls) file; please save it as .xlsx and send it again")])
+    if len(data) > limits.max_bytes:
+        raise NotASpreadsheet([Problem(f"{name} is larger than {limits.max_bytes // 1048576} MB")])
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise NotASpreadsheet([Problem(f"{name} is not an .xlsx workbook")]) from None
+    _check_entries(entries, name, limits)
+
+
+def _check_entries(entries: list[zipfile.ZipInfo], name: str, limits: Limits) -> None:
+    total = sum(entry.file_size for entry in entries)
+    packed = sum(entry.compress_size for entry in entries) or 1
+    if len(entries) > limits.max_entries or total > limits.max_uncompressed or total / packed > limits.max_ratio:
+        raise NotASpreadsheet([Problem(f"{name} expands to more than a bill sheet can hold; it was not opened")])
+    if any(entry.filename.lower().endswith("vbaproject.bin") for entry in entries):
+        raise NotASpreadsheet([Problem(f"{name} contains macros; please save it as a plain .xlsx and send it again")])
+    if not any(entry.filename == "xl/workbook.xml" for entry in entries):
+        raise NotASpreadsheet([Problem(f"{name} is not an .xlsx workbook")])
+
+
+def _hidden_ref(workbook: CalamineWorkbook, names: list[str]) -> str | None:
+    if REF_SHEET not in names:
+        return None
+    for row in workbook.get_sheet_by_name(REF_SHEET).iter_rows():
+        if len(row) >= 2 and str(row[0]).strip() == "order_ref":
+            return str(row[1]).strip() or None
+    return None
+
+
+def _read_first_bill(workbook: CalamineWorkbook, names: list[str], order_ref: str | None, limits: Limits) -> BillSheet:
+    candidates = [n for n in names if n != REF_SHEET]
+    candidates.sort(key=lambda n: n != BILL_SHEET)  # the sheet we wrote first, then the others
+    first_problem: list[Problem] = []
+    for name in candidates:
+        rows = _bounded_rows(workbook.get_sheet_by_name(name).iter_rows(), limits)
+        try:
+            lines = read_lines_table(rows, name)
+        except SheetInvalid as invalid:
+            first_problem = first_problem or list(invalid.problems)
+            continue
+        return BillSheet(order_ref=order_ref or _visible_ref(rows), lines=lines, sheet_name=name)
+    raise SheetInvalid(first_problem or [Problem("the workbook has no sheets")])
+
+
+def _bounded_rows(rows: Iterable[list], limits: Limits) -> list[list]:
+    bounded = []
+    for index, row in enumerate(rows):
+        if index >= limits.max_rows + HEADER_ROW:
+            raise SheetInvalid([Problem(f"the sheet has more than {limits.max_rows} rows")])
+        bounded.append(list(row[: limits.max_columns]))
+    return bounded
+
+
+def _visible_ref(rows: list[list]) -> str | None:
+    for row in rows[:HEADER_ROW]:
+        if len(row) >= 2 and _norm(row[0]) == "billfororder":
+            return str(row[1]).strip() or None
+    return None
+
+
+def read_lines_table(rows: Sequence[Sequence[object]], sheet: str) -> tuple[Line, ...]:
+    """A table of lines (header row, then one line per row) → lines, or SheetInvalid."""
+    header_index, columns = _find_header(rows, sheet)
+    lines: list[Line] = []
+    problems: list[Problem] = []
+    for index in range(header_index + 1, len(rows)):
+        row = rows[index]
+        if _is_blank(row):
+            continue
+        if _is_trailer(row, columns):
+            break
+        try:
+            lines.append(_read_line(row, columns, sheet, index + 1))
+        except SheetInvalid as invalid:
+            problems.extend(invalid.problems)
+    if problems:
+        raise SheetInvalid(problems)
+    if not lines:
+        raise SheetInvalid([Problem("the table has no lines under its header row", sheet, header_index + 1)])
+    return tuple(lines)
+
+
+def _find_header(rows: Sequence[Sequence[object]], sheet: str) -> tuple[int, dict[str, int]]:
+    for index, row in enumerate(rows[:30]):
+        columns = _header_columns(row)
+        if all(c in columns for c in REQUIRED_COLUMNS) and ("sku" in columns or "description" in columns):
+            return index, columns
+    if not any(not _is_blank(row) for row in rows):
+        raise SheetInvalid([Problem("the sheet is empty", sheet)])
+    raise SheetInvalid([Problem(
+        "no header row with the columns SKU (or Description), Quantity and Unit price "
+        "was found in the first 30 rows", sheet)])
+
+
+def _header_columns(row: Sequence[object]) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for position, cell in enumerate(row):
+        text = _norm(cell)
+        for field, aliases in COLUMN_ALIASES.items():
+            if field not in columns and text in aliases:
+                columns[field] = position
+    return columns
+
+
+def _read_line(row: Sequence[object], columns: dict[str, int], sheet: str, number: int) -> Line:
+    problems: list[Problem] = []
+
+    def number_at(field: str, title: str, default: Decimal | None = None) -> Decimal:
+        position = columns.get(field)
+        value = row[position] if position is not None and position < len(row) else None
+        try:
+            parsed = parse_decimal(value)
+        except ValueError:
+            problems.append(Problem(f"{title} must be a number, found {_show(value)}", sheet, number,
+                                    _column_name(position, title)))
+            return Decimal(0)
+        if parsed is None:
+            if default is None:
+                problems.append(Problem(f"{title} is empty", sheet, number, _column_name(position, title)))
+            return default if default is not None else Decimal(0)
+        if parsed < 0:
+            problems.append(Problem(f"{title} cannot be negative, found {_show(value)}", sheet, number,
+                                    _column_name(position, title)))
+        return parsed
+
+    line = Line(
+        sku=_text_at(row, columns.get("sku")),
+        description=_text_at(row, columns.get("description")),
+        quantity=number_at("quantity", "Quantity"),
+        unit=_text_at(row, columns.get("unit")),
+        unit_price=number_at("unit_price", "Unit price"),
+        tax_rate=number_at("tax_rate", "Tax rate", Decimal(0)),
+    )
+    if not line.sku and not line.description:
+        problems.append(Problem("the line has neither a SKU nor a description", sheet, number, "A"))
+    if problems:
+        raise SheetInvalid(problems)
+    return line
+
+
+def _column_name(position: int | None, title: str) -> str:
+    return f"{get_column_letter(position + 1)} ({title})" if position is not None else title
+
+
+def _text_at(row: Sequence[object], position: int | None) -> str:
+    if position is None or position >= len(row) or row[position] is None:
+        return ""
+    value = row[position]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(str(value).split())[:500]
+
+
+def _is_blank(row: Sequence[object]) -> bool:
+    return all(cell is None or str(cell).strip() == "" for cell in row)
+
+
+def _is_trailer(row: Sequence[object], columns: dict[str, int]) -> bool:
+    label = _text_at(row, columns.get("sku", columns.get("description"))).casefold()
+    quantity = _text_at(row, columns["quantity"])
+    return not quantity and label.startswith(TRAILER_WORDS)
+
+
+def _norm(cell: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(cell or "").casefold())
+
+
+def _show(value: object) -> str:
+    text = str(value)
+    return repr(text[:40] + "…" if len(text) > 40 else text)
+
+
+_GERMAN = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
+_COMMA_DECIMAL = re.compile(r"^-?\d+,\d+$")
+_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def parse_decimal(value: object) -> Decimal | None:
+    """A cell → Decimal; None when empty; ValueError when it is not a number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("boolean")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("not finite")
+        return tidy(Decimal(repr(round(value, 6))))
+    if not isinstance(value, str):
+        raise ValueError("not a number")
+    return _decimal_from_text(value)
+
+
+def _decimal_from_text(text: str) -> Decimal:
+    text = re.sub(r"[\s\u00a0€$£%]|EUR|USD|GBP|CHF", "", text.strip())
+    if _GERMAN.match(text):
+        text = text.replace(".", "").replace(",", ".")
+    elif _COMMA_DECIMAL.match(text):
+        text = text.replace(",", ".")
+    elif _THOUSANDS.match(text):
+        text = text.replace(",", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not number.is_finite() or abs(number) >= Decimal("1e12"):
+        raise ValueError("out of range")
+    return tidy(number)
+
+
+def tidy(number: Decimal) -> Decimal:
+    """12.500 → 12.5 and 10.0 → 10, without switching to exponent notation."""
+    if number == number.to_integral_value():
+        return number.quantize(Decimal(1))
+    return number.normalize()

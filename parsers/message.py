@@ -1,0 +1,151 @@
+"""Raw email bytes → ParsedMessage. Pure: bytes in, a value or MessageUnreadable out."""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from email.message import Message
+from email.utils import getaddresses, parseaddr
+
+import mailparser
+
+from parsers.records import Attachment, ParsedMessage
+from parsers.reply import new_text
+
+_MSGID_RE = re.compile(r"<[^<>\s]+>")
+_RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
+
+
+class MessageUnreadable(Exception):
+    """The bytes are not an email we can read at all (no sender, or MIME beyond repair)."""
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    try:
+        mail = mailparser.parse_from_bytes(raw)
+    except Exception as exc:  # mail-parser raises many kinds on broken MIME; all mean the same here
+        raise MessageUnreadable(f"the message could not be parsed ({type(exc).__name__})") from exc
+    headers = mail.message
+    sender_name, sender = parseaddr(_header(headers, "From"))
+    if "@" not in sender:
+        raise MessageUnreadable("the message has no usable From address")
+    return ParsedMessage(
+        message_id=_first_id(_header(headers, "Message-ID")),
+        sender=sender.strip().lower(),
+        sender_name=sender_name.strip(),
+        recipients=_recipients(headers),
+        subject=_clean(mail.subject or ""),
+        in_reply_to=tuple(_MSGID_RE.findall(_header(headers, "In-Reply-To"))),
+        references=tuple(_MSGID_RE.findall(_header(headers, "References"))),
+        date=mail.date,
+        new_text=new_text("\n".join(mail.text_plain), "\n".join(mail.text_html)),
+        attachments=tuple(_attachments(mail.attachments)),
+        automatic=automatic_reason(headers, sender.lower()),
+    )
+
+
+def _header(headers: Message, name: str) -> str:
+    values = headers.get_all(name) or []
+    return " ".join(str(v) for v in values)
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _first_id(value: str) -> str:
+    found = _MSGID_RE.findall(value)
+    return found[0] if found else ""
+
+
+def _recipients(headers: Message) -> tuple[str, ...]:
+    found: list[str] = []
+    for name in _RECIPIENT_HEADERS:
+        for _, address in getaddresses([str(v) for v in headers.get_all(name) or []]):
+            address = address.strip().lower()
+            if "@" in address and address not in found:
+                found.append(address)
+    return tuple(found)
+
+
+def _attachments(parts: list[dict]) -> list[Attachment]:
+    result = []
+    for part in parts:
+        payload = part.get("payload") or ""
+        result.append(
+            Attachment(
+                filename=str(part.get("filename") or ""),
+                content_type=str(part.get("mail_content_type") or "application/octet-stream").lower(),
+                data=_decode(payload, bool(part.get("binary"))),
+            )
+        )
+    return result
+
+
+def _decode(payload: str | bytes, binary: bool) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if not binary:
+        return payload.encode("utf-8", "replace")
+    try:
+        return base64.b64decode(payload)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+# --- robots: each rule says why a message is automatic, or "" -------------------------
+
+def _auto_submitted(h: Message, sender: str) -> str:
+    value = str(h.get("Auto-Submitted", "")).strip().lower()
+    return f"Auto-Submitted: {value}" if value and value != "no" else ""
+
+
+def _precedence(h: Message, sender: str) -> str:
+    value = str(h.get("Precedence", "")).strip().lower()
+    return f"Precedence: {value}" if value in {"bulk", "junk", "list", "auto_reply"} else ""
+
+
+def _autoreply_headers(h: Message, sender: str) -> str:
+    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Reply"):
+        if h.get(name) is not None:
+            return f"{name} header"
+    return ""
+
+
+def _list_mail(h: Message, sender: str) -> str:
+    return "mailing list (List-Id)" if h.get("List-Id") or h.get("List-Unsubscribe") else ""
+
+
+def _null_return_path(h: Message, sender: str) -> str:
+    return "null Return-Path (bounce)" if str(h.get("Return-Path", "")).strip() == "<>" else ""
+
+
+def _daemon_sender(h: Message, sender: str) -> str:
+    local = sender.split("@", 1)[0]
+    return f"sender {local}" if local in {"mailer-daemon", "postmaster", "noreply", "no-reply"} else ""
+
+
+def _delivery_report(h: Message, sender: str) -> str:
+    content_type = str(h.get("Content-Type", "")).lower()
+    return "delivery report (multipart/report)" if content_type.startswith("multipart/report") else ""
+
+
+AUTOMATIC_RULES: tuple[Callable[[Message, str], str], ...] = (
+    _auto_submitted,
+    _precedence,
+    _autoreply_headers,
+    _list_mail,
+    _null_return_path,
+    _daemon_sender,
+    _delivery_report,
+)
+
+
+def automatic_reason(headers: Message, sender: str) -> str:
+    """Why this message was sent by a robot (RFC 3834 and friends), or "" for a person."""
+    for rule in AUTOMATIC_RULES:
+        reason = rule(headers, sender)
+        if reason:
+            return reason
+    return ""

@@ -1,0 +1,178 @@
+"""Reply text: keep only what the sender just wrote, and read the command in it.
+
+Quoted history, attribution lines, forwarded parts and signatures are removed
+before anything is interpreted, so an APPROVE inside a quoted instruction can
+never decide anything.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import Enum
+from html.parser import HTMLParser
+
+from mailparser_reply import EmailReplyParser
+
+#: The bot writes this line above its own text; everything from it down is history.
+REPLY_MARKER = "## Please type your reply above this line ##"
+_MARKER_RE = re.compile(r"#+\s*please type your reply above this line\s*#+", re.IGNORECASE)
+_ATTRIBUTION_END_RE = re.compile(r"(wrote|schrieb|a écrit|escribió|scrisse|schreef|napisał|skrev)\s*:?\s*$", re.I)
+_FORWARD_RE = re.compile(r"^-{2,}\s*(forwarded message|weitergeleitete nachricht|message transféré)", re.I)
+_SIGNATURE_RE = re.compile(r"^(-- ?|__+|sent from my \w+.*|von meinem \w+ gesendet.*|get outlook for \w+.*)$", re.I)
+_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs"]
+
+
+class CommandKind(str, Enum):
+    SEND = "send"
+    APPROVE = "approve"
+    REJECT = "reject"
+    INVOICE = "invoice"
+    PAID = "paid"
+    NONE = "none"  # no command: the text is a comment (or empty)
+
+
+@dataclass(frozen=True)
+class Command:
+    kind: CommandKind
+    argument: str  # the rest of the first line after the keyword (REJECT's reason, APPROVE's note)
+    text: str  # the whole new text
+
+
+DEFAULT_KEYWORDS: dict[CommandKind, tuple[str, ...]] = {
+    CommandKind.SEND: ("send", "submit", "senden"),
+    CommandKind.APPROVE: ("approve", "approved", "genehmigt", "freigegeben"),
+    CommandKind.REJECT: ("reject", "rejected", "abgelehnt", "ablehnen"),
+    CommandKind.INVOICE: ("invoice", "rechnung"),
+    CommandKind.PAID: ("paid", "bezahlt"),
+}
+
+
+def new_text(plain: str, html: str = "") -> str:
+    """The text the sender just wrote, from the plain part (or the HTML one if that is all)."""
+    text = plain if plain.strip() else html_to_text(html)
+    text = _cut_at_marker(text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _cut_at_forward(_drop_quoted(text))
+    reply = EmailReplyParser(languages=_LANGUAGES).read(text).replies
+    fresh = reply[0].content if reply and not reply[0].headers else ""
+    return _drop_signature(fresh).strip()
+
+
+def _cut_at_marker(text: str) -> str:
+    match = _MARKER_RE.search(text)
+    return text[: match.start()] if match else text
+
+
+def _drop_quoted(text: str) -> str:
+    """Remove '>' lines and the attribution line ("On … wrote:") that introduces them."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        if line.lstrip().startswith(">"):
+            continue
+        if _introduces_quote(lines, index):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _introduces_quote(lines: list[str], index: int) -> bool:
+    line = lines[index].strip()
+    if not line or not (_ATTRIBUTION_END_RE.search(line) or line.endswith(":")):
+        return False
+    for following in lines[index + 1 :]:
+        if following.strip():
+            return following.lstrip().startswith(">")
+    return False
+
+
+def _cut_at_forward(text: str) -> str:
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if _FORWARD_RE.match(line.strip()):
+            return "\n".join(lines[:index])
+    return text
+
+
+def _drop_signature(text: str) -> str:
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if index > 0 and _SIGNATURE_RE.match(line.strip()):
+            return "\n".join(lines[:index])
+    return text
+
+
+def parse_command(
+    text: str, keywords: dict[CommandKind, tuple[str, ...]] = DEFAULT_KEYWORDS
+) -> Command:
+    """A command is the first word of the first non-empty line, any case, punctuation ignored."""
+    first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    word, _, rest = first_line.partition(" ")
+    bare = _strip_punctuation(word).casefold()
+    for kind, words in keywords.items():
+        if bare and bare in {w.casefold() for w in words}:
+            return Command(kind, rest.strip(), text)
+    return Command(CommandKind.NONE, "", text)
+
+
+def _strip_punctuation(word: str) -> str:
+    """`Approve.`, `approved!`, `*APPROVE*`, `„Approve"` → the bare word."""
+    return "".join(ch for ch in word if not unicodedata.category(ch).startswith(("P", "S")))
+
+
+class _TextExtractor(HTMLParser):
+    """HTML → text; blockquotes and known quote containers become '>' lines."""
+
+    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
+    _SKIP = {"style", "script", "head", "title"}
+    _QUOTE_IDS = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix")
+    #: Outlook puts the history after these markers as siblings, not inside them.
+    _HISTORY_IDS = ("divrplyfwdmsg", "appendonsend")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.quote_depth = 0
+        self.skip_depth = 0
+        self.stack: list[tuple[str, bool]] = []
+        self.history_started = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.history_started |= self._has_marker(attrs, self._HISTORY_IDS)
+        quoting = tag == "blockquote" or self._has_marker(attrs, self._QUOTE_IDS)
+        if tag not in {"br", "hr", "img", "meta", "link", "input"}:
+            self.stack.append((tag, quoting))
+            self.quote_depth += quoting
+            self.skip_depth += tag in self._SKIP
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    @staticmethod
+    def _has_marker(attrs: list[tuple[str, str | None]], markers: tuple[str, ...]) -> bool:
+        values = " ".join((value or "") for name, value in attrs if name in {"id", "class"}).casefold()
+        return any(marker in values for marker in markers)
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            open_tag, quoting = self.stack.pop()
+            self.quote_depth -= quoting
+            self.skip_depth -= open_tag in self._SKIP
+            if open_tag == tag:
+                break
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.skip_depth or self.history_started:
+            return
+        if self.quote_depth:
+            data = "\n".join("> " + line for line in data.split("\n"))
+        self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = [line.replace("\xa0", " ").rstrip() for line in "".join(parser.parts).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

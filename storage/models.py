@@ -1,0 +1,260 @@
+"""Database tables (SQLModel). Money and quantities are exact decimals; times are UTC."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from enum import Enum
+
+from sqlalchemy import Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class DecimalText(TypeDecorator):
+    """Decimal stored as text: exact on SQLite and PostgreSQL alike."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, whatever the backend keeps."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: str | None, dialect) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+class EnumText(TypeDecorator):
+    """An Enum kept as its plain value (readable in SQL) and read back as the Enum."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, enum_class: type[Enum]) -> None:
+        super().__init__()
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value: Enum | str | None, dialect) -> str | None:
+        return None if value is None else self.enum_class(value).value
+
+    def process_result_value(self, value: str | None, dialect) -> Enum | None:
+        return None if value is None else self.enum_class(value)
+
+
+class OrderStatus(str, Enum):
+    NEW = "new"
+    AWAITING_APPROVAL = "awaiting_approval"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    INVOICED = "invoiced"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class RevisionStatus(str, Enum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # a newer revision was submitted before this one was decided
+
+
+class InboundStatus(str, Enum):
+    APPLIED = "applied"  # changed state and/or answered
+    REFUSED = "refused"  # user error: answered, nothing changed
+    IGNORED = "ignored"  # automatic mail, duplicate or our own: recorded, not answered
+    FAILED = "failed"  # system error: kept for the operator to reprocess
+
+
+class OutboxStatus(str, Enum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Supplier(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_type=String(320), unique=True, index=True)
+    name: str = ""
+
+
+class Buyer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_type=String(320), unique=True, index=True)
+    name: str = ""
+
+
+class PurchaseOrder(SQLModel, table=True):
+    __tablename__ = "purchase_order"
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(sa_type=String(40), unique=True, index=True)
+    customer: str
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    currency: str = Field(sa_type=String(3))
+    requested_delivery: date | None = None
+    status: OrderStatus = Field(sa_type=EnumText(OrderStatus), default=OrderStatus.NEW, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OrderBuyer(SQLModel, table=True):
+    __tablename__ = "order_buyer"
+    order_id: int = Field(foreign_key="purchase_order.id", primary_key=True)
+    buyer_id: int = Field(foreign_key="buyer.id", primary_key=True)
+
+
+class _LineColumns(SQLModel):
+    position: int
+    sku: str = ""
+    description: str = ""
+    quantity: Decimal = Field(sa_type=DecimalText)
+    unit: str = ""
+    unit_price: Decimal = Field(sa_type=DecimalText)
+    tax_rate: Decimal = Field(sa_type=DecimalText)
+
+
+class OrderLine(_LineColumns, table=True):
+    __tablename__ = "order_line"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+
+
+class Revision(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("order_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    number: int
+    status: RevisionStatus = Field(sa_type=EnumText(RevisionStatus), default=RevisionStatus.DRAFT)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str = ""
+    reason: str = ""  # REJECT's reason
+    note: str = ""  # APPROVE's note
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+
+
+class RevisionLine(_LineColumns, table=True):
+    __tablename__ = "revision_line"
+    id: int | None = Field(default=None, primary_key=True)
+    revision_id: int = Field(foreign_key="revision.id", index=True)
+
+
+class Document(SQLModel, table=True):
+    """A file kept by content hash; the same bytes twice are stored once on disk."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(sa_type=String(64), index=True)
+    filename: str
+    content_type: str
+    size: int
+    kind: str  # bill_sheet, scan, invoice
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    revision_id: int | None = Field(default=None, foreign_key="revision.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReplyToken(SQLModel, table=True):
+    """An unguessable reply address token: which order, and which revision's approval request."""
+
+    __tablename__ = "reply_token"
+    token: str = Field(sa_type=String(64), primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    revision_id: int | None = Field(default=None, foreign_key="revision.id")
+    audience: str  # supplier | buyer
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class InboundMessage(SQLModel, table=True):
+    """The ledger: one row per fetched message, written with its effects in one transaction."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (
+        UniqueConstraint("account", "folder", "uidvalidity", "uid"),
+        Index("ix_inbound_message_id_hash", "message_id", "sha256"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_type=String(320))
+    folder: str = Field(sa_type=String(200))
+    uidvalidity: int
+    uid: int
+    message_id: str = Field(sa_type=String(998), default="")
+    sha256: str = Field(sa_type=String(64))
+    raw_path: str
+    size: int
+    sender: str = ""
+    subject: str = Field(sa_type=Text, default="")
+    status: InboundStatus = Field(sa_type=EnumText(InboundStatus))
+    disposition: str = ""  # what the bot did, in a word (draft, submitted, approved, refused:sheet…)
+    error: str = Field(sa_type=Text, default="")
+    order_id: int | None = Field(default=None, foreign_key="purchase_order.id", index=True)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MailboxCursor(SQLModel, table=True):
+    """The highest UID applied per folder and UIDVALIDITY, so a poll fetches only what is new."""
+
+    __tablename__ = "mailbox_cursor"
+    account: str = Field(sa_type=String(320), primary_key=True)
+    folder: str = Field(sa_type=String(200), primary_key=True)
+    uidvalidity: int
+    last_uid: int
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An email the bot decided to send, queued in the same transaction as the decision."""
+
+    __tablename__ = "outbox_message"
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(sa_type=String(255), unique=True)
+    order_id: int | None = Field(default=None, foreign_key="purchase_order.id", index=True)
+    revision_id: int | None = Field(default=None, foreign_key="revision.id")
+    purpose: str  # new_order, draft_received, approval_request, decision, comment, error…
+    recipients: str = Field(sa_type=Text)  # comma-separated envelope recipients
+    subject: str = Field(sa_type=Text)
+    raw: bytes = Field(sa_type=LargeBinary)
+    status: OutboxStatus = Field(sa_type=EnumText(OutboxStatus), default=OutboxStatus.QUEUED, index=True)
+    attempts: int = 0
+    last_error: str = Field(sa_type=Text, default="")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+
+
+class Comment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    author: str
+    text: str = Field(sa_type=Text)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Event(SQLModel, table=True):
+    """The timeline: who did what, when, from which message. Data, not logs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str  # an address, or "operator" / "bot"
+    kind: str
+    detail: str = Field(sa_type=Text, default="")
+    revision_id: int | None = Field(default=None, foreign_key="revision.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    outbox_id: int | None = Field(default=None, foreign_key="outbox_message.id")

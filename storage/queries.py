@@ -1,0 +1,208 @@
+"""Repository functions over a Session. None of them commits: the unit of work does."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from bot.matching import Target
+from parsers.records import Line
+from storage.models import (
+    Buyer,
+    Event,
+    InboundMessage,
+    MailboxCursor,
+    OrderBuyer,
+    OrderLine,
+    OrderStatus,
+    OutboxMessage,
+    OutboxStatus,
+    PurchaseOrder,
+    ReplyToken,
+    Revision,
+    RevisionLine,
+    RevisionStatus,
+    Supplier,
+)
+
+
+def supplier_for(s: Session, email: str) -> Supplier:
+    email = email.strip().lower()
+    found = s.exec(select(Supplier).where(Supplier.email == email)).first()
+    if found is None:
+        found = Supplier(email=email, name=email.split("@")[0])
+        s.add(found)
+        s.flush()
+    return found
+
+
+def buyer_for(s: Session, email: str) -> Buyer:
+    email = email.strip().lower()
+    found = s.exec(select(Buyer).where(Buyer.email == email)).first()
+    if found is None:
+        found = Buyer(email=email, name=email.split("@")[0])
+        s.add(found)
+        s.flush()
+    return found
+
+
+def next_order_ref(s: Session, prefix: str, year: int) -> str:
+    stem = f"{prefix}-{year}-"
+    refs = s.exec(select(PurchaseOrder.ref).where(col(PurchaseOrder.ref).startswith(stem))).all()
+    numbers = [int(ref[len(stem):]) for ref in refs if ref[len(stem):].isdigit()]
+    return f"{stem}{max(numbers, default=0) + 1:04d}"
+
+
+def order_by_ref(s: Session, ref: str) -> PurchaseOrder | None:
+    return s.exec(select(PurchaseOrder).where(PurchaseOrder.ref == ref.upper())).first()
+
+
+def all_orders(s: Session, limit: int, offset: int) -> Sequence[PurchaseOrder]:
+    query = select(PurchaseOrder).order_by(col(PurchaseOrder.id).desc()).offset(offset).limit(limit)
+    return s.exec(query).all()
+
+
+def buyers_of(s: Session, order_id: int) -> list[Buyer]:
+    query = select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
+        OrderBuyer.order_id == order_id).order_by(col(Buyer.email))
+    return list(s.exec(query).all())
+
+
+def order_lines(s: Session, order_id: int) -> list[Line]:
+    rows = s.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.position)))
+    return [to_line(row) for row in rows]
+
+
+def revisions_of(s: Session, order_id: int) -> list[Revision]:
+    query = select(Revision).where(Revision.order_id == order_id).order_by(col(Revision.number))
+    return list(s.exec(query).all())
+
+
+def revision_lines(s: Session, revision_id: int) -> list[Line]:
+    query = select(RevisionLine).where(RevisionLine.revision_id == revision_id).order_by(
+        col(RevisionLine.position))
+    return [to_line(row) for row in s.exec(query)]
+
+
+def replace_revision_lines(s: Session, revision_id: int, lines: Sequence[Line]) -> None:
+    for row in s.exec(select(RevisionLine).where(RevisionLine.revision_id == revision_id)):
+        s.delete(row)
+    for position, line in enumerate(lines, start=1):
+        s.add(RevisionLine(revision_id=revision_id, position=position, **_line_fields(line)))
+
+
+def add_order_lines(s: Session, order_id: int, lines: Sequence[Line]) -> None:
+    for position, line in enumerate(lines, start=1):
+        s.add(OrderLine(order_id=order_id, position=position, **_line_fields(line)))
+
+
+def _line_fields(line: Line) -> dict[str, object]:
+    return {"sku": line.sku, "description": line.description, "quantity": line.quantity,
+            "unit": line.unit, "unit_price": line.unit_price, "tax_rate": line.tax_rate}
+
+
+def to_line(row: OrderLine | RevisionLine) -> Line:
+    return Line(row.sku, row.description, row.quantity, row.unit, row.unit_price, row.tax_rate)
+
+
+def decide_revision(s: Session, revision_id: int, status: RevisionStatus, values: dict[str, object]) -> bool:
+    """Conditional update: only a still-submitted revision is decided, so a decision happens once."""
+    result = s.execute(
+        update(Revision)
+        .where(col(Revision.id) == revision_id, col(Revision.status) == RevisionStatus.SUBMITTED.value)
+        .values(status=status.value, **values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def unprocessed_count(s: Session, supplier_id: int) -> int:
+    query = select(func.count()).select_from(PurchaseOrder).where(
+        PurchaseOrder.supplier_id == supplier_id, PurchaseOrder.status == OrderStatus.NEW.value)
+    return int(s.exec(query).one())
+
+
+def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, detail: str = "", *,
+              revision_id: int | None = None, inbound_id: int | None = None,
+              outbox_id: int | None = None) -> None:
+    s.add(Event(order_id=order_id, at=at, actor=actor, kind=kind, detail=detail,
+                revision_id=revision_id, inbound_id=inbound_id, outbox_id=outbox_id))
+
+
+def events_of(s: Session, order_id: int) -> list[Event]:
+    query = select(Event).where(Event.order_id == order_id).order_by(col(Event.at), col(Event.id))
+    return list(s.exec(query).all())
+
+
+def ledger_row(s: Session, account: str, folder: str, uidvalidity: int, uid: int) -> InboundMessage | None:
+    query = select(InboundMessage).where(
+        InboundMessage.account == account, InboundMessage.folder == folder,
+        InboundMessage.uidvalidity == uidvalidity, InboundMessage.uid == uid)
+    return s.exec(query).first()
+
+
+def earlier_copy(s: Session, message_id: str, digest: str, this_id: int) -> InboundMessage | None:
+    """The same message (same Message-ID and bytes) already taken in under another UID."""
+    query = select(InboundMessage).where(
+        InboundMessage.message_id == message_id, InboundMessage.sha256 == digest,
+        col(InboundMessage.id) != this_id, col(InboundMessage.status) != "failed")
+    return s.exec(query).first()
+
+
+def cursor_for(s: Session, account: str, folder: str) -> MailboxCursor | None:
+    return s.get(MailboxCursor, (account, folder))
+
+
+def advance_cursor(s: Session, account: str, folder: str, uidvalidity: int, uid: int) -> None:
+    cursor = cursor_for(s, account, folder)
+    if cursor is None:
+        s.add(MailboxCursor(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=uid))
+    elif cursor.uidvalidity != uidvalidity:
+        cursor.uidvalidity, cursor.last_uid = uidvalidity, uid
+    else:
+        cursor.last_uid = max(cursor.last_uid, uid)
+
+
+def queued_outbox_ids(s: Session, limit: int = 500) -> list[int]:
+    query = select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.QUEUED.value).order_by(
+        col(OutboxMessage.id)).limit(limit)
+    return [int(i) for i in s.exec(query).all()]
+
+
+class SqlOrderLookup:
+    """The matching port (bot.matching.OrderLookup) over the database."""
+
+    def __init__(self, s: Session) -> None:
+        self.s = s
+
+    def by_token(self, token: str) -> Target | None:
+        row = self.s.get(ReplyToken, token)
+        return Target(row.order_id, row.revision_id) if row else None
+
+    def by_sent_message_id(self, message_id: str) -> Target | None:
+        row = self.s.exec(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).first()
+        if row is None or row.order_id is None:
+            return None
+        bound = row.revision_id if row.purpose == "approval_request" else None
+        return Target(row.order_id, bound)
+
+    def by_ref(self, ref: str) -> int | None:
+        order = order_by_ref(self.s, ref)
+        return order.id if order else None
+
+    def is_party(self, order_id: int, address: str) -> bool:
+        return role_of(self.s, order_id, address) != "stranger"
+
+
+def role_of(s: Session, order_id: int, address: str) -> str:
+    order = s.get(PurchaseOrder, order_id)
+    if order is None:
+        return "stranger"
+    supplier = s.get(Supplier, order.supplier_id)
+    if supplier is not None and supplier.email == address.lower():
+        return "supplier"
+    if any(buyer.email == address.lower() for buyer in buyers_of(s, order_id)):
+        return "buyer"
+    return "stranger"
