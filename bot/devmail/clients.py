@@ -40,7 +40,7 @@ class Received:
     @property
     def text(self) -> str:
         part = self.message.get_body(preferencelist=("plain",))
-        return part.get_content() if part else ""
+        return part.get_content().replace("\r\n", "\n") if part else ""
 
     @property
     def html(self) -> str:

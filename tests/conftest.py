@@ -1,0 +1,88 @@
+"""Shared fixtures: one real local mail system per session, a fresh bot world per test."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build_app
+from bot.config import load_config
+from bot.devmail import PASSWORD, LocalMailServer
+from bot.devmail.clients import Party
+from bot.orders import NewOrder, create_order
+from bot.runner import PollReport, poll_once
+from parsers.order_lines import read_order_lines
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LINES_CSV = b"""sku,description,quantity,unit,unit price,tax rate
+BLT-M8,Hex bolt M8x40,500,pcs,0.12,19
+NUT-M8,Hex nut M8,500,pcs,0.04,19
+GLV-L,Work gloves L,40,pair,3.90,19
+"""
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def mail_server():
+    with LocalMailServer() as server:
+        yield server
+
+
+def write_config(folder: Path, bot_address: str, server: LocalMailServer, extra: str = "") -> Path:
+    path = folder / "supplierbot.toml"
+    path.write_text(f"""
+[bot]
+address = "{bot_address}"
+customer_name = "ACME GmbH"
+[imap]
+host = "127.0.0.1"
+port = {server.imap_port}
+security = "none"
+username = "{bot_address}"
+password_env = "TEST_IMAP_PASSWORD"
+[smtp]
+host = "127.0.0.1"
+port = {server.smtp_port}
+security = "none"
+[storage]
+database_url = "sqlite:///bot.db"
+data_dir = "data"
+{extra}
+""")
+    return path
+
+
+@dataclass
+class World:
+    """One bot with its own mailbox and database, and the people it talks to."""
+
+    app: App
+    config_path: Path
+    bot: str
+    supplier: Party
+    buyer: Party
+    stranger: Party
+
+    def poll(self) -> PollReport:
+        return poll_once(self.app)
+
+    def order(self, lines: bytes = LINES_CSV) -> str:
+        new = NewOrder(self.supplier.address, (self.buyer.address,), read_order_lines(lines, "lines.csv"))
+        return create_order(self.app, new)
+
+
+@pytest.fixture
+def world(mail_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    n = next(_counter)
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", PASSWORD)
+    bot = f"bot{n}@example.test"
+    config_path = write_config(tmp_path, bot, mail_server)
+    ports = (mail_server.imap_port, mail_server.smtp_port)
+    return World(
+        app=build_app(load_config(config_path)), config_path=config_path, bot=bot,
+        supplier=Party(f"sales{n}@supplier.test", *ports, "Sam Supplier"),
+        buyer=Party(f"buyer{n}@example.test", *ports, "Anna Buyer"),
+        stranger=Party(f"mallory{n}@elsewhere.test", *ports, "Mallory"),
+    )
