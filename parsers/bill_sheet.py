@@ -283,7 +283,7 @@ def _read_line(row: Sequence[object], columns: dict[str, int], sheet: str, numbe
                 problems.append(Problem(f"{title} is empty", sheet, number, _column_name(position, title)))
             return default if default is not None else Decimal(0)
         if parsed < 0:
-            problems.append(Problem(f"{title} cannot be negative, found {_show(value)}", sheet, number,
+            problems.append(Problem(f"{title} cannot be negative, found {_show(parsed)}", sheet, number,
                                     _column_name(position, title)))
         return parsed
 

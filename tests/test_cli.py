@@ -1,0 +1,72 @@
+"""The `supplierbot` command line, in-process with click's runner, against real servers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import main
+from tests.conftest import LINES_CSV, World
+
+
+def cli(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    return result.exit_code, result.output
+
+
+def test_a_wrong_config_is_reported_by_key_before_any_mail_is_touched(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[bot]\naddress = "bot@x.test"\ncustomer_name = "X"\n[imap]\nhost = "h"\nport = 0\n[smtp]\n')
+    code, output = cli(config, "poll", "--once")
+    assert code == 1
+    assert "imap.port: expected an integer from 1 to 65535, got 0" in output
+    assert "smtp.host: missing" in output
+    assert not (tmp_path / "data").exists()
+
+
+def test_create_show_and_list_orders_as_json(world: World, tmp_path: Path) -> None:
+    lines = tmp_path / "lines.csv"
+    lines.write_bytes(LINES_CSV)
+    code, output = cli(world.config_path, "order", "create", "--supplier", world.supplier.address,
+                       "--buyer", world.buyer.address, "--buyer", "second@example.test", "--file", str(lines),
+                       "--currency", "usd", "--ref", "PO-2026-0777", "--json")
+    assert code == 0 and json.loads(output) == {"ref": "PO-2026-0777"}
+
+    code, output = cli(world.config_path, "order", "show", "PO-2026-0777", "--json")
+    data = json.loads(output)
+    assert {"ref", "status", "supplier", "buyers", "currency", "lines", "revisions", "events"} <= set(data)
+    assert (data["status"], data["currency"], data["supplier"]) == ("new", "USD", world.supplier.address)
+    assert data["buyers"] == sorted([world.buyer.address, "second@example.test"])
+    assert data["lines"][0] == {"sku": "BLT-M8", "description": "Hex bolt M8x40", "quantity": "500",
+                                "unit": "pcs", "unit_price": "0.12", "tax_rate": "19", "net": "60.00"}
+    assert data["events"][0]["kind"] == "created"
+
+    code, output = cli(world.config_path, "orders", "--json")
+    assert [o["ref"] for o in json.loads(output)] == ["PO-2026-0777"]
+
+    code, output = cli(world.config_path, "poll", "--once")
+    assert code == 0 and "sent 1" in output
+    assert world.supplier.wait_for("[PO-2026-0777] New order")
+
+
+def test_bad_order_input_is_refused_with_the_place(world: World, tmp_path: Path) -> None:
+    lines = tmp_path / "lines.csv"
+    lines.write_bytes(b"sku;description;quantity;unit price\nA;x;ten;1\n")
+    code, output = cli(world.config_path, "order", "create", "--supplier", world.supplier.address,
+                       "--buyer", world.buyer.address, "--file", str(lines))
+    assert code == 1 and "row 2, column C (Quantity): Quantity must be a number, found 'ten'" in output
+    lines.write_bytes(LINES_CSV)
+    code, output = cli(world.config_path, "order", "create", "--supplier", world.supplier.address,
+                       "--buyer", world.supplier.address, "--file", str(lines))
+    assert code == 1 and "the supplier cannot also be a buyer" in output
+    code, output = cli(world.config_path, "order", "show", "PO-1999-0001")
+    assert code == 1 and "no order PO-1999-0001" in output
+
+
+def test_poll_reports_an_unreachable_mail_server(world: World, tmp_path: Path) -> None:
+    text = world.config_path.read_text().replace(f"port = {world.supplier.imap_port}", "port = 9")
+    config = tmp_path / "down.toml"
+    config.write_text(text)
+    code, output = cli(config, "poll", "--once")
+    assert code == 1 and "IMAP 127.0.0.1:9" in output

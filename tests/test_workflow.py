@@ -1,0 +1,101 @@
+"""bot.workflow: the decision table, without a database or a mail server."""
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from bot import errors
+from bot.workflow import (
+    Approve, CreateDraft, OrderView, Refuse, Reject, RelayComment, Reply, RevisionView, Role, Submit, decide,
+    order_status_after,
+)
+from parsers.records import BillSheet, Line
+from parsers.reply import parse_command
+from storage.models import OrderStatus, RevisionStatus as RS
+
+SHEET = BillSheet("PO-1", (Line("A", "a", D(1), "pcs", D(1), D(0)),), "Bill")
+
+
+def order(status: OrderStatus = OrderStatus.NEW, *revisions: RevisionView) -> OrderView:
+    return OrderView(1, "PO-1", status, revisions)
+
+
+def reply(role: Role, text: str = "", sheet: BillSheet | None = None, bound: int | None = None) -> Reply:
+    return Reply(role, parse_command(text), sheet, "bill.xlsx", None, bound)
+
+
+DRAFT = RevisionView(11, 1, RS.DRAFT)
+PENDING = RevisionView(12, 1, RS.SUBMITTED)
+AWAITING = order(OrderStatus.AWAITING_APPROVAL, PENDING)
+
+
+def test_a_sheet_makes_a_draft_and_send_with_it_submits() -> None:
+    assert decide(order(), reply(Role.SUPPLIER, "", SHEET)) == CreateDraft(SHEET.lines, None, False)
+    assert decide(order(), reply(Role.SUPPLIER, "SEND", SHEET)) == CreateDraft(SHEET.lines, None, True)
+
+
+def test_a_new_sheet_replaces_the_existing_draft() -> None:
+    assert decide(order(OrderStatus.NEW, DRAFT), reply(Role.SUPPLIER, "", SHEET)).replaces_id == 11
+
+
+def test_send_submits_the_draft_and_supersedes_an_undecided_revision() -> None:
+    assert decide(order(OrderStatus.NEW, DRAFT), reply(Role.SUPPLIER, "send")) == Submit(11, None)
+    draft2 = RevisionView(13, 2, RS.DRAFT)
+    assert decide(order(OrderStatus.AWAITING_APPROVAL, PENDING, draft2), reply(Role.SUPPLIER, "SEND")) == Submit(13, 12)
+
+
+def test_send_without_a_draft_is_explained() -> None:
+    assert decide(order(), reply(Role.SUPPLIER, "SEND")) == Refuse(errors.NothingToSend(None))
+    assert decide(AWAITING, reply(Role.SUPPLIER, "SEND")) == Refuse(errors.NothingToSend(1))
+
+
+def test_the_buyer_decides_only_the_bound_pending_revision() -> None:
+    assert decide(AWAITING, reply(Role.BUYER, "Approve. ok", bound=12)) == Approve(12, "ok")
+    assert decide(AWAITING, reply(Role.BUYER, "REJECT too dear", bound=12)) == Reject(12, "too dear")
+    assert decide(AWAITING, reply(Role.BUYER, "REJECT", bound=12)) == Refuse(errors.RejectNeedsReason())
+    assert decide(AWAITING, reply(Role.BUYER, "APPROVE")) == Refuse(errors.DecisionNeedsRequest())
+
+
+def test_a_stale_or_decided_revision_is_answered_not_decided() -> None:
+    superseded = RevisionView(12, 1, RS.SUPERSEDED)
+    current = RevisionView(13, 2, RS.SUBMITTED)
+    stale = decide(order(OrderStatus.AWAITING_APPROVAL, superseded, current), reply(Role.BUYER, "APPROVE", bound=12))
+    assert stale == Refuse(errors.StaleRevision(1, 2))
+    decided = order(OrderStatus.APPROVED, RevisionView(12, 1, RS.APPROVED, "b@x.test"))
+    assert decide(decided, reply(Role.BUYER, "APPROVE", bound=12)) == Refuse(errors.AlreadyDecided(1, "approved", "b@x.test"))
+
+
+@pytest.mark.parametrize("role, text, sheet, error", [
+    (Role.STRANGER, "APPROVE", None, errors.NotAParty()),
+    (Role.SUPPLIER, "APPROVE", None, errors.OnlyBuyersDecide()),
+    (Role.BUYER, "SEND", None, errors.OnlySupplierBills()),
+    (Role.BUYER, "", SHEET, errors.OnlySupplierBills()),
+    (Role.SUPPLIER, "", None, errors.EmptyReply()),
+    (Role.SUPPLIER, "INVOICE", None, errors.CommandNotAvailable("INVOICE")),
+])
+def test_who_may_do_what(role: Role, text: str, sheet: BillSheet | None, error: errors.UserError) -> None:
+    assert decide(AWAITING, reply(role, text, sheet, bound=12)) == Refuse(error)
+
+
+def test_closed_orders_take_no_more_bills() -> None:
+    approved = order(OrderStatus.APPROVED, RevisionView(12, 1, RS.APPROVED))
+    assert decide(approved, reply(Role.SUPPLIER, "", SHEET)) == Refuse(errors.OrderClosed("approved"))
+    assert decide(order(OrderStatus.CANCELLED), reply(Role.BUYER, "hi")) == Refuse(errors.OrderClosed("cancelled"))
+
+
+def test_a_sheet_for_another_order_is_refused() -> None:
+    other = BillSheet("PO-2", SHEET.lines, "Bill")
+    assert decide(order(), reply(Role.SUPPLIER, "", other)) == Refuse(errors.SheetForOtherOrder("bill.xlsx", "PO-2"))
+
+
+def test_text_is_relayed_to_the_other_party() -> None:
+    assert decide(order(), reply(Role.SUPPLIER, "When?")) == RelayComment("When?", Role.BUYER)
+    assert decide(AWAITING, reply(Role.BUYER, "Tomorrow")) == RelayComment("Tomorrow", Role.SUPPLIER)
+
+
+def test_the_order_state_machine() -> None:
+    assert order_status_after(Submit(1, None), OrderStatus.REJECTED) is OrderStatus.AWAITING_APPROVAL
+    assert order_status_after(CreateDraft((), None, False), OrderStatus.NEW) is OrderStatus.NEW
+    assert order_status_after(Approve(1, ""), OrderStatus.AWAITING_APPROVAL) is OrderStatus.APPROVED
+    assert order_status_after(Reject(1, "x"), OrderStatus.AWAITING_APPROVAL) is OrderStatus.REJECTED
