@@ -31,6 +31,7 @@ class Renderer:
                           trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
         env.filters["money"] = _money
         env.filters["net"] = line_net
+        env.filters["price"] = _price
         env.filters["qty"] = lambda value: f"{value:,}" if isinstance(value, Decimal) else str(value)
         return env
 
@@ -45,3 +46,8 @@ class Renderer:
 
 def _money(amount: Decimal, currency: str = "") -> str:
     return format_money(amount, currency).strip()
+
+
+def _price(value: Decimal) -> str:
+    """Unit prices keep their precision but show at least cents: 3.9 → 3.90, 0.125 → 0.125."""
+    return f"{value:,.2f}" if value == value.quantize(Decimal("0.01")) else f"{value:,}"

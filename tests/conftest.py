@@ -30,7 +30,8 @@ def mail_server():
         yield server
 
 
-def write_config(folder: Path, bot_address: str, server: LocalMailServer, extra: str = "") -> Path:
+def write_config(folder: Path, bot_address: str, server: LocalMailServer,
+                 database_url: str = "sqlite:///bot.db") -> Path:
     path = folder / "supplierbot.toml"
     path.write_text(f"""
 [bot]
@@ -47,9 +48,8 @@ host = "127.0.0.1"
 port = {server.smtp_port}
 security = "none"
 [storage]
-database_url = "sqlite:///bot.db"
+database_url = "{database_url}"
 data_dir = "data"
-{extra}
 """)
     return path
 
@@ -73,16 +73,20 @@ class World:
         return create_order(self.app, new)
 
 
-@pytest.fixture
-def world(mail_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+def make_world(server: LocalMailServer, folder: Path, database_url: str = "sqlite:///bot.db") -> World:
     n = next(_counter)
-    monkeypatch.setenv("TEST_IMAP_PASSWORD", PASSWORD)
     bot = f"bot{n}@example.test"
-    config_path = write_config(tmp_path, bot, mail_server)
-    ports = (mail_server.imap_port, mail_server.smtp_port)
+    config_path = write_config(folder, bot, server, database_url)
+    ports = (server.imap_port, server.smtp_port)
     return World(
         app=build_app(load_config(config_path)), config_path=config_path, bot=bot,
         supplier=Party(f"sales{n}@supplier.test", *ports, "Sam Supplier"),
         buyer=Party(f"buyer{n}@example.test", *ports, "Anna Buyer"),
         stranger=Party(f"mallory{n}@elsewhere.test", *ports, "Mallory"),
     )
+
+
+@pytest.fixture
+def world(mail_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", PASSWORD)
+    return make_world(mail_server, tmp_path)

@@ -58,7 +58,7 @@ def test_full_loop_from_order_to_approval(world: World) -> None:
                            LineEdit("", add=("FRT", "Freight", 1, "lot", 25.0, 19))], style="outlook")
     draft = world.supplier.wait_for("Draft bill rev 1 received — EUR 136.85")
     assert "[CHANGED: unit price 0.12 → 0.14]" in draft.text
-    assert "FRT Freight: 1 lot × 25 = 25.00 + 19% tax  [NEW LINE]" in draft.text
+    assert "FRT Freight: 1 lot × 25.00 = 25.00 + 19% tax  [NEW LINE]" in draft.text
     assert "REMOVED GLV-L" in draft.text and "reply SEND" in draft.text
     assert order_json(world, ref)["status"] == "new"
 
