@@ -150,3 +150,7 @@ def demo(workdir: Path) -> None:
     run_demo(workdir, click.echo)
 
 
+
+
+if __name__ == "__main__":
+    main()

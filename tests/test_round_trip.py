@@ -141,7 +141,7 @@ def test_reject_needs_a_reason(world: World) -> None:
 def test_a_repeated_approve_is_answered_not_applied(world: World) -> None:
     ref, request = submit_rev1(world)
     world.buyer.reply(request, "APPROVE")
-    world.buyer.reply(request, "Approve")
+    world.buyer.reply(request, "Approve", "bottom")
     world.poll()
     refusal = world.buyer.wait_for("this revision was already decided")
     assert f"Revision 1 was already approved by {world.buyer.address}" in refusal.text
