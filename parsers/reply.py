@@ -51,8 +51,9 @@ DEFAULT_KEYWORDS: dict[CommandKind, tuple[str, ...]] = {
 def new_text(plain: str, html: str = "") -> str:
     """The text the sender just wrote, from the plain part (or the HTML one if that is all)."""
     text = plain if plain.strip() else html_to_text(html)
-    text = _cut_at_marker(text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _cut_at_forward(_drop_quoted(text))
+    # Quoted lines go first: a bottom-poster's quote holds our marker too, above their text.
+    text = _drop_quoted(text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _cut_at_forward(_cut_at_marker(text))
     reply = EmailReplyParser(languages=_LANGUAGES).read(text).replies
     fresh = reply[0].content if reply and not reply[0].headers else ""
     return _drop_signature(fresh).strip()

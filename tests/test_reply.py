@@ -20,6 +20,7 @@ QUOTED_REQUEST = "> Reply to this email with one of:\n>   APPROVE [note]\n>   RE
     ("Fine by me\n\n-----Original Message-----\nFrom: bot@x.test\nAPPROVE\n", "Fine by me"),
     ("FYI\n\n---------- Forwarded message ---------\nFrom: Bot\nAPPROVE\n", "FYI"),
     ("OK\n## Please type your reply above this line ##\nReply APPROVE\n", "OK"),
+    ("On Mon, Bot wrote:\n> ## Please type your reply above this line ##\n> Reply APPROVE\n\nApprove\n", "Approve"),
 ])
 def test_new_text_keeps_only_what_the_sender_wrote(plain: str, expected: str) -> None:
     assert new_text(plain) == expected
