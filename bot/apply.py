@@ -65,9 +65,10 @@ class Applier:
         return self._comment(decision)
 
     def refuse(self, error: errors.UserError) -> Outcome:
-        self.app.notifier.refusal(self.s, error, self.message, self.order)
+        answered = self.app.notifier.refusal(self.s, error, self.message, self.order)
         self._event("refused", f"{error.summary} ({self.message.sender})")
-        return Outcome(InboundStatus.REFUSED, f"refused: {error.template}", self.order.id)
+        budget = "" if answered else " (not answered: budget spent)"
+        return Outcome(InboundStatus.REFUSED, f"refused: {error.template}{budget}", self.order.id)
 
     # --- the supplier's bill -------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The `supplierbot` command line (click): run, poll, orders, order create/show, demo."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -12,12 +13,15 @@ import click
 from bot.app import App, build_app
 from bot.config import ConfigError, load_config
 from bot.orders import NewOrder, OrderRejected, create_order
+from bot.outbox import send_outbox
+from bot.pipeline import retry
 from bot.runner import poll_once, run_forever
 from bot.views import order_detail, order_summary, order_text
 from parsers.bill_sheet import SheetInvalid
 from parsers.order_lines import read_order_lines
 from storage import queries
 from storage.db import session
+from storage.models import OutboxStatus
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -138,6 +142,75 @@ def order_show(ctx: click.Context, ref: str, as_json: bool) -> None:
             raise click.ClickException(f"no order {ref}")
         data = order_detail(s, found)
     click.echo(json.dumps(data, indent=2) if as_json else order_text(data))
+
+
+@main.group()
+def failed() -> None:
+    """Messages that could not be processed (kept with their raw bytes)."""
+
+
+@failed.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def failed_list(ctx: click.Context, as_json: bool) -> None:
+    """Failed messages: attempts, next retry (none = set aside), and the last error."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        rows = [{"id": r.id, "uid": r.uid, "sender": r.sender, "subject": r.subject, "attempts": r.attempts,
+                 "next_attempt_at": r.next_attempt_at.isoformat() if r.next_attempt_at else None,
+                 "error": r.error, "raw_path": r.raw_path} for r in queries.failed_messages(s)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"#{r['id']}  uid {r['uid']}  {r['sender']}  {r['subject'][:40]!r}  attempts {r['attempts']}  "
+                   f"next {r['next_attempt_at'] or 'set aside'}\n    {r['error']}")
+
+
+@failed.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every failed message.")
+@click.pass_context
+def failed_retry(ctx: click.Context, ids: tuple[int, ...], retry_all: bool) -> None:
+    """Process failed messages again now (after a fix), then send what that queued."""
+    app = _app(ctx)
+    if retry_all:
+        with session(app.engine) as s:
+            ids = tuple(r.id for r in queries.failed_messages(s))
+    if not ids:
+        raise click.UsageError("give message ids or --all")
+    for inbound_id in ids:
+        outcome = retry(app, inbound_id)
+        click.echo(f"#{inbound_id}: " + (f"{outcome.status.value} ({outcome.disposition})" if outcome
+                                          else "not a failed message"))
+    report = asyncio.run(send_outbox(app))
+    click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.deferred}")
+
+
+@main.group()
+def outbox() -> None:
+    """Emails the bot decided to send."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice([s.value for s in OutboxStatus]), default=None)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """Newest first: status, attempts, recipients, subject, last error."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        rows = [{"id": r.id, "status": r.status.value, "attempts": r.attempts, "recipients": r.recipients,
+                 "subject": r.subject, "message_id": r.message_id, "last_error": r.last_error,
+                 "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+                for r in queries.outbox_rows(s, OutboxStatus(status) if status else None, limit)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        error = f"\n    {r['last_error']}" if r["last_error"] else ""
+        click.echo(f"#{r['id']}  {r['status']:<8} x{r['attempts']}  {r['recipients']}  {r['subject'][:60]}{error}")
 
 
 @main.command()

@@ -24,6 +24,9 @@ class BotSettings:
     reply_separator: str = "+"
     poll_interval_seconds: int = 60
     order_prefix: str = "PO"
+    operator_address: str = ""  # bounces and messages that keep failing are reported here
+    max_attempts: int = 5  # a failing inbound message is retried this often, then parked
+    error_replies_per_sender_per_day: int = 10
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class ServerSettings:
     password: str = field(repr=False)
     folder: str = "INBOX"
     timeout_seconds: int = 30
+    processed_folder: str = ""  # "" leaves processed mail where it is
+    failed_folder: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,9 @@ def _bot(s: _Section) -> BotSettings:
         reply_separator=s.choice("reply_separator", "+", ("+", "-", "=")),
         poll_interval_seconds=s.integer("poll_interval_seconds", 60, 1, 86400),
         order_prefix=s.text("order_prefix", "PO"),
+        operator_address=s.text("operator_address", "", "an email address").lower(),
+        max_attempts=s.integer("max_attempts", 5, 1, 100),
+        error_replies_per_sender_per_day=s.integer("error_replies_per_sender_per_day", 10, 0, 10000),
     )
 
 
@@ -168,6 +176,8 @@ def _server(s: _Section, default_port: int) -> ServerSettings:
         password=s.secret("password"),
         folder=s.text("folder", "INBOX") if s.name == "imap" else "INBOX",
         timeout_seconds=s.integer("timeout_seconds", 30, 1, 3600),
+        processed_folder=s.text("processed_folder", "", "a folder name") if s.name == "imap" else "",
+        failed_folder=s.text("failed_folder", "", "a folder name") if s.name == "imap" else "",
     )
 
 

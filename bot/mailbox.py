@@ -5,7 +5,7 @@ import ssl
 from collections.abc import Iterator
 from types import TracebackType
 
-from imapclient import IMAPClient
+from imapclient import DELETED, IMAPClient
 
 from bot.config import ServerSettings
 
@@ -19,8 +19,8 @@ class MailboxError(Exception):
 class ImapMailbox:
     """One connection, one selected folder; a context manager."""
 
-    def __init__(self, settings: ServerSettings) -> None:
-        self.settings = settings
+    def __init__(self, settings: ServerSettings, readonly: bool = True) -> None:
+        self.settings, self.readonly = settings, readonly
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
 
@@ -32,8 +32,8 @@ class ImapMailbox:
             if s.security == "starttls":
                 self.client.starttls(ssl.create_default_context())
             self.client.login(s.username, s.password)
-            # read-only: a poll can never change \Seen or anything else a person sees
-            info = self.client.select_folder(s.folder, readonly=True)
+            # read-only unless we move mail: a poll never changes \Seen or anything a person sees
+            info = self.client.select_folder(s.folder, readonly=self.readonly)
         except (OSError, IMAPClient.Error) as exc:
             self._close()
             raise MailboxError(f"IMAP {s.host}:{s.port}: {exc}") from exc
@@ -64,3 +64,18 @@ class ImapMailbox:
             for uid in batch:
                 if uid in data and b"BODY[]" in data[uid]:
                     yield uid, bytes(data[uid][b"BODY[]"])
+
+    def move(self, uids: list[int], folder: str) -> None:
+        """Move messages out of the selected folder (nothing is removed before it is copied)."""
+        assert self.client is not None and not self.readonly
+        if not self.client.folder_exists(folder):
+            self.client.create_folder(folder)
+        capabilities = self.client.capabilities()
+        if b"MOVE" in capabilities:
+            self.client.move(uids, folder)
+            return
+        # Microsoft 365 and older servers: copy, flag, and expunge only these UIDs
+        self.client.copy(uids, folder)
+        self.client.add_flags(uids, [DELETED])
+        if b"UIDPLUS" in capabilities:
+            self.client.uid_expunge(uids)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -20,6 +21,7 @@ from parsers.reply import REPLY_MARKER
 from storage import queries
 from storage.models import OutboxMessage, PurchaseOrder, ReplyToken, Supplier
 
+log = logging.getLogger("supplierbot.notify")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -125,7 +127,12 @@ class Notifier:
                               self._context(order, context), self._token(s, order.id, None, "buyer"), thread)
         return self._queue(s, mail, order.id, None)
 
-    def refusal(self, s: Session, error: UserError, message: ParsedMessage, order: PurchaseOrder | None) -> OutboxMessage:
+    def refusal(self, s: Session, error: UserError, message: ParsedMessage,
+                order: PurchaseOrder | None) -> OutboxMessage | None:
+        """The answer to an unusable message; None once the sender's daily budget is spent."""
+        since = self.clock() - timedelta(days=1)
+        if queries.error_replies_since(s, message.sender, since) >= self.config.bot.error_replies_per_sender_per_day:
+            return None
         ref = f"[{order.ref}] " if order else ""
         subject = f"{ref}Not processed: {error.summary}"
         context = {"error": error, "subject": message.subject, "order": order,
@@ -134,7 +141,16 @@ class Notifier:
         # No reply token: a refused sender gains no address; a reply still threads by Message-ID.
         mail = self._outgoing(f"errors/{error.template}", (message.sender,), subject, context, None,
                               Thread.of(message), automatic="auto-replied")
-        return self._queue(s, mail, order.id if order else None, None)
+        return self._queue(s, replace(mail, purpose=f"error:{error.template}"), order.id if order else None, None)
+
+    def operator_report(self, s: Session, subject: str, text: str) -> OutboxMessage | None:
+        """Something the operator must look at; logged always, mailed when an address is configured."""
+        log.warning("operator report", extra={"subject": subject})
+        if not self.config.bot.operator_address:
+            return None
+        mail = Outgoing("operator", (self.config.bot.operator_address,), f"[supplierbot] {subject}", text,
+                        self.renderer.render("_plain_text", {"text": text}).html)
+        return self._queue(s, mail, None, None)
 
     # --- building blocks -----------------------------------------------------------------
 

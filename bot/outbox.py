@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 import aiosmtplib
 
 from bot.app import App
 from bot.config import ServerSettings
+from bot.pipeline import backoff
 from storage import queries
 from storage.db import session
 from storage.models import OutboxMessage, OutboxStatus
@@ -34,7 +36,7 @@ def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
 async def send_outbox(app: App) -> SendReport:
     report = SendReport()
     with session(app.engine) as s:
-        ids = queries.queued_outbox_ids(s)
+        ids = queries.queued_outbox_ids(s, app.clock())
     if not ids:
         return report
     smtp = _client(app.config.smtp)
@@ -68,12 +70,12 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, outbox_id: int, report: Sen
         try:
             await smtp.sendmail(app.config.bot.address, row.recipients.split(","), row.raw)
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
-            _failed(row, exc, permanent=_is_permanent(exc))
+            _failed(row, exc, _is_permanent(exc), app.clock())
             report.failed += row.status is OutboxStatus.FAILED
             s.commit()
             return True
         except (aiosmtplib.SMTPException, OSError) as exc:
-            _failed(row, exc, permanent=False)
+            _failed(row, exc, False, app.clock())
             s.commit()
             return False
         row.status, row.sent_at, row.attempts = OutboxStatus.SENT, app.clock(), row.attempts + 1
@@ -88,9 +90,11 @@ def _is_permanent(exc: Exception) -> bool:
     return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
 
 
-def _failed(row: OutboxMessage, exc: Exception, permanent: bool) -> None:
+def _failed(row: OutboxMessage, exc: Exception, permanent: bool, now: datetime) -> None:
     row.attempts += 1
     row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     if permanent or row.attempts >= MAX_ATTEMPTS:
-        row.status = OutboxStatus.FAILED
+        row.status, row.next_attempt_at = OutboxStatus.FAILED, None
+    else:
+        row.next_attempt_at = now + backoff(row.attempts)
     log.warning("send failed", extra={"outbox_id": row.id, "permanent": permanent, "attempts": row.attempts})

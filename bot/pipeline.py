@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
@@ -20,13 +21,13 @@ from bot.apply import Applier, Outcome
 from bot.matching import match_order
 from bot.workflow import OrderView, Reply, RevisionView, Role, decide
 from parsers.bill_sheet import SheetInvalid, read_bill_sheet
-from parsers.message import MessageUnreadable, parse_message
+from parsers.message import MessageUnreadable, bounced_message_ids, parse_message
 from parsers.records import Attachment, BillSheet, ParsedMessage
 from parsers.reply import parse_command
 from storage import queries
 from storage.db import session
 from storage.files import sha256
-from storage.models import InboundMessage, InboundStatus, PurchaseOrder
+from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder
 
 log = logging.getLogger("supplierbot.pipeline")
 
@@ -86,12 +87,63 @@ def _record_failure(app: App, source: Source, raw: bytes, digest: str, exc: Exce
     log.exception("message failed", extra={"uid": source.uid})
     with session(app.engine) as s:
         row = _ledger_row(app, source, raw, digest)
-        row.error = f"{type(exc).__name__}: {exc}"[:2000]
-        row.disposition = "failed"
+        row.error, row.disposition = _describe(exc), "failed"
+        row.next_attempt_at = app.clock() + backoff(1)
         s.add(row)
         queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, source.uid)
         s.commit()
     return Outcome(InboundStatus.FAILED, "failed")
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, … capped at an hour."""
+    return timedelta(seconds=min(3600, 30 * 2 ** (attempts - 1)))
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def retry(app: App, inbound_id: int) -> Outcome | None:
+    """Process a failed message again from its raw bytes on disk (no IMAP needed)."""
+    with session(app.engine) as s:
+        row = s.get(InboundMessage, inbound_id)
+        if row is None or row.status is not InboundStatus.FAILED:
+            return None
+        raw = app.files.read(row.sha256, "raw")
+        try:
+            outcome = handle(app, s, row, raw)
+            row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
+            row.error, row.next_attempt_at = "", None
+            s.commit()
+            return outcome
+        except Exception as exc:  # still failing: count it, and maybe give up
+            s.rollback()
+            failure = exc
+    return _failed_again(app, inbound_id, failure)
+
+
+def _failed_again(app: App, inbound_id: int, exc: Exception) -> Outcome:
+    log.warning("retry failed", extra={"inbound_id": inbound_id, "error": type(exc).__name__})
+    with session(app.engine) as s:
+        row = s.get(InboundMessage, inbound_id)
+        assert row is not None
+        row.attempts += 1
+        row.error = _describe(exc)
+        row.next_attempt_at = None if row.attempts >= app.config.bot.max_attempts else app.clock() + backoff(row.attempts)
+        if row.next_attempt_at is None:
+            app.notifier.operator_report(s, f"Message #{row.id} failed {row.attempts} times and was set aside",
+                                         f"From {row.sender}, subject {row.subject!r}.\nLast error: {row.error}\n"
+                                         f"See it with `supplierbot failed list`; after a fix, "
+                                         f"`supplierbot failed retry {row.id}`.")
+        s.commit()
+    return Outcome(InboundStatus.FAILED, "failed")
+
+
+def retry_due(app: App) -> list[Outcome | None]:
+    with session(app.engine) as s:
+        due = queries.failed_due(s, app.clock())
+    return [retry(app, inbound_id) for inbound_id in due]
 
 
 def handle(app: App, s: Session, row: InboundMessage, raw: bytes) -> Outcome:
@@ -102,8 +154,25 @@ def handle(app: App, s: Session, row: InboundMessage, raw: bytes) -> Outcome:
     row.message_id, row.sender, row.subject = message.message_id[:998], message.sender, message.subject[:500]
     ignored = _ignore_reason(app, s, row, message)
     if ignored:
+        if message.automatic:
+            ignored += _note_bounce(app, s, row, raw)
         return Outcome(InboundStatus.IGNORED, ignored)
     return _route(app, s, row, message)
+
+
+def _note_bounce(app: App, s: Session, row: InboundMessage, raw: bytes) -> str:
+    """A returned copy of one of our emails: mark that outbox row bounced and tell the operator."""
+    bounced = queries.outbox_by_message_ids(s, bounced_message_ids(raw))
+    for sent in bounced:
+        sent.status = OutboxStatus.BOUNCED
+        sent.last_error = f"bounced: inbound #{row.id} from {row.sender}"
+        if sent.order_id is not None:
+            queries.add_event(s, sent.order_id, app.clock(), row.sender, "bounced",
+                              f"{sent.purpose} to {sent.recipients} came back", inbound_id=row.id, outbox_id=sent.id)
+        app.notifier.operator_report(s, f"Bounce: {sent.subject}",
+                                     f"The email to {sent.recipients} ({sent.purpose}) was returned.\n"
+                                     f"Subject: {sent.subject}\nSee inbound message #{row.id}.")
+    return f"; bounce of outbox {', '.join(f'#{b.id}' for b in bounced)}" if bounced else ""
 
 
 def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMessage) -> str:
@@ -161,8 +230,9 @@ def order_view(s: Session, order: PurchaseOrder) -> OrderView:
 
 def _refuse(app: App, s: Session, row: InboundMessage, message: ParsedMessage,
             error: errors.UserError, order: PurchaseOrder | None) -> Outcome:
-    app.notifier.refusal(s, error, message, order)
-    return Outcome(InboundStatus.REFUSED, f"refused: {error.template}", order.id if order else None)
+    answered = app.notifier.refusal(s, error, message, order)
+    return Outcome(InboundStatus.REFUSED, f"refused: {error.template}" + ("" if answered else " (not answered: budget spent)"),
+                   order.id if order else None)
 
 
 def _unreadable(app: App, s: Session, raw: bytes, detail: str) -> Outcome:

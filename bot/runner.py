@@ -12,9 +12,11 @@ from imapclient import IMAPClient
 from bot.app import App
 from bot.mailbox import ImapMailbox, MailboxError
 from bot.outbox import SendReport, send_outbox
-from bot.pipeline import Source, process
+from bot.apply import Outcome
+from bot.pipeline import Source, process, retry_due
 from storage import queries
 from storage.db import session
+from storage.models import InboundStatus
 
 log = logging.getLogger("supplierbot.runner")
 
@@ -35,18 +37,50 @@ class PollReport:
 def fetch_and_process(app: App, report: PollReport) -> None:
     imap = app.config.imap
     account = f"{imap.username}@{imap.host}:{imap.port}"
+    moving = bool(imap.processed_folder or imap.failed_folder)
     try:
-        with ImapMailbox(imap) as box:
-            with session(app.engine) as s:
-                cursor = queries.cursor_for(s, account, imap.folder)
-            # a new UIDVALIDITY means old UIDs mean nothing: start over, the ledger drops repeats
-            last = cursor.last_uid if cursor and cursor.uidvalidity == box.uidvalidity else 0
-            for uid, raw in box.fetch(box.uids_after(last)):
-                outcome = process(app, Source(account, imap.folder, box.uidvalidity, uid), raw)
-                report.outcomes[outcome.status.value if outcome else "already seen"] += 1
+        with ImapMailbox(imap, readonly=not moving) as box:
+            _fetch_new(app, box, account, report)
+            report.outcomes.update(_outcome_name(o) for o in retry_due(app))
+            if moving:
+                settle(app, box, account)
     except (MailboxError, OSError, IMAPClient.Error) as exc:  # a drop mid-batch: the next poll resumes
         report.fetch_error = str(exc)
         log.warning("imap unavailable", extra={"error": str(exc)})
+
+
+def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> None:
+    folder = app.config.imap.folder
+    with session(app.engine) as s:
+        cursor = queries.cursor_for(s, account, folder)
+    # a new UIDVALIDITY means old UIDs mean nothing: start over, the ledger drops repeats
+    last = cursor.last_uid if cursor and cursor.uidvalidity == box.uidvalidity else 0
+    for uid, raw in box.fetch(box.uids_after(last)):
+        report.outcomes[_outcome_name(process(app, Source(account, folder, box.uidvalidity, uid), raw))] += 1
+
+
+def _outcome_name(outcome: Outcome | None) -> str:
+    return outcome.status.value if outcome else "already seen"
+
+
+def settle(app: App, box: ImapMailbox, account: str) -> None:
+    """Move what is done to the processed folder and what gave up to the failed folder.
+
+    Runs after the commits; a crash before the location is recorded only means
+    the next run moves again, and moving a UID that is gone is a no-op.
+    """
+    imap = app.config.imap
+    with session(app.engine) as s:
+        rows = queries.unsettled(s, account, imap.folder, box.uidvalidity)
+        done = [r for r in rows if r.status is not InboundStatus.FAILED]
+        parked = [r for r in rows if r.status is InboundStatus.FAILED and r.next_attempt_at is None]
+        for rows_to_move, folder, location in ((done, imap.processed_folder, "processed"),
+                                               (parked, imap.failed_folder, "failed")):
+            if folder and rows_to_move:
+                box.move([r.uid for r in rows_to_move], folder)
+                for row in rows_to_move:
+                    row.location = location
+                s.commit()
 
 
 def poll_once(app: App) -> PollReport:

@@ -5,6 +5,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
+from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
@@ -92,6 +93,33 @@ def _decode(payload: str | bytes, binary: bool) -> bytes:
         return base64.b64decode(payload)
     except (binascii.Error, ValueError):
         return b""
+
+
+def bounced_message_ids(raw: bytes) -> tuple[str, ...]:
+    """Message-IDs of the original mail quoted inside a bounce or delivery report."""
+    try:
+        root = message_from_bytes(raw, policy=policy.compat32)
+    except Exception:  # the stdlib parser is lenient; this is a last line of defence
+        return ()
+    found: list[str] = []
+    for part in root.walk():
+        if part is root:
+            continue
+        for value in _quoted_message_ids(part):
+            if value not in found:
+                found.append(value)
+    return tuple(found)
+
+
+def _quoted_message_ids(part: Message) -> list[str]:
+    kind = part.get_content_type()
+    if kind == "message/rfc822" and part.is_multipart():
+        inner = part.get_payload(0)
+        return _MSGID_RE.findall(str(inner.get("Message-ID", ""))) if isinstance(inner, Message) else []
+    if kind in ("text/rfc822-headers", "text/plain"):
+        text = part.get_payload(decode=True) or b""
+        return _MSGID_RE.findall(" ".join(re.findall(r"(?im)^message-id:\s*(\S+)", text.decode("latin-1"))))
+    return []
 
 
 # --- robots: each rule says why a message is automatic, or "" -------------------------

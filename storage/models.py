@@ -85,7 +85,8 @@ class InboundStatus(str, Enum):
 class OutboxStatus(str, Enum):
     QUEUED = "queued"
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # refused for good by the SMTP server, or too many attempts
+    BOUNCED = "bounced"  # accepted, then returned by a later server
 
 
 class Supplier(SQLModel, table=True):
@@ -205,6 +206,9 @@ class InboundMessage(SQLModel, table=True):
     error: str = Field(sa_type=Text, default="")
     order_id: int | None = Field(default=None, foreign_key="purchase_order.id", index=True)
     received_at: datetime = Field(sa_type=UTCDateTime)
+    attempts: int = 1
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    location: str = "source"  # source (still in the folder it came from) | processed | failed
 
 
 class MailboxCursor(SQLModel, table=True):
@@ -231,6 +235,7 @@ class OutboxMessage(SQLModel, table=True):
     raw: bytes = Field(sa_type=LargeBinary)
     status: OutboxStatus = Field(sa_type=EnumText(OutboxStatus), default=OutboxStatus.QUEUED, index=True)
     attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str = Field(sa_type=Text, default="")
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

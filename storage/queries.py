@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.matching import Target
@@ -13,6 +13,7 @@ from storage.models import (
     Buyer,
     Event,
     InboundMessage,
+    InboundStatus,
     MailboxCursor,
     OrderBuyer,
     OrderLine,
@@ -165,10 +166,54 @@ def advance_cursor(s: Session, account: str, folder: str, uidvalidity: int, uid:
         cursor.last_uid = max(cursor.last_uid, uid)
 
 
-def queued_outbox_ids(s: Session, limit: int = 500) -> list[int]:
-    query = select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.QUEUED.value).order_by(
-        col(OutboxMessage.id)).limit(limit)
+def queued_outbox_ids(s: Session, now: datetime, limit: int = 500) -> list[int]:
+    """Rows to send now: queued, and not waiting out a retry delay."""
+    query = select(OutboxMessage.id).where(
+        OutboxMessage.status == OutboxStatus.QUEUED.value,
+        or_(col(OutboxMessage.next_attempt_at).is_(None), col(OutboxMessage.next_attempt_at) <= now),
+    ).order_by(col(OutboxMessage.id)).limit(limit)
     return [int(i) for i in s.exec(query).all()]
+
+
+def outbox_rows(s: Session, status: OutboxStatus | None, limit: int) -> Sequence[OutboxMessage]:
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboxMessage.status == status.value)
+    return s.exec(query).all()
+
+
+def outbox_by_message_ids(s: Session, message_ids: Sequence[str]) -> list[OutboxMessage]:
+    if not message_ids:
+        return []
+    return list(s.exec(select(OutboxMessage).where(col(OutboxMessage.message_id).in_(message_ids))).all())
+
+
+def error_replies_since(s: Session, recipient: str, since: datetime) -> int:
+    query = select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.recipients == recipient, col(OutboxMessage.purpose).startswith("error:"),
+        col(OutboxMessage.created_at) >= since)
+    return int(s.exec(query).one())
+
+
+def failed_due(s: Session, now: datetime) -> list[int]:
+    query = select(InboundMessage.id).where(
+        InboundMessage.status == InboundStatus.FAILED.value,
+        col(InboundMessage.next_attempt_at).is_not(None), col(InboundMessage.next_attempt_at) <= now,
+    ).order_by(col(InboundMessage.id))
+    return [int(i) for i in s.exec(query).all()]
+
+
+def failed_messages(s: Session) -> Sequence[InboundMessage]:
+    query = select(InboundMessage).where(InboundMessage.status == InboundStatus.FAILED.value)
+    return s.exec(query.order_by(col(InboundMessage.id))).all()
+
+
+def unsettled(s: Session, account: str, folder: str, uidvalidity: int) -> Sequence[InboundMessage]:
+    """Ledger rows whose message still sits in the folder it was fetched from."""
+    query = select(InboundMessage).where(
+        InboundMessage.account == account, InboundMessage.folder == folder,
+        InboundMessage.uidvalidity == uidvalidity, InboundMessage.location == "source")
+    return s.exec(query).all()
 
 
 class SqlOrderLookup:

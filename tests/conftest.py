@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, build_app, utc_now
 from bot.config import load_config
 from bot.devmail import PASSWORD, LocalMailServer
 from bot.devmail.clients import Party
@@ -67,6 +70,15 @@ class World:
 
     def poll(self) -> PollReport:
         return poll_once(self.app)
+
+    def reconfigure(self, clock: Callable[[], datetime] = utc_now, **sections: dict[str, object]) -> None:
+        """Add keys to config sections (e.g. imap={"processed_folder": "Done"}) and rebuild the bot."""
+        text = self.config_path.read_text()
+        for section, values in sections.items():
+            keys = "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+            text = text.replace(f"[{section}]\n", f"[{section}]\n{keys}", 1)
+        self.config_path.write_text(text)
+        self.app = build_app(load_config(self.config_path), clock)
 
     def order(self, lines: bytes = LINES_CSV) -> str:
         new = NewOrder(self.supplier.address, (self.buyer.address,), read_order_lines(lines, "lines.csv"))

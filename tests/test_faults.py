@@ -1,0 +1,227 @@
+"""Nothing lost, nothing twice: failures, retries, drops, robots and kills, on the real servers."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from imapclient import IMAPClient
+from sqlmodel import select
+
+from bench.killtest import run_kill_test
+from bot import mailbox
+from bot.cli import main
+from bot.matching import match_order
+from bot.devmail import PASSWORD, LocalMailServer
+from bot.devmail.clients import Party
+from storage.db import session
+from storage.models import InboundMessage, InboundStatus, OutboxMessage, OutboxStatus
+from tests.conftest import World
+from tests.tcpproxy import CuttingProxy
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def folder_uids(world: World, folder: str) -> list[int]:
+    with IMAPClient("127.0.0.1", port=world.supplier.imap_port, ssl=False) as client:
+        client.login(world.bot, PASSWORD)
+        if not client.folder_exists(folder):
+            return []
+        client.select_folder(folder, readonly=True)
+        return client.search()
+
+
+def ask(world: World, ref: str, text: str) -> None:
+    world.supplier.reply(world.supplier.wait_for(f"[{ref}] New order"), text)
+
+
+def ledger(world: World) -> list[InboundMessage]:
+    with session(world.app.engine) as s:
+        return list(s.exec(select(InboundMessage).order_by(InboundMessage.id)).all())
+
+
+def test_processed_mail_is_moved_after_the_commit(world: World) -> None:
+    world.reconfigure(imap={"processed_folder": "SupplierbotDone"})
+    ref = world.order()
+    world.poll()
+    ask(world, ref, "A question")
+    world.poll()
+    assert folder_uids(world, "INBOX") == [] and len(folder_uids(world, "SupplierbotDone")) == 1
+    assert [row.location for row in ledger(world)] == ["processed"]
+
+
+def test_without_move_support_mail_is_copied_then_expunged(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = IMAPClient.capabilities
+    monkeypatch.setattr(IMAPClient, "capabilities", lambda self: tuple(c for c in real(self) if c != b"MOVE"))
+    test_processed_mail_is_moved_after_the_commit(world)
+
+
+def test_a_failing_message_is_retried_with_backoff_then_set_aside(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    world.reconfigure(clock, bot={"max_attempts": 3, "operator_address": "ops@example.test"},
+                      imap={"failed_folder": "SupplierbotFailed"})
+    ref = world.order()
+    world.poll()
+    attempts = []
+
+    def broken(*args: object) -> None:
+        attempts.append(clock.now)
+        raise RuntimeError("bug in matching")
+
+    monkeypatch.setattr("bot.pipeline.match_order", broken)
+    ask(world, ref, "Will this survive a bug?")
+    world.poll()
+    world.poll()  # not due yet: no second attempt
+    clock.advance(31)
+    world.poll()
+    clock.advance(61)
+    world.poll()
+    assert [int((a - attempts[0]).total_seconds()) for a in attempts] == [0, 31, 92]
+    (row,) = ledger(world)
+    assert (row.status, row.attempts, row.next_attempt_at, row.location) == (InboundStatus.FAILED, 3, None, "failed")
+    assert folder_uids(world, "INBOX") == [] and len(folder_uids(world, "SupplierbotFailed")) == 1
+    ops = Party("ops@example.test", world.supplier.imap_port, world.supplier.smtp_port)
+    assert "bug in matching" in ops.wait_for("failed 3 times and was set aside").text
+
+    listed = CliRunner().invoke(main, ["--config", str(world.config_path), "failed", "list", "--json"])
+    assert [(r["id"], r["attempts"], r["next_attempt_at"]) for r in json.loads(listed.output)] == [(row.id, 3, None)]
+
+    monkeypatch.setattr("bot.pipeline.match_order", match_order)  # the fix is deployed
+    result = CliRunner().invoke(main, ["--config", str(world.config_path), "failed", "retry", str(row.id)])
+    assert result.exit_code == 0 and f"#{row.id}: applied (comment relayed)" in result.output
+    assert "Will this survive a bug?" in world.buyer.wait_for("Message from").text
+
+
+def test_mail_queued_while_smtp_is_down_is_sent_when_it_is_back(world: World, tmp_path: Path) -> None:
+    port_line = f"port = {world.supplier.smtp_port}\nsecurity"
+    world.config_path.write_text(world.config_path.read_text().replace(port_line, "port = 9\nsecurity"))
+    world.reconfigure()
+    ref = world.order()
+    report = world.poll()
+    assert report.send.sent == 0 and report.send.deferred == 1 and "SMTP 127.0.0.1:9" in report.send.error
+    world.config_path.write_text(world.config_path.read_text().replace("port = 9\nsecurity", port_line))
+    world.reconfigure()
+    assert world.poll().send.sent == 1
+    world.supplier.wait_for(f"[{ref}] New order")
+    assert world.poll().send.sent == 0
+
+
+def test_an_imap_drop_mid_batch_is_resumed_by_the_next_poll(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    ref = world.order()
+    world.poll()
+    for n in range(6):
+        ask(world, ref, f"Question {n}")
+    time.sleep(0.5)  # let the relay deliver all six
+    monkeypatch.setattr(mailbox, "FETCH_BATCH", 2)
+    proxy = CuttingProxy(world.supplier.imap_port, cut_after=6000)
+    text = world.config_path.read_text().replace(f"port = {world.supplier.imap_port}", f"port = {proxy.port}")
+    world.config_path.write_text(text)
+    world.reconfigure()
+    first = world.poll()
+    assert proxy.cuts == 1 and first.fetch_error
+    assert 0 < len(ledger(world)) < 6
+    second = world.poll()
+    assert not second.fetch_error and len(ledger(world)) == 6
+    questions = [m.text for m in world.buyer.inbox()]
+    assert all(any(f"Question {n}" in q for q in questions) for n in range(6)) and len(questions) == 6
+    proxy.close()
+
+
+def test_a_bounce_of_our_email_marks_it_and_tells_the_operator(world: World) -> None:
+    world.reconfigure(bot={"operator_address": "ops@example.test"})
+    ref = world.order()
+    world.poll()
+    with session(world.app.engine) as s:
+        sent = s.exec(select(OutboxMessage)).one()
+    bounce = EmailMessage()
+    bounce["From"], bounce["To"] = "MAILER-DAEMON@mx.supplier.test", world.bot
+    bounce["Subject"], bounce["Message-ID"] = "Undelivered Mail Returned to Sender", "<dsn-1@mx.supplier.test>"
+    bounce["Return-Path"] = "<>"
+    bounce.set_content("The mail could not be delivered.")
+    original = EmailMessage()
+    original["Message-ID"], original["Subject"] = sent.message_id, sent.subject
+    original.set_content("...")
+    bounce.add_attachment(original)
+    world.supplier.send(bounce)
+    report = world.poll()
+    assert report.outcomes["ignored"] == 1
+    with session(world.app.engine) as s:
+        assert s.get(OutboxMessage, sent.id).status is OutboxStatus.BOUNCED
+    ops = Party("ops@example.test", world.supplier.imap_port, world.supplier.smtp_port)
+    assert world.supplier.address in ops.wait_for(f"Bounce: [{ref}] New order").text
+    assert ledger(world)[0].disposition.endswith(f"bounce of outbox #{sent.id}")
+
+
+def test_answers_to_one_sender_are_capped_per_day(world: World) -> None:
+    world.reconfigure(bot={"error_replies_per_sender_per_day": 2})
+    for n in range(4):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = world.stranger.address, world.bot, f"Hello {n}"
+        message["Message-ID"] = f"<budget-{n}-{world.bot}>"
+        message.set_content("Anyone there?")
+        world.stranger.send(message)
+    report = world.poll()
+    assert report.outcomes["refused"] == 4 and report.send.sent == 2
+    assert [r.disposition for r in ledger(world)][2:] == ["refused: unknown_order (not answered: budget spent)"] * 2
+
+
+class AutoResponder:
+    """A mailbox that answers every mail it gets, like a vacation program, in a thread."""
+
+    def __init__(self, party: Party, polite: bool) -> None:
+        self.party, self.polite, self.answered = party, polite, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            for received in self.party.inbox()[self.answered:]:
+                headers = {"Auto-Submitted": "auto-replied"} if self.polite else {}
+                self.party.reply(received, "I am on holiday until Monday.", extra_headers=headers)
+                self.answered += 1
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("polite, bot_answers", [(True, 1), (False, 3)])
+def test_two_robots_stop_talking(world: World, polite: bool, bot_answers: int) -> None:
+    world.reconfigure(bot={"error_replies_per_sender_per_day": 3})
+    robot = AutoResponder(world.stranger, polite)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = world.stranger.address, world.bot, "Catalogue"
+    message["Message-ID"] = f"<robot-start-{world.bot}>"
+    message.set_content("Our new catalogue is out.")
+    world.stranger.send(message)
+    for _ in range(8):
+        world.poll()
+        time.sleep(0.3)
+    robot.stop.set()
+    robot.thread.join()
+    with session(world.app.engine) as s:
+        answers = s.exec(select(OutboxMessage).where(OutboxMessage.recipients == world.stranger.address)).all()
+    assert len(answers) == bot_answers and robot.answered == bot_answers
+
+
+def test_sigkill_at_random_points_loses_nothing_and_applies_nothing_twice(mail_server: LocalMailServer,
+                                                                          tmp_path: Path) -> None:
+    report = run_kill_test(mail_server, orders=15, seed=3, max_rounds=60, folder=tmp_path, window=(0.35, 0.9))
+    print("\n".join(report.lines()))
+    assert report.kills >= 2, "the bot was never killed mid-run: the test proved nothing"
+    assert not report.problems
+    assert (report.lost_inbound, report.double_effects, report.lost_emails) == (0, 0, 0)
+    assert report.applied_once == report.inbound == 30
+    assert report.delivered_distinct == report.expected_emails == 60
