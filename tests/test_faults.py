@@ -225,3 +225,27 @@ def test_sigkill_at_random_points_loses_nothing_and_applies_nothing_twice(mail_s
     assert (report.lost_inbound, report.double_effects, report.lost_emails) == (0, 0, 0)
     assert report.applied_once == report.inbound == 30
     assert report.delivered_distinct == report.expected_emails == 60
+
+
+def test_a_new_uidvalidity_resyncs_without_double_effects(world: World) -> None:
+    world.reconfigure(imap={"folder": "Orders"})
+    ref = world.order()
+    world.poll()
+    raws = [world.supplier.reply_message(world.supplier.wait_for(f"[{ref}] New order"), f"Question {n}").as_bytes()
+            for n in range(3)]
+    with IMAPClient("127.0.0.1", port=world.supplier.imap_port, ssl=False) as client:
+        client.login(world.bot, PASSWORD)
+        client.create_folder("Orders")
+        client.multiappend("Orders", raws)
+    assert world.poll().outcomes["applied"] == 3
+    with IMAPClient("127.0.0.1", port=world.supplier.imap_port, ssl=False) as client:
+        client.login(world.bot, PASSWORD)
+        before = client.folder_status("Orders", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+        client.delete_folder("Orders")  # the server rebuilt the folder: old UIDs mean nothing now
+        client.create_folder("Orders")
+        client.multiappend("Orders", raws)
+        assert client.folder_status("Orders", [b"UIDVALIDITY"])[b"UIDVALIDITY"] != before
+    report = world.poll()
+    assert report.outcomes["ignored"] == 3 and report.send.sent == 0
+    assert all(r.disposition.startswith("duplicate of inbound") for r in ledger(world)[3:])
+    assert len(world.buyer.inbox()) == 3
