@@ -103,7 +103,7 @@ class Applier:
 
     def _keep_sheet(self, filename: str, revision_id: int) -> None:
         attachment = next(a for a in self.message.attachments if a.filename == filename)
-        digest, _ = self.app.files.save(attachment.data, "documents")
+        digest, _ = self.app.files.save(attachment.data, "documents", sync=False)  # the batch syncs
         self.s.add(Document(sha256=digest, filename=_safe_name(filename), content_type=XLSX_TYPE,
                             size=len(attachment.data), kind="bill_sheet", order_id=self.order.id,
                             revision_id=revision_id, inbound_id=self.row.id, created_at=self.now))

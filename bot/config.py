@@ -38,6 +38,7 @@ class ServerSettings:
     password: str = field(repr=False)
     folder: str = "INBOX"
     timeout_seconds: int = 30
+    connections: int = 1  # SMTP: parallel connections the outbox sender uses
     processed_folder: str = ""  # "" leaves processed mail where it is
     failed_folder: str = ""
 
@@ -176,6 +177,7 @@ def _server(s: _Section, default_port: int) -> ServerSettings:
         password=s.secret("password"),
         folder=s.text("folder", "INBOX") if s.name == "imap" else "INBOX",
         timeout_seconds=s.integer("timeout_seconds", 30, 1, 3600),
+        connections=s.integer("connections", 4, 1, 32) if s.name == "smtp" else 1,
         processed_folder=s.text("processed_folder", "", "a folder name") if s.name == "imap" else "",
         failed_folder=s.text("failed_folder", "", "a folder name") if s.name == "imap" else "",
     )

@@ -1,8 +1,11 @@
 """IMAP adapter: read new messages by UID without touching flags (BODY.PEEK, read-only select)."""
 from __future__ import annotations
 
+import logging
 import ssl
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 from imapclient import DELETED, IMAPClient
@@ -10,6 +13,7 @@ from imapclient import DELETED, IMAPClient
 from bot.config import ServerSettings
 
 FETCH_BATCH = 100
+log = logging.getLogger("supplierbot.mailbox")
 
 
 class MailboxError(Exception):
@@ -56,14 +60,13 @@ class ImapMailbox:
         # "N:*" always matches the highest UID, even below N: filter it out.
         return sorted(uid for uid in self.client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
 
-    def fetch(self, uids: list[int]) -> Iterator[tuple[int, bytes]]:
+    def fetch_batches(self, uids: list[int]) -> Iterator[list[tuple[int, bytes]]]:
+        """(uid, raw) in UID order, FETCH_BATCH at a time (one round trip and one commit each)."""
         assert self.client is not None
         for start in range(0, len(uids), FETCH_BATCH):
             batch = uids[start:start + FETCH_BATCH]
             data = self.client.fetch(batch, ["BODY.PEEK[]"])
-            for uid in batch:
-                if uid in data and b"BODY[]" in data[uid]:
-                    yield uid, bytes(data[uid][b"BODY[]"])
+            yield [(uid, bytes(data[uid][b"BODY[]"])) for uid in batch if b"BODY[]" in data.get(uid, {})]
 
     def move(self, uids: list[int], folder: str) -> None:
         """Move messages out of the selected folder (nothing is removed before it is copied)."""
@@ -79,3 +82,50 @@ class ImapMailbox:
         self.client.add_flags(uids, [DELETED])
         if b"UIDPLUS" in capabilities:
             self.client.uid_expunge(uids)
+
+
+class IdleWatcher:
+    """Waits for new mail with IMAP IDLE on its own connection and calls `on_mail`.
+
+    IDLE is re-issued every `renew_seconds` (servers drop an IDLE after ~30 min;
+    RFC 2177 asks for less), and after any drop it reconnects with backoff.
+    Servers without IDLE are left to the scheduled poll.
+    """
+
+    def __init__(self, settings: ServerSettings, on_mail: Callable[[], None], stop: threading.Event,
+                 renew_seconds: float = 540.0) -> None:
+        self.settings, self.on_mail, self.stop, self.renew_seconds = settings, on_mail, stop, renew_seconds
+        self.supported = True
+
+    def run(self) -> None:
+        delay = 1.0
+        while not self.stop.is_set() and self.supported:
+            try:
+                self._watch()
+                delay = 1.0
+            except (MailboxError, OSError, IMAPClient.Error) as exc:
+                log.warning("idle connection lost", extra={"error": str(exc), "retry_in": delay})
+                self.stop.wait(delay)
+                delay = min(delay * 2, 300.0)
+
+    def _watch(self) -> None:
+        with ImapMailbox(self.settings) as box:
+            assert box.client is not None
+            if b"IDLE" not in box.client.capabilities():
+                self.supported = False
+                log.info("server has no IDLE; polling only")
+                return
+            self.on_mail()  # whatever arrived while we were not watching
+            while not self.stop.is_set():
+                self._idle_once(box.client)
+
+    def _idle_once(self, client: IMAPClient) -> None:
+        client.idle()
+        renew_at = time.monotonic() + self.renew_seconds
+        try:
+            while not self.stop.is_set() and time.monotonic() < renew_at:
+                responses = client.idle_check(timeout=1.0)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    self.on_mail()
+        finally:
+            client.idle_done()

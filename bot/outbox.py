@@ -1,6 +1,7 @@
 """The outbox sender: delivers queued rows over SMTP (aiosmtplib) and marks each one sent."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,54 +35,74 @@ def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
 
 
 async def send_outbox(app: App) -> SendReport:
+    """Send every due row over up to `smtp.connections` parallel connections."""
     report = SendReport()
     with session(app.engine) as s:
         ids = queries.queued_outbox_ids(s, app.clock())
-    if not ids:
-        return report
+    lanes = [ids[n::app.config.smtp.connections] for n in range(app.config.smtp.connections)]
+    await asyncio.gather(*(_send_lane(app, lane, report) for lane in lanes if lane))
+    return report
+
+
+async def _send_lane(app: App, ids: list[int], report: SendReport) -> None:
     smtp = _client(app.config.smtp)
     try:
         await smtp.connect()
         if app.config.smtp.username:
             await smtp.login(app.config.smtp.username, app.config.smtp.password)
     except (aiosmtplib.SMTPException, OSError) as exc:
-        report.deferred, report.error = len(ids), f"SMTP {app.config.smtp.host}:{app.config.smtp.port}: {exc}"
+        report.deferred += len(ids)
+        report.error = f"SMTP {app.config.smtp.host}:{app.config.smtp.port}: {exc}"
         log.warning("smtp unavailable", extra={"error": report.error, "queued": len(ids)})
-        return report
+        return
     try:
-        for outbox_id in ids:
+        for position, outbox_id in enumerate(ids):
             if not await _send_one(app, smtp, outbox_id, report):
-                report.deferred += len(ids) - ids.index(outbox_id)
+                report.deferred += len(ids) - position
                 break
     finally:
         try:
             await smtp.quit()
         except (aiosmtplib.SMTPException, OSError):
             pass
-    return report
 
 
 async def _send_one(app: App, smtp: aiosmtplib.SMTP, outbox_id: int, report: SendReport) -> bool:
-    """Send one row; False when the connection is gone and the rest must wait."""
+    """Send one row; False when the connection is gone and the rest must wait.
+
+    No database transaction spans the network call: lanes interleave at awaits.
+    """
     with session(app.engine) as s:
         row = s.get(OutboxMessage, outbox_id)
         if row is None or row.status is not OutboxStatus.QUEUED:
             return True
-        try:
-            await smtp.sendmail(app.config.bot.address, row.recipients.split(","), row.raw)
-        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
-            _failed(row, exc, _is_permanent(exc), app.clock())
-            report.failed += row.status is OutboxStatus.FAILED
-            s.commit()
-            return True
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            _failed(row, exc, False, app.clock())
-            s.commit()
-            return False
+        recipients, raw = row.recipients.split(","), row.raw
+    try:
+        await smtp.sendmail(app.config.bot.address, recipients, raw)
+    except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
+        permanent = _record(app, outbox_id, exc, _is_permanent(exc))
+        report.failed += permanent
+        return True
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        _record(app, outbox_id, exc, False)
+        return False
+    with session(app.engine) as s:
+        row = s.get(OutboxMessage, outbox_id)
+        assert row is not None
         row.status, row.sent_at, row.attempts = OutboxStatus.SENT, app.clock(), row.attempts + 1
         s.commit()
-        report.sent += 1
-        return True
+    report.sent += 1
+    return True
+
+
+def _record(app: App, outbox_id: int, exc: Exception, permanent: bool) -> bool:
+    """Note a failed attempt; True when the row is failed for good."""
+    with session(app.engine) as s:
+        row = s.get(OutboxMessage, outbox_id)
+        assert row is not None
+        _failed(row, exc, permanent, app.clock())
+        s.commit()
+        return row.status is OutboxStatus.FAILED
 
 
 def _is_permanent(exc: Exception) -> bool:

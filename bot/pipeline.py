@@ -7,6 +7,7 @@ failed (raw bytes kept) for the operator; it never loses the message.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from email.parser import BytesHeaderParser
@@ -30,6 +31,7 @@ from storage.files import sha256
 from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder
 
 log = logging.getLogger("supplierbot.pipeline")
+TRANSACTION_SECONDS = 0.25
 
 SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet")
 SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
@@ -47,27 +49,55 @@ class Source:
 
 def process(app: App, source: Source, raw: bytes) -> Outcome | None:
     """Apply one fetched message exactly once. None when it was already in the ledger."""
-    digest = sha256(raw)
-    with session(app.engine) as s:
-        if queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid):
-            return None
-        app.files.save(raw, "raw")  # on disk before the commit that references it
+    return process_batch(app, [(source, raw)])[0]
+
+
+def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome | None]:
+    """Apply fetched messages in few transactions (≤ TRANSACTION_SECONDS each), one savepoint each.
+
+    A message's system error rolls back only its savepoint and is recorded as
+    failed in the same transaction, so the cursor can never move past a message
+    that is neither applied nor recorded. A crash before the commit loses the
+    whole batch's effects together, and the next poll applies them again.
+    """
+    outcomes: list[Outcome | None] = []
+    while len(outcomes) < len(batch):
+        with session(app.engine) as s:
+            # bounded by time too: a transaction that never finishes (a bot killed over and
+            # over mid-batch) would otherwise never let the work progress
+            deadline = time.monotonic() + TRANSACTION_SECONDS
+            for source, raw in batch[len(outcomes):]:
+                outcomes.append(_process_one(app, s, source, raw))
+                if time.monotonic() > deadline:
+                    break
+            app.files.flush()  # raw bytes and documents on disk before the commit that references them
+            s.commit()
+    for outcome, (source, _) in zip(outcomes, batch):
+        if outcome is not None:
+            log.info("message processed", extra={"uid": source.uid, "status": outcome.status.value,
+                                                 "disposition": outcome.disposition})
+    return outcomes
+
+
+def _process_one(app: App, s: Session, source: Source, raw: bytes) -> Outcome | None:
+    if queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid):
+        return None
+    digest, _ = app.files.save(raw, "raw", sync=False)
+    savepoint = s.begin_nested()
+    try:
         row = _ledger_row(app, source, raw, digest)
         s.add(row)
-        try:
-            s.flush()
-            outcome = handle(app, s, row, raw)
-            _finish(s, row, outcome, source)
-            s.commit()
-        except IntegrityError:
-            s.rollback()  # another process took this UID first; it is theirs
-            return None
-        except Exception as exc:  # any system error: keep the message, record it, go on
-            s.rollback()
-            return _record_failure(app, source, raw, digest, exc)
-    log.info("message processed", extra={"uid": source.uid, "status": outcome.status.value,
-                                         "disposition": outcome.disposition})
-    return outcome
+        s.flush()
+        outcome = handle(app, s, row, raw)
+        _finish(s, row, outcome, source)
+        savepoint.commit()
+        return outcome
+    except IntegrityError:
+        savepoint.rollback()  # another process took this UID first; it is theirs
+        return None
+    except Exception as exc:  # any system error: keep the message, record it, go on
+        savepoint.rollback()
+        return _record_failure(app, s, source, raw, digest, exc)
 
 
 def _ledger_row(app: App, source: Source, raw: bytes, digest: str) -> InboundMessage:
@@ -83,15 +113,14 @@ def _finish(s: Session, row: InboundMessage, outcome: Outcome, source: Source) -
     queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, source.uid)
 
 
-def _record_failure(app: App, source: Source, raw: bytes, digest: str, exc: Exception) -> Outcome:
+def _record_failure(app: App, s: Session, source: Source, raw: bytes, digest: str, exc: Exception) -> Outcome:
     log.exception("message failed", extra={"uid": source.uid})
-    with session(app.engine) as s:
-        row = _ledger_row(app, source, raw, digest)
-        row.error, row.disposition = _describe(exc), "failed"
-        row.next_attempt_at = app.clock() + backoff(1)
-        s.add(row)
-        queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, source.uid)
-        s.commit()
+    row = _ledger_row(app, source, raw, digest)
+    row.error, row.disposition = _describe(exc), "failed"
+    row.next_attempt_at = app.clock() + backoff(1)
+    s.add(row)
+    queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, source.uid)
+    s.flush()
     return Outcome(InboundStatus.FAILED, "failed")
 
 
@@ -115,6 +144,7 @@ def retry(app: App, inbound_id: int) -> Outcome | None:
             outcome = handle(app, s, row, raw)
             row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
             row.error, row.next_attempt_at = "", None
+            app.files.flush()
             s.commit()
             return outcome
         except Exception as exc:  # still failing: count it, and maybe give up

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from imapclient import IMAPClient
 
 from bot.app import App
-from bot.mailbox import ImapMailbox, MailboxError
+from bot.mailbox import IdleWatcher, ImapMailbox, MailboxError
 from bot.outbox import SendReport, send_outbox
 from bot.apply import Outcome
-from bot.pipeline import Source, process, retry_due
+from bot.pipeline import Source, process_batch, retry_due
 from storage import queries
 from storage.db import session
 from storage.models import InboundStatus
@@ -55,8 +58,9 @@ def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> 
         cursor = queries.cursor_for(s, account, folder)
     # a new UIDVALIDITY means old UIDs mean nothing: start over, the ledger drops repeats
     last = cursor.last_uid if cursor and cursor.uidvalidity == box.uidvalidity else 0
-    for uid, raw in box.fetch(box.uids_after(last)):
-        report.outcomes[_outcome_name(process(app, Source(account, folder, box.uidvalidity, uid), raw))] += 1
+    for batch in box.fetch_batches(box.uids_after(last)):
+        sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch]
+        report.outcomes.update(_outcome_name(o) for o in process_batch(app, sources))
 
 
 def _outcome_name(outcome: Outcome | None) -> str:
@@ -91,9 +95,40 @@ def poll_once(app: App) -> PollReport:
     return report
 
 
-def run_forever(app: App) -> None:
-    scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(lambda: log.info("poll", extra={"report": poll_once(app).summary()}),
-                      "interval", seconds=app.config.bot.poll_interval_seconds, id="poll",
+def run_forever(app: App, stop: threading.Event | None = None) -> None:
+    """Poll on new mail (IMAP IDLE) and on a schedule (fallback), until SIGTERM/SIGINT or `stop`."""
+    stop = stop or threading.Event()
+    wake = threading.Event()
+
+    def poll_job() -> None:
+        # one poll at a time (max_instances=1); mail that arrives during a poll makes one more
+        while not stop.is_set():
+            wake.clear()
+            log.info("poll", extra={"report": poll_once(app).summary()})
+            if not wake.is_set():
+                return
+
+    # A wake-up during a poll is handled by the loop above; APScheduler's "skipped" warning is noise.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(poll_job, "interval", seconds=app.config.bot.poll_interval_seconds, id="poll",
                       max_instances=1, coalesce=True, next_run_time=app.clock())
     scheduler.start()
+
+    def poll_now() -> None:
+        wake.set()
+        scheduler.modify_job("poll", next_run_time=datetime.now(timezone.utc))
+
+    watcher = IdleWatcher(app.config.imap, poll_now, stop)
+    thread = threading.Thread(target=watcher.run, name="imap-idle", daemon=True)
+    thread.start()
+    _stop_on_signals(stop)
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    thread.join(timeout=5)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())

@@ -12,6 +12,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
@@ -19,11 +20,18 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(connection, _record) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's documented fix:
+    # let the driver autocommit and emit BEGIN ourselves.
+    connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def session(engine: Engine) -> Session:

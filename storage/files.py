@@ -22,25 +22,32 @@ class FileStore:
             raise ValueError("not a sha256 hex digest")
         return self.root / kind / digest[:2] / digest
 
-    def save(self, data: bytes, kind: str) -> tuple[str, Path]:
+    def save(self, data: bytes, kind: str, sync: bool = True) -> tuple[str, Path]:
+        """Write once by hash. With sync=False the caller calls flush() before its commit."""
         digest = sha256(data)
         path = self.path_for(digest, kind)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._write_atomically(path, data)
+            self._write_atomically(path, data, sync)
         return digest, path
+
+    @staticmethod
+    def flush() -> None:
+        """Make every file written so far durable: one sync for a whole batch."""
+        os.sync()
 
     def read(self, digest: str, kind: str) -> bytes:
         return self.path_for(digest, kind).read_bytes()
 
     @staticmethod
-    def _write_atomically(path: Path, data: bytes) -> None:
+    def _write_atomically(path: Path, data: bytes, sync: bool) -> None:
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
                 out.flush()
-                os.fsync(out.fileno())
+                if sync:
+                    os.fsync(out.fileno())
             os.replace(temp, path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)

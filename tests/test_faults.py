@@ -218,13 +218,13 @@ def test_two_robots_stop_talking(world: World, polite: bool, bot_answers: int) -
 
 def test_sigkill_at_random_points_loses_nothing_and_applies_nothing_twice(mail_server: LocalMailServer,
                                                                           tmp_path: Path) -> None:
-    report = run_kill_test(mail_server, orders=15, seed=3, max_rounds=60, folder=tmp_path, window=(0.35, 0.9))
+    report = run_kill_test(mail_server, orders=20, seed=3, max_rounds=80, folder=tmp_path, window=(0.0, 0.35))
     print("\n".join(report.lines()))
     assert report.kills >= 2, "the bot was never killed mid-run: the test proved nothing"
     assert not report.problems
     assert (report.lost_inbound, report.double_effects, report.lost_emails) == (0, 0, 0)
-    assert report.applied_once == report.inbound == 30
-    assert report.delivered_distinct == report.expected_emails == 60
+    assert report.applied_once == report.inbound == 40
+    assert report.delivered_distinct == report.expected_emails == 80
 
 
 def test_a_new_uidvalidity_resyncs_without_double_effects(world: World) -> None:

@@ -7,6 +7,7 @@ reads only the first of several per-recipient answers).
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
@@ -15,7 +16,9 @@ import socket
 import string
 import subprocess
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,10 +41,16 @@ def free_port() -> int:
 
 
 class LmtpRelay:
-    """aiosmtpd handler: accept mail for the local domains, deliver it through LMTP."""
+    """aiosmtpd handler: accept mail for the local domains, deliver it through LMTP.
+
+    Delivery runs in worker threads, each keeping its LMTP connection open, so
+    parallel SMTP sessions are delivered in parallel as by a real MTA.
+    """
 
     def __init__(self, lmtp_port: int, domains: tuple[str, ...]) -> None:
         self.lmtp_port, self.domains = lmtp_port, domains
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lmtp")
+        self.local = threading.local()
 
     async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -52,10 +61,23 @@ class LmtpRelay:
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
+        loop = asyncio.get_running_loop()
         for recipient in envelope.rcpt_tos:
-            with smtplib.LMTP("127.0.0.1", self.lmtp_port) as lmtp:
-                lmtp.sendmail(envelope.mail_from or "", [recipient], content)
+            await loop.run_in_executor(self.pool, self._deliver, envelope.mail_from or "", recipient, content)
         return "250 Message accepted for delivery"
+
+    def _deliver(self, sender: str, recipient: str, content: bytes) -> None:
+        for attempt in range(2):
+            lmtp = getattr(self.local, "lmtp", None)
+            try:
+                if lmtp is None:
+                    lmtp = self.local.lmtp = smtplib.LMTP("127.0.0.1", self.lmtp_port)
+                lmtp.sendmail(sender, [recipient], content)
+                return
+            except (smtplib.SMTPServerDisconnected, OSError):
+                self.local.lmtp = None  # the LMTP connection went stale: reconnect once
+                if attempt:
+                    raise
 
 
 @dataclass

@@ -1,0 +1,136 @@
+"""Throughput: the bot against the raw limit (IMAP fetch + mail-parser) on the same mailbox.
+
+    python -m bench.throughput --orders 2000
+
+Fills the bot's INBOX (Dovecot, as in the tests) with one supplier reply per
+order, each carrying a filled xlsx bill. Times, in one run:
+  raw  — fetching every message with imapclient (BODY.PEEK[], batches of 100)
+         and parsing it with mail-parser (attachments decoded);
+  bot  — `supplierbot poll --once` as a separate process: fetch, ledger,
+         sheet parsing, draft revisions, queued answers, and sending every
+         answer over SMTP; its peak RSS is read from the kernel (wait4).
+Prints both rates, their ratio, and the bot's peak memory.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import mailparser
+from imapclient import IMAPClient
+from sqlmodel import select, update
+
+from bench.killtest import BOT, write_config
+from bot.app import App, build_app
+from bot.config import load_config
+from bot.devmail import PASSWORD, LocalMailServer
+from bot.orders import NewOrder, create_order
+from bot.tokens import reply_address
+from parsers.bill_sheet import SheetHeader, write_bill_sheet
+from parsers.records import Line
+from storage.db import session
+from storage.models import InboundMessage, OutboxMessage, OutboxStatus, ReplyToken
+
+LINES = tuple(Line(f"SKU-{n:03d}", f"Part number {n}", Decimal(10 + n), "pcs", Decimal("1.25") + n, Decimal(19))
+              for n in range(20))
+
+
+def create_orders(app: App, count: int) -> list[tuple[int, str, str]]:
+    """(order id, supplier, token) per order; their new-order emails are marked sent (not measured)."""
+    for n in range(count):
+        create_order(app, NewOrder(f"sales{n % 50}@supplier.test", (f"buyer{n % 10}@example.test",), LINES))
+    with session(app.engine) as s:
+        s.exec(update(OutboxMessage).values(status=OutboxStatus.SENT))
+        s.commit()
+        tokens = s.exec(select(ReplyToken).where(ReplyToken.audience == "supplier").order_by(ReplyToken.order_id))
+        return [(t.order_id, f"sales{(t.order_id - 1) % 50}@supplier.test", t.token) for t in tokens]
+
+
+def replies(orders: list[tuple[int, str, str]]) -> list[bytes]:
+    """A supplier's reply per order: ~20 KB with a 20-row sheet (prices changed on every line)."""
+    priced = [Line(l.sku, l.description, l.quantity, l.unit, l.unit_price + Decimal("0.10"), l.tax_rate) for l in LINES]
+    sheet = write_bill_sheet(SheetHeader("", "ACME GmbH", "", "EUR"), priced)
+    messages = []
+    for order_id, supplier, token in orders:
+        message = EmailMessage()
+        message["From"], message["To"] = supplier, reply_address(BOT, token)
+        message["Subject"], message["Message-ID"] = f"Re: order {order_id}", make_msgid(domain="supplier.test")
+        message.set_content("Here is our bill.\n\nBest regards\nSales\n\n" + "> quoted order text\n" * 80)
+        message.add_attachment(sheet, maintype="application",
+                               subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet", filename="bill.xlsx")
+        messages.append(message.as_bytes())
+    return messages
+
+
+def fill(server: LocalMailServer, messages: list[bytes]) -> None:
+    with IMAPClient("127.0.0.1", port=server.imap_port, ssl=False) as client:
+        client.login(BOT, PASSWORD)
+        for start in range(0, len(messages), 100):
+            client.multiappend("INBOX", messages[start:start + 100])
+
+
+def raw_limit(server: LocalMailServer) -> tuple[int, float]:
+    started = time.perf_counter()
+    count = 0
+    with IMAPClient("127.0.0.1", port=server.imap_port, ssl=False) as client:
+        client.login(BOT, PASSWORD)
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search()
+        for start in range(0, len(uids), 100):
+            for data in client.fetch(uids[start:start + 100], ["BODY.PEEK[]"]).values():
+                mail = mailparser.parse_from_bytes(data[b"BODY[]"])
+                for attachment in mail.attachments:
+                    base64.b64decode(attachment["payload"])
+                count += 1
+    return count, time.perf_counter() - started
+
+
+def bot_run(config: Path) -> tuple[float, int]:
+    """Seconds and peak RSS (KiB) of one `poll --once` process."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "poll", "--once"])
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("the bot's poll failed")
+    return elapsed, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=2000)
+    args = parser.parse_args()
+    with LocalMailServer() as server, tempfile.TemporaryDirectory() as folder:
+        config = write_config(Path(folder), server)
+        app = build_app(load_config(config))
+        print(f"setting up {args.orders} orders and replies …", file=sys.stderr)
+        orders = create_orders(app, args.orders)
+        messages = replies(orders)
+        fill(server, messages)
+        size = sum(map(len, messages)) // len(messages)
+        count, raw_seconds = raw_limit(server)
+        bot_seconds, peak_kib = bot_run(config)
+        with session(app.engine) as s:
+            applied = len(s.exec(select(InboundMessage.id)).all())
+            sent = len(s.exec(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.SENT)).all())
+    raw_rate, bot_rate = count / raw_seconds, applied / bot_seconds
+    print(f"messages: {count} of ~{size // 1024} KB with a 20-row xlsx; bot applied {applied}, "
+          f"sent {sent - args.orders} answers")
+    print(f"raw limit (imapclient fetch + mail-parser): {raw_rate:,.0f} msg/s ({raw_seconds:.1f} s)")
+    print(f"bot (poll --once, including sending answers): {bot_rate:,.0f} msg/s ({bot_seconds:.1f} s)")
+    print(f"ratio bot/raw: {bot_rate / raw_rate:.2f}  (target ≥ 0.5)")
+    print(f"bot peak RSS: {peak_kib / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
