@@ -1,18 +1,22 @@
 """Carry out a workflow decision: state changes, timeline events and queued emails."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from bot import errors
+from bot import bills, errors
 from bot.app import App
 from bot.notify import XLSX_TYPE, BillView, Thread, bill_view
 from bot.workflow import (
     Approve,
+    AttachDocuments,
     CreateDraft,
     Decision,
     Refuse,
+    RecordInvoice,
     Reject,
     RelayComment,
     Reply,
@@ -20,6 +24,9 @@ from bot.workflow import (
     Submit,
     order_status_after,
 )
+from parsers.documents import Document as ScanDocument
+from parsers.documents import safe_filename
+from parsers.invoice import read_invoice
 from parsers.records import Attachment, ParsedMessage
 from storage import queries
 from storage.models import (
@@ -27,11 +34,13 @@ from storage.models import (
     Document,
     InboundMessage,
     InboundStatus,
+    Invoice,
     PurchaseOrder,
     Revision,
     RevisionStatus,
 )
 
+DEFAULT_NET_DAYS = 30  # until contract terms exist: net 30 from the invoice date
 DECIDED_BEFORE = (RevisionStatus.SUBMITTED, RevisionStatus.APPROVED, RevisionStatus.REJECTED,
                   RevisionStatus.SUPERSEDED)
 
@@ -47,21 +56,29 @@ class Applier:
     """Applies one decision for one inbound message inside the caller's transaction."""
 
     def __init__(self, app: App, s: Session, row: InboundMessage, message: ParsedMessage,
-                 order: PurchaseOrder) -> None:
+                 order: PurchaseOrder, documents: Sequence[ScanDocument] = ()) -> None:
         self.app, self.s, self.row, self.message, self.order = app, s, row, message, order
+        self.documents = documents
         self.now = app.clock()
         self.thread = Thread.of(message)
 
     def apply(self, decision: Decision, reply: Reply) -> Outcome:
+        attached = f", {len(self.message.attachments)} attachment(s)" if self.message.attachments else ""
+        self._event("email_received", f"{self.message.subject[:120]!r}{attached}")
         if isinstance(decision, Refuse):
             return self.refuse(decision.error)
         if isinstance(decision, CreateDraft):
             return self._draft(decision, reply)
         if isinstance(decision, Submit):
+            self._store_scans(decision.revision_id)
             self._submit(self.s.get(Revision, decision.revision_id), decision.supersedes_id)
             return self._applied("submitted")
         if isinstance(decision, Approve | Reject):
             return self._decide(decision)
+        if isinstance(decision, AttachDocuments):
+            return self._attach(decision)
+        if isinstance(decision, RecordInvoice):
+            return self._invoice(decision)
         return self._comment(decision)
 
     def refuse(self, error: errors.UserError) -> Outcome:
@@ -76,6 +93,9 @@ class Applier:
         revision = self._draft_revision(decision.replaces_id)
         queries.replace_revision_lines(self.s, revision.id, decision.lines)
         self._keep_sheet(reply.sheet_filename, revision.id)
+        self._store_scans(revision.id)
+        if decision.note:
+            self._note(decision.note, revision.id)
         self._event("draft_replaced" if decision.replaces_id else "draft_created",
                     f"rev {revision.number}: {len(decision.lines)} lines from {reply.sheet_filename}",
                     revision.id)
@@ -103,10 +123,34 @@ class Applier:
 
     def _keep_sheet(self, filename: str, revision_id: int) -> None:
         attachment = next(a for a in self.message.attachments if a.filename == filename)
-        digest, _ = self.app.files.save(attachment.data, "documents", sync=False)  # the batch syncs
-        self.s.add(Document(sha256=digest, filename=_safe_name(filename), content_type=XLSX_TYPE,
-                            size=len(attachment.data), kind="bill_sheet", order_id=self.order.id,
-                            revision_id=revision_id, inbound_id=self.row.id, created_at=self.now))
+        self._keep(attachment.data, safe_filename(filename), XLSX_TYPE, "bill_sheet", revision_id)
+
+    def _keep(self, data: bytes, filename: str, content_type: str, kind: str, revision_id: int | None) -> Document:
+        """Stored by hash (the same bytes twice are one file); the same file twice on one order is one row."""
+        digest, _ = self.app.files.save(data, "documents", sync=False)  # the batch syncs before its commit
+        existing = queries.document_of(self.s, self.order.id, digest, kind)
+        if existing is not None:
+            existing.revision_id = existing.revision_id or revision_id
+            return existing
+        document = Document(sha256=digest, filename=filename, content_type=content_type, size=len(data),
+                            kind=kind, order_id=self.order.id, revision_id=revision_id, inbound_id=self.row.id,
+                            created_at=self.now)
+        self.s.add(document)
+        self.s.flush()
+        return document
+
+    def _store_scans(self, revision_id: int | None) -> None:
+        """This message's scans, and scans that waited for a draft, go with the revision."""
+        for scan in self.documents:
+            self._keep(scan.data, scan.filename, scan.content_type, "scan", revision_id)
+            self._event("document", f"{scan.filename} ({scan.kind}, {len(scan.data):,} bytes)", revision_id)
+        if revision_id is not None:
+            queries.bind_waiting_scans(self.s, self.order.id, revision_id)
+
+    def _note(self, text: str, revision_id: int | None) -> None:
+        self.s.add(Comment(order_id=self.order.id, revision_id=revision_id, author=self.message.sender,
+                           text=text, inbound_id=self.row.id, created_at=self.now))
+        self._event("comment", f"from {self.message.sender}: {text[:200]}", revision_id)
 
     def _submit(self, revision: Revision | None, supersedes_id: int | None) -> None:
         assert revision is not None
@@ -121,17 +165,20 @@ class Applier:
         self.s.flush()
         view = self._view(revision)
         older_number = self.s.get(Revision, supersedes_id).number if supersedes_id else None
-        self.app.notifier.approval_request(self.s, self.order, view, revision.id,
-                                           self._sheet_of(revision), older_number)
+        self.app.notifier.approval_request(self.s, self.order, view, revision.id, self._files_of(revision),
+                                           older_number, queries.notes_of(self.s, revision.id))
         self.app.notifier.submitted(self.s, self.order, view, self.thread)
 
-    def _sheet_of(self, revision: Revision) -> Attachment | None:
-        query = select(Document).where(Document.revision_id == revision.id, Document.kind == "bill_sheet")
-        document = self.s.exec(query.order_by(col(Document.id).desc())).first()
-        if document is None:
-            return None
-        return Attachment(f"{self.order.ref}-bill-rev{revision.number}.xlsx", XLSX_TYPE,
-                          self.app.files.read(document.sha256, "documents"))
+    def _files_of(self, revision: Revision) -> tuple[Attachment, ...]:
+        """The revision's sheet (renamed for the buyer) and its scans, to go with the approval request."""
+        files = []
+        for document in queries.documents_of(self.s, revision_id=revision.id):
+            name = (f"{self.order.ref}-bill-rev{revision.number}.xlsx" if document.kind == "bill_sheet"
+                    else document.filename)
+            if document.kind in ("bill_sheet", "scan"):
+                files.append(Attachment(name, document.content_type, self.app.files.read(document.sha256, "documents")))
+        sheets = [f for f in files if f.content_type == XLSX_TYPE][-1:]
+        return tuple(sheets + [f for f in files if f.content_type != XLSX_TYPE])
 
     # --- the buyer's decision ------------------------------------------------------------
 
@@ -163,6 +210,42 @@ class Applier:
         notifier.decision_recorded(self.s, self.order, revision.number, "approved" if approve else "rejected",
                                    text, by, self.thread)
 
+    # --- scans and the invoice -----------------------------------------------------------
+
+    def _attach(self, decision: AttachDocuments) -> Outcome:
+        draft = next((r for r in queries.revisions_of(self.s, self.order.id) if r.status is RevisionStatus.DRAFT), None)
+        self._store_scans(draft.id if draft else None)
+        if decision.note:
+            self._note(decision.note, draft.id if draft else None)
+        names = [d.filename for d in self.documents]
+        self.app.notifier.documents_received(self.s, self.order, names, draft.number if draft else None, self.thread)
+        return self._applied(f"{len(names)} document(s) attached")
+
+    def _invoice(self, decision: RecordInvoice) -> Outcome:
+        revision = self.s.get(Revision, decision.revision_id)
+        assert revision is not None
+        scan = next((d for d in self.documents if d.kind == "pdf"), self.documents[0])
+        document = self._keep(scan.data, scan.filename, scan.content_type, "invoice", revision.id)
+        facts = read_invoice(scan.data, scan.kind)
+        invoice_date = facts.invoice_date or self.now.date()
+        expected = bills.totals(queries.revision_lines(self.s, revision.id)).gross
+        invoice = Invoice(order_id=self.order.id, revision_id=revision.id, document_id=document.id,
+                          number=facts.number or "", invoice_date=invoice_date, total_read=facts.total,
+                          total_expected=expected, read_method=facts.method,
+                          due_date=invoice_date + timedelta(days=DEFAULT_NET_DAYS),
+                          inbound_id=self.row.id, created_at=self.now)
+        self.s.add(invoice)
+        revision.status = RevisionStatus.INVOICED
+        self.order.status = order_status_after(decision, self.order.status)
+        self._event("invoiced", _invoice_summary(invoice, self.order.currency), revision.id)
+        if invoice.mismatch:
+            self._event("invoice_mismatch", f"invoice total {invoice.total_read} ≠ approved {expected}", revision.id)
+        if decision.note:
+            self._note(decision.note, revision.id)
+        attachment = Attachment(scan.filename, scan.content_type, scan.data)
+        self.app.notifier.invoice_received(self.s, self.order, invoice, revision.number, attachment, self.thread)
+        return self._applied("invoiced" + (" (total mismatch flagged)" if invoice.mismatch else ""))
+
     # --- comments ------------------------------------------------------------------------
 
     def _comment(self, decision: RelayComment) -> Outcome:
@@ -170,8 +253,7 @@ class Applier:
         self.s.add(Comment(order_id=self.order.id, author=self.message.sender, text=decision.text,
                            inbound_id=self.row.id, created_at=self.now))
         self._event("comment", f"from {self.message.sender}: {decision.text[:200]}")
-        self.app.notifier.comment(self.s, self.order, decision.to is Role.SUPPLIER, author, decision.text,
-                                  self.thread)
+        self.app.notifier.comment(self.s, self.order, decision.to is Role.SUPPLIER, author, decision.text)
         return self._applied("comment relayed")
 
     # --- helpers -------------------------------------------------------------------------
@@ -192,8 +274,8 @@ class Applier:
         return Outcome(InboundStatus.APPLIED, disposition, self.order.id)
 
 
-def _safe_name(filename: str) -> str:
-    """Metadata only (files are stored by hash): no paths, no control characters."""
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(ch for ch in base if ch.isprintable()).strip(". ")
-    return cleaned[:200] or "attachment"
+def _invoice_summary(invoice: Invoice, currency: str) -> str:
+    read = f"read total {invoice.total_read}" if invoice.total_read is not None else "total not readable"
+    number = f"no. {invoice.number}, " if invoice.number else ""
+    return (f"invoice {number}dated {invoice.invoice_date}, {read} ({invoice.read_method}); "
+            f"approved {currency} {invoice.total_expected}; due {invoice.due_date} (net {DEFAULT_NET_DAYS})")

@@ -145,6 +145,26 @@ def order_show(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 
 @main.group()
+def document() -> None:
+    """Documents kept by content hash: bill sheets, scans, invoices."""
+
+
+@document.command("get")
+@click.argument("digest")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def document_get(ctx: click.Context, digest: str, output: Path) -> None:
+    """Write the document with this SHA-256 (as `order show` lists it) to a file."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        found = queries.document_by_hash(s, digest)
+    if found is None:
+        raise click.ClickException(f"no document {digest}")
+    output.write_bytes(app.files.read(found.sha256, "documents"))
+    click.echo(f"{found.filename} ({found.kind}, {found.size:,} bytes) → {output}")
+
+
+@main.group()
 def failed() -> None:
     """Messages that could not be processed (kept with their raw bytes)."""
 

@@ -127,3 +127,30 @@ class UnreadableMessage(UserError):
     template = "unreadable_message"
     summary = "the message could not be read"
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class AttachmentsNotAccepted(UserError):
+    template = "attachments_not_accepted"
+    summary = "some attachments cannot be accepted"
+    refused: tuple[tuple[str, str], ...] = ()  # (file name, reason)
+
+
+@dataclass(frozen=True)
+class InvoiceBeforeApproval(UserError):
+    template = "invoice_before_approval"
+    summary = "an invoice can only follow an approved bill"
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class InvoiceNeedsDocument(UserError):
+    template = "invoice_needs_document"
+    summary = "INVOICE needs the invoice attached"
+
+
+@dataclass(frozen=True)
+class AlreadyInvoiced(UserError):
+    template = "already_invoiced"
+    summary = "the order is already invoiced"
+    number: str = ""

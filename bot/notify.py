@@ -19,7 +19,7 @@ from parsers.bill_sheet import SheetHeader, write_bill_sheet
 from parsers.records import Attachment, Line, ParsedMessage
 from parsers.reply import REPLY_MARKER
 from storage import queries
-from storage.models import OutboxMessage, PurchaseOrder, ReplyToken, Supplier
+from storage.models import Comment, Invoice, OutboxMessage, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -97,15 +97,34 @@ class Notifier:
     # --- to the buyers -------------------------------------------------------------------
 
     def approval_request(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
-                         sheet: Attachment | None, superseded: int | None) -> OutboxMessage:
+                         files: tuple[Attachment, ...], superseded: int | None,
+                         notes: Sequence[Comment]) -> OutboxMessage:
         token = self._token(s, order.id, revision_id, "buyer")
         supplier = s.get(Supplier, order.supplier_id)
         subject = (f"[{order.ref}] Bill rev {view.number} for approval — "
                    f"{bills.format_money(view.totals.gross, order.currency)}")
-        context = {"bill": view, "supplier": supplier, "superseded": superseded}
+        scans = [f.filename for f in files if f.content_type != XLSX_TYPE]
+        context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans}
         mail = self._outgoing("approval_request", self._buyer_addresses(s, order), subject,
-                              self._context(order, context), token, None, (sheet,) if sheet else ())
+                              self._context(order, context), token, None, files)
         return self._queue(s, mail, order.id, revision_id)
+
+    def invoice_received(self, s: Session, order: PurchaseOrder, invoice: Invoice, number: int,
+                         document: Attachment, thread: Thread | None) -> None:
+        context = {"invoice": invoice, "number": number, "filename": document.filename}
+        flag = " — TOTAL DIFFERS" if invoice.mismatch else ""
+        subject = f"[{order.ref}] Invoice received, due {invoice.due_date.isoformat()}{flag}"
+        mail = self._outgoing("invoice_received", self._buyer_addresses(s, order), subject,
+                              self._context(order, context), self._token(s, order.id, None, "buyer"),
+                              self._thread_to(s, order, self._buyer_addresses(s, order)), (document,))
+        self._queue(s, mail, order.id, invoice.revision_id)
+        subject = f"[{order.ref}] Invoice received — payment due {invoice.due_date.isoformat()}"
+        self._to_supplier(s, order, "invoice_confirmed", subject, context, thread)
+
+    def documents_received(self, s: Session, order: PurchaseOrder, names: Sequence[str], draft: int | None,
+                           thread: Thread | None) -> OutboxMessage:
+        subject = f"[{order.ref}] {len(names)} document(s) received"
+        return self._to_supplier(s, order, "documents_received", subject, {"names": names, "draft": draft}, thread)
 
     def decision_recorded(self, s: Session, order: PurchaseOrder, number: int, decision: str,
                           text: str, by: str, thread: Thread | None) -> OutboxMessage:
@@ -117,15 +136,24 @@ class Notifier:
 
     # --- either way ----------------------------------------------------------------------
 
-    def comment(self, s: Session, order: PurchaseOrder, to_supplier: bool, author: str, text: str,
-                thread: Thread | None) -> OutboxMessage:
-        subject = f"[{order.ref}] Message from {author}"
+    def comment(self, s: Session, order: PurchaseOrder, to_supplier: bool, author: str, text: str) -> OutboxMessage:
+        """Relayed in the recipient's own thread of this order, with a reply token of its own."""
         context = {"author": author, "text": text}
         if to_supplier:
-            return self._to_supplier(s, order, "comment", subject, context, None)
-        mail = self._outgoing("comment", self._buyer_addresses(s, order), subject,
-                              self._context(order, context), self._token(s, order.id, None, "buyer"), thread)
+            supplier = s.get(Supplier, order.supplier_id)
+            assert supplier is not None
+            thread = self._thread_to(s, order, (supplier.email,))
+            return self._to_supplier(s, order, "comment", f"[{order.ref}] Message from {author}", context, thread)
+        buyers = self._buyer_addresses(s, order)
+        mail = self._outgoing("comment", buyers, f"[{order.ref}] Question from {author}",
+                              self._context(order, context), self._token(s, order.id, None, "buyer"),
+                              self._thread_to(s, order, buyers))
         return self._queue(s, mail, order.id, None)
+
+    @staticmethod
+    def _thread_to(s: Session, order: PurchaseOrder, recipients: tuple[str, ...]) -> Thread | None:
+        last = queries.last_message_to(s, order.id, ",".join(recipients))
+        return Thread(last.message_id, ()) if last else None
 
     def refusal(self, s: Session, error: UserError, message: ParsedMessage,
                 order: PurchaseOrder | None) -> OutboxMessage | None:

@@ -22,6 +22,7 @@ from bot.apply import Applier, Outcome
 from bot.matching import match_order
 from bot.workflow import OrderView, Reply, RevisionView, Role, decide
 from parsers.bill_sheet import SheetInvalid, read_bill_sheet
+from parsers.documents import sort_attachments
 from parsers.message import MessageUnreadable, bounced_message_ids, parse_message
 from parsers.records import Attachment, BillSheet, ParsedMessage
 from parsers.reply import parse_command
@@ -216,6 +217,8 @@ def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMes
 
 def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage) -> Outcome:
     sheet, sheet_name, sheet_error = read_sheet(message.attachments)
+    documents, refused = sort_attachments([a for a in message.attachments if not _looks_like_sheet(a)])
+    attachment_error = errors.AttachmentsNotAccepted(tuple((r.filename, r.reason) for r in refused)) if refused else None
     sheet_ref = sheet.order_ref if sheet else None
     bot = app.config.bot
     match = match_order(message, sheet_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
@@ -227,10 +230,10 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage) ->
         role=Role(queries.role_of(s, order.id, message.sender)),
         command=parse_command(message.new_text, app.config.keywords),
         sheet=sheet, sheet_filename=sheet_name, sheet_error=sheet_error,
-        bound_revision_id=match.revision_id,
+        bound_revision_id=match.revision_id, documents=len(documents), attachment_error=attachment_error,
     )
     decision = decide(order_view(s, order), reply)
-    return Applier(app, s, row, message, order).apply(decision, reply)
+    return Applier(app, s, row, message, order, documents).apply(decision, reply)
 
 
 def read_sheet(attachments: tuple[Attachment, ...]) -> tuple[BillSheet | None, str, errors.UserError | None]:

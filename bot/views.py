@@ -9,7 +9,7 @@ from sqlmodel import Session
 from bot import bills
 from parsers.records import Line
 from storage import queries
-from storage.models import PurchaseOrder, Supplier
+from storage.models import Invoice, PurchaseOrder, Supplier
 
 
 def line_data(line: Line) -> dict[str, Any]:
@@ -35,17 +35,36 @@ def order_detail(s: Session, order: PurchaseOrder) -> dict[str, Any]:
     data = order_summary(s, order)
     data["lines"] = [line_data(line) for line in lines]
     data["total"] = _totals(lines)["total"]
-    data["revisions"] = [_revision(s, r) for r in queries.revisions_of(s, order.id)]
+    numbers = {r.id: r.number for r in queries.revisions_of(s, order.id)}
+    data["revisions"] = [_revision(s, r, lines) for r in queries.revisions_of(s, order.id)]
+    data["documents"] = [{"sha256": d.sha256, "filename": d.filename, "kind": d.kind,
+                          "content_type": d.content_type, "size": d.size,
+                          "revision": numbers.get(d.revision_id), "created_at": d.created_at.isoformat()}
+                         for d in queries.documents_of(s, order_id=order.id)]
+    data["comments"] = [{"author": c.author, "text": c.text, "revision": numbers.get(c.revision_id),
+                         "at": c.created_at.isoformat()} for c in queries.comments_of(s, order.id)]
+    data["invoice"] = _invoice(queries.invoice_of(s, order.id))
     data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "detail": e.detail,
                        "revision_id": e.revision_id, "inbound_id": e.inbound_id, "outbox_id": e.outbox_id}
                       for e in queries.events_of(s, order.id)]
     return data
 
 
-def _revision(s: Session, revision) -> dict[str, Any]:
+def _invoice(invoice: Invoice | None) -> dict[str, Any] | None:
+    if invoice is None:
+        return None
+    return {"number": invoice.number, "invoice_date": invoice.invoice_date.isoformat(),
+            "total_read": str(invoice.total_read) if invoice.total_read is not None else None,
+            "total_expected": str(invoice.total_expected), "mismatch": invoice.mismatch,
+            "read_method": invoice.read_method, "due_date": invoice.due_date.isoformat()}
+
+
+def _revision(s: Session, revision, order_lines: list[Line]) -> dict[str, Any]:
     lines = queries.revision_lines(s, revision.id)
+    changes = [f"{c.kind.value}: {c.line.sku or c.line.description}" + (f" ({c.describe()})" if c.fields else "")
+               for c in bills.diff_lines(order_lines, lines) if c.kind is not bills.ChangeKind.UNCHANGED]
     return {"number": revision.number, "status": revision.status.value, "lines": [line_data(l) for l in lines],
-            **_totals(lines), "reason": revision.reason, "note": revision.note,
+            **_totals(lines), "changes": changes, "reason": revision.reason, "note": revision.note,
             "decided_by": revision.decided_by,
             "submitted_at": revision.submitted_at.isoformat() if revision.submitted_at else None,
             "decided_at": revision.decided_at.isoformat() if revision.decided_at else None}
@@ -58,6 +77,14 @@ def order_text(data: dict[str, Any]) -> str:
         extra = f" — {revision['reason']}" if revision["reason"] else ""
         out.append(f"rev {revision['number']}  {revision['status']:<10}  {data['currency']} "
                    f"{Decimal(revision['total']):,.2f}  {len(revision['lines'])} lines{extra}")
+        out += [f"        {change}" for change in revision["changes"]]
+    for document in data["documents"]:
+        out.append(f"document {document['kind']:<10} {document['filename']}  {document['sha256'][:16]}…")
+    invoice = data["invoice"]
+    if invoice:
+        flag = "  TOTAL DIFFERS" if invoice["mismatch"] else ""
+        out.append(f"invoice {invoice['number'] or '?'} of {invoice['invoice_date']}: read {invoice['total_read']}, "
+                   f"approved {invoice['total_expected']}, due {invoice['due_date']}{flag}")
     out += ["", "timeline:"]
     out += [f"  {e['at'][:19]}  {e['actor']:<28} {e['kind']:<15} {e['detail']}" for e in data["events"]]
     return "\n".join(out)

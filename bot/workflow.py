@@ -42,6 +42,10 @@ class OrderView:
         return next((r for r in self.revisions if r.status is RevisionStatus.DRAFT), None)
 
     @property
+    def approved(self) -> RevisionView | None:
+        return next((r for r in self.revisions if r.status is RevisionStatus.APPROVED), None)
+
+    @property
     def pending(self) -> RevisionView | None:
         """The submitted revision waiting for a decision."""
         return next((r for r in self.revisions if r.status is RevisionStatus.SUBMITTED), None)
@@ -60,6 +64,16 @@ class Reply:
     sheet_filename: str = ""
     sheet_error: errors.UserError | None = None
     bound_revision_id: int | None = None  # from the approval request's token or thread
+    documents: int = 0  # accepted scans/PDFs attached (the sheet not counted)
+    attachment_error: errors.UserError | None = None
+
+    @property
+    def note(self) -> str:
+        """The text besides the command: with a sheet or scans, a comment shown with them."""
+        lines = self.command.text.strip().split("\n")
+        if self.command.kind is CommandKind.NONE:
+            return self.command.text.strip()
+        return "\n".join([self.command.argument, *lines[1:]]).strip()
 
 
 # --- decisions: a small closed set -------------------------------------------------------
@@ -74,6 +88,7 @@ class CreateDraft:
     lines: tuple[Line, ...]
     replaces_id: int | None  # the draft this one replaces
     submit: bool  # SEND came with the sheet
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,7 +115,20 @@ class RelayComment:
     to: Role
 
 
-Decision = Refuse | CreateDraft | Submit | Approve | Reject | RelayComment
+@dataclass(frozen=True)
+class AttachDocuments:
+    """Scans for the current draft (or the next one), with the sender's note if any."""
+
+    note: str
+
+
+@dataclass(frozen=True)
+class RecordInvoice:
+    revision_id: int  # the approved revision the invoice is for
+    note: str
+
+
+Decision = Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | AttachDocuments | RecordInvoice
 
 
 def decide(order: OrderView, reply: Reply) -> Decision:
@@ -115,17 +143,39 @@ def decide(order: OrderView, reply: Reply) -> Decision:
 
 def _supplier(order: OrderView, reply: Reply) -> Decision:
     kind = reply.command.kind
-    if reply.sheet_error is not None:
-        return Refuse(reply.sheet_error)
+    for error in (reply.attachment_error, reply.sheet_error):
+        if error is not None:
+            return Refuse(error)
+    if kind is CommandKind.INVOICE:
+        return _invoice(order, reply)
     if reply.sheet is not None:
         return _new_sheet(order, reply)
     if kind is CommandKind.SEND:
         return _send(order)
     if kind in (CommandKind.APPROVE, CommandKind.REJECT):
         return Refuse(errors.OnlyBuyersDecide())
-    if kind in (CommandKind.INVOICE, CommandKind.PAID):
+    if kind is CommandKind.PAID:
         return Refuse(errors.CommandNotAvailable(command=kind.value.upper()))
+    if reply.documents:
+        return _documents(order, reply)
     return _comment(reply, Role.BUYER)
+
+
+def _invoice(order: OrderView, reply: Reply) -> Decision:
+    if order.status in (OrderStatus.INVOICED, OrderStatus.PAID):
+        return Refuse(errors.AlreadyInvoiced())
+    approved = order.approved
+    if order.status is not OrderStatus.APPROVED or approved is None:
+        return Refuse(errors.InvoiceBeforeApproval(status=order.status.value))
+    if not reply.documents:
+        return Refuse(errors.InvoiceNeedsDocument())
+    return RecordInvoice(revision_id=approved.id, note=reply.note)
+
+
+def _documents(order: OrderView, reply: Reply) -> Decision:
+    if order.status in CLOSED:
+        return Refuse(errors.OrderClosed(status=order.status.value))
+    return AttachDocuments(note=reply.note)
 
 
 def _new_sheet(order: OrderView, reply: Reply) -> Decision:
@@ -139,6 +189,7 @@ def _new_sheet(order: OrderView, reply: Reply) -> Decision:
         lines=reply.sheet.lines,
         replaces_id=draft.id if draft else None,
         submit=reply.command.kind is CommandKind.SEND,
+        note=reply.note,
     )
 
 
@@ -206,4 +257,6 @@ def order_status_after(decision: Decision, current: OrderStatus) -> OrderStatus:
         return OrderStatus.APPROVED
     if isinstance(decision, Reject):
         return OrderStatus.REJECTED
+    if isinstance(decision, RecordInvoice):
+        return OrderStatus.INVOICED
     return current

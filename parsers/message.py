@@ -73,6 +73,8 @@ def _recipients(headers: Message) -> tuple[str, ...]:
 def _attachments(parts: list[dict]) -> list[Attachment]:
     result = []
     for part in parts:
+        if _decoration(part):
+            continue
         payload = part.get("payload") or ""
         result.append(
             Attachment(
@@ -82,6 +84,15 @@ def _attachments(parts: list[dict]) -> list[Attachment]:
             )
         )
     return result
+
+
+def _decoration(part: dict) -> bool:
+    """Inline parts that are not files someone attached: signature logos, alternative bodies."""
+    disposition = str(part.get("content-disposition") or "").lower()
+    if disposition.startswith("attachment"):
+        return False
+    content_type = str(part.get("mail_content_type") or "").lower()
+    return bool(part.get("content-id")) or content_type.startswith(("text/", "message/"))
 
 
 def _decode(payload: str | bytes, binary: bool) -> bytes:

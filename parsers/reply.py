@@ -20,6 +20,7 @@ _MARKER_RE = re.compile(r"#+\s*please type your reply above this line\s*#+", re.
 _ATTRIBUTION_END_RE = re.compile(r"(wrote|schrieb|a écrit|escribió|scrisse|schreef|napisał|skrev)\s*:?\s*$", re.I)
 _FORWARD_RE = re.compile(r"^-{2,}\s*(forwarded message|weitergeleitete nachricht|message transféré)", re.I)
 _SIGNATURE_RE = re.compile(r"^(-- ?|__+|sent from my \w+.*|von meinem \w+ gesendet.*|get outlook for \w+.*)$", re.I)
+_SEPARATOR_TAIL_RE = re.compile(r"(\n|^)\s*[_\-=]{5,}\s*$")  # Outlook's line over the history
 _LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs"]
 
 
@@ -56,7 +57,7 @@ def new_text(plain: str, html: str = "") -> str:
     text = _cut_at_forward(_cut_at_marker(text))
     reply = EmailReplyParser(languages=_LANGUAGES).read(text).replies
     fresh = reply[0].content if reply and not reply[0].headers else ""
-    return _drop_signature(fresh).strip()
+    return _SEPARATOR_TAIL_RE.sub("", _drop_signature(fresh)).strip()
 
 
 def _cut_at_marker(text: str) -> str:

@@ -73,6 +73,8 @@ class RevisionStatus(str, Enum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SUPERSEDED = "superseded"  # a newer revision was submitted before this one was decided
+    INVOICED = "invoiced"
+    PAID = "paid"
 
 
 class InboundStatus(str, Enum):
@@ -245,10 +247,32 @@ class OutboxMessage(SQLModel, table=True):
 class Comment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    revision_id: int | None = Field(default=None, foreign_key="revision.id")  # a note sent with a sheet
     author: str
     text: str = Field(sa_type=Text)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Invoice(SQLModel, table=True):
+    """The supplier's final invoice for the approved revision, what was read from it, and when it is due."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True, unique=True)
+    revision_id: int = Field(foreign_key="revision.id")
+    document_id: int = Field(foreign_key="document.id")
+    number: str = ""
+    invoice_date: date
+    total_read: Decimal | None = Field(default=None, sa_type=DecimalText)
+    total_expected: Decimal = Field(sa_type=DecimalText)
+    read_method: str = "none"  # text, ocr, none
+    due_date: date
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+    @property
+    def mismatch(self) -> bool:
+        return self.total_read is not None and self.total_read != self.total_expected
 
 
 class Event(SQLModel, table=True):

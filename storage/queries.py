@@ -11,6 +11,9 @@ from bot.matching import Target
 from parsers.records import Line
 from storage.models import (
     Buyer,
+    Comment,
+    Document,
+    Invoice,
     Event,
     InboundMessage,
     InboundStatus,
@@ -251,3 +254,46 @@ def role_of(s: Session, order_id: int, address: str) -> str:
     if any(buyer.email == address.lower() for buyer in buyers_of(s, order_id)):
         return "buyer"
     return "stranger"
+
+
+def document_of(s: Session, order_id: int, digest: str, kind: str) -> Document | None:
+    query = select(Document).where(Document.order_id == order_id, Document.sha256 == digest, Document.kind == kind)
+    return s.exec(query).first()
+
+
+def documents_of(s: Session, order_id: int | None = None, revision_id: int | None = None) -> list[Document]:
+    query = select(Document).order_by(col(Document.id))
+    if order_id is not None:
+        query = query.where(Document.order_id == order_id)
+    if revision_id is not None:
+        query = query.where(Document.revision_id == revision_id)
+    return list(s.exec(query).all())
+
+
+def bind_waiting_scans(s: Session, order_id: int, revision_id: int) -> None:
+    """Scans sent before there was a draft go with the first draft after them."""
+    s.execute(update(Document).where(col(Document.order_id) == order_id, col(Document.revision_id).is_(None),
+                                     col(Document.kind) == "scan").values(revision_id=revision_id))
+
+
+def notes_of(s: Session, revision_id: int) -> list[Comment]:
+    query = select(Comment).where(Comment.revision_id == revision_id).order_by(col(Comment.id))
+    return list(s.exec(query).all())
+
+
+def comments_of(s: Session, order_id: int) -> list[Comment]:
+    return list(s.exec(select(Comment).where(Comment.order_id == order_id).order_by(col(Comment.id))).all())
+
+
+def invoice_of(s: Session, order_id: int) -> Invoice | None:
+    return s.exec(select(Invoice).where(Invoice.order_id == order_id)).first()
+
+
+def document_by_hash(s: Session, digest: str) -> Document | None:
+    return s.exec(select(Document).where(Document.sha256 == digest.lower())).first()
+
+
+def last_message_to(s: Session, order_id: int, recipients: str) -> OutboxMessage | None:
+    """The bot's latest email on this order to exactly these recipients: what a relay threads under."""
+    query = select(OutboxMessage).where(OutboxMessage.order_id == order_id, OutboxMessage.recipients == recipients)
+    return s.exec(query.order_by(col(OutboxMessage.id).desc())).first()

@@ -103,7 +103,7 @@ def test_a_failing_message_is_retried_with_backoff_then_set_aside(world: World, 
     monkeypatch.setattr("bot.pipeline.match_order", match_order)  # the fix is deployed
     result = CliRunner().invoke(main, ["--config", str(world.config_path), "failed", "retry", str(row.id)])
     assert result.exit_code == 0 and f"#{row.id}: applied (comment relayed)" in result.output
-    assert "Will this survive a bug?" in world.buyer.wait_for("Message from").text
+    assert "Will this survive a bug?" in world.buyer.wait_for("Question from").text
 
 
 def test_mail_queued_while_smtp_is_down_is_sent_when_it_is_back(world: World, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ QUOTED_REQUEST = "> Reply to this email with one of:\n>   APPROVE [note]\n>   RE
     ("Question about line 2?\n\n-- \nJohn Supplier\nACME Ltd\n", "Question about line 2?"),
     ("Hello\r\n\r\nFrom: Supplierbot <bot@x.test>\r\nSent: Monday, November 3, 2026 10:00 AM\r\nTo: Anna\r\n"
      "Subject: x\r\n\r\nReply APPROVE or REJECT\r\n", "Hello"),
+    ("\r\n\r\n________________________________\r\nFrom: Bot <bot@x.test>\r\nSent: Monday\r\n\r\nAPPROVE\r\n", ""),
     ("Fine by me\n\n-----Original Message-----\nFrom: bot@x.test\nAPPROVE\n", "Fine by me"),
     ("FYI\n\n---------- Forwarded message ---------\nFrom: Bot\nAPPROVE\n", "FYI"),
     ("OK\n## Please type your reply above this line ##\nReply APPROVE\n", "OK"),

@@ -20,7 +20,7 @@ def test_run_answers_new_mail_at_once_through_idle(world: World) -> None:
         new_order = world.supplier.wait_for(f"[{ref}] New order", timeout=15)
         world.supplier.reply(new_order, "When do you need the bolts?")
         started = time.monotonic()
-        assert "When do you need the bolts?" in world.buyer.wait_for("Message from", timeout=15).text
+        assert "When do you need the bolts?" in world.buyer.wait_for("Question from", timeout=15).text
         assert time.monotonic() - started < 5
     finally:
         bot.send_signal(signal.SIGTERM)
