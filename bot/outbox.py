@@ -34,14 +34,17 @@ def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
     )
 
 
-async def send_outbox(app: App) -> SendReport:
-    """Send every due row over up to `smtp.connections` parallel connections."""
+async def send_outbox(app: App, chunk: int = 500) -> SendReport:
+    """Send every due row, `chunk` at a time, over up to `smtp.connections` parallel connections."""
     report = SendReport()
-    with session(app.engine) as s:
-        ids = queries.queued_outbox_ids(s, app.clock())
-    lanes = [ids[n::app.config.smtp.connections] for n in range(app.config.smtp.connections)]
-    await asyncio.gather(*(_send_lane(app, lane, report) for lane in lanes if lane))
-    return report
+    while True:
+        with session(app.engine) as s:
+            ids = queries.queued_outbox_ids(s, app.clock(), chunk)
+        before = (report.sent, report.failed)
+        lanes = [ids[n::app.config.smtp.connections] for n in range(app.config.smtp.connections)]
+        await asyncio.gather(*(_send_lane(app, lane, report) for lane in lanes if lane))
+        if len(ids) < chunk or (report.sent, report.failed) == before:  # all done, or the server is away
+            return report
 
 
 async def _send_lane(app: App, ids: list[int], report: SendReport) -> None:

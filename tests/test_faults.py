@@ -249,3 +249,15 @@ def test_a_new_uidvalidity_resyncs_without_double_effects(world: World) -> None:
     assert report.outcomes["ignored"] == 3 and report.send.sent == 0
     assert all(r.disposition.startswith("duplicate of inbound") for r in ledger(world)[3:])
     assert len(world.buyer.inbox()) == 3
+
+
+def test_one_poll_sends_everything_queued_however_much(world: World) -> None:
+    import asyncio
+
+    from bot.outbox import send_outbox
+
+    for _ in range(5):
+        world.order()
+    report = asyncio.run(send_outbox(world.app, chunk=2))
+    assert (report.sent, report.deferred) == (5, 0)
+    assert len(world.supplier.inbox()) == 5

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import mimetypes
 import smtplib
 import time
 from dataclasses import dataclass
@@ -108,8 +109,9 @@ class Party:
         message["In-Reply-To"] = str(original["Message-ID"])
         message["References"] = f"{original['References'] or ''} {original['Message-ID']}".strip()
         _set_body(message, text, style, to)
-        for filename, data in attachments:
-            message.add_attachment(data, maintype="application", subtype=XLSX.split("/")[1], filename=filename)
+        for filename, data in attachments:  # declared as clients do, from the name
+            maintype, _, subtype = (mimetypes.guess_type(filename)[0] or "application/octet-stream").partition("/")
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
         return message
 
 
