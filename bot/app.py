@@ -5,9 +5,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import openpyxl
 from sqlalchemy.engine import Engine
 
-from bot.config import Config
+from bot.config import Config, ConfigError
 from bot.notify import Notifier
 from bot.render import Renderer
 from storage.db import make_engine
@@ -27,7 +28,15 @@ class App:
     clock: Callable[[], datetime]
 
 
+def check_xml_defences() -> None:
+    """openpyxl parses XML through defusedxml only if it is installed: refuse to start without it."""
+    if not openpyxl.DEFUSEDXML:
+        raise ConfigError("defusedxml is not installed: openpyxl would parse XML without entity protection "
+                          "(pip install defusedxml)")
+
+
 def build_app(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
+    check_xml_defences()
     config.storage.data_dir.mkdir(parents=True, exist_ok=True)
     return App(
         config=config,

@@ -154,3 +154,11 @@ class AlreadyInvoiced(UserError):
     template = "already_invoiced"
     summary = "the order is already invoiced"
     number: str = ""
+
+
+@dataclass(frozen=True)
+class MessageTooLarge(UserError):
+    template = "message_too_large"
+    summary = "the message is too large"
+    size_mb: int = 0
+    limit_mb: int = 0

@@ -13,6 +13,7 @@ from imapclient import DELETED, IMAPClient
 from bot.config import ServerSettings
 
 FETCH_BATCH = 100
+FETCH_BATCH_BYTES = 20 * 1024 * 1024  # a batch of big messages is fetched in smaller pieces
 log = logging.getLogger("supplierbot.mailbox")
 
 
@@ -61,12 +62,28 @@ class ImapMailbox:
         return sorted(uid for uid in self.client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
 
     def fetch_batches(self, uids: list[int]) -> Iterator[list[tuple[int, bytes]]]:
-        """(uid, raw) in UID order, FETCH_BATCH at a time (one round trip and one commit each)."""
+        """(uid, raw) in UID order, batched by count and by size, so memory stays bounded."""
         assert self.client is not None
-        for start in range(0, len(uids), FETCH_BATCH):
-            batch = uids[start:start + FETCH_BATCH]
+        for batch in self._plan(uids):
             data = self.client.fetch(batch, ["BODY.PEEK[]"])
             yield [(uid, bytes(data[uid][b"BODY[]"])) for uid in batch if b"BODY[]" in data.get(uid, {})]
+
+    def _plan(self, uids: list[int]) -> Iterator[list[int]]:
+        assert self.client is not None
+        for start in range(0, len(uids), FETCH_BATCH):
+            chunk = uids[start:start + FETCH_BATCH]
+            sizes = self.client.fetch(chunk, ["RFC822.SIZE"])
+            batch: list[int] = []
+            total = 0
+            for uid in chunk:
+                size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
+                if batch and total + size > FETCH_BATCH_BYTES:
+                    yield batch
+                    batch, total = [], 0
+                batch.append(uid)
+                total += size
+            if batch:
+                yield batch
 
     def move(self, uids: list[int], folder: str) -> None:
         """Move messages out of the selected folder (nothing is removed before it is copied)."""

@@ -33,6 +33,7 @@ from storage.models import InboundMessage, InboundStatus, OutboxStatus, Purchase
 
 log = logging.getLogger("supplierbot.pipeline")
 TRANSACTION_SECONDS = 0.25
+MAX_MESSAGE_BYTES = 30 * 1024 * 1024
 
 SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet")
 SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
@@ -178,10 +179,12 @@ def retry_due(app: App) -> list[Outcome | None]:
 
 
 def handle(app: App, s: Session, row: InboundMessage, raw: bytes) -> Outcome:
+    if len(raw) > MAX_MESSAGE_BYTES:  # never parse the body: answered from the headers alone
+        return _unreadable(app, s, raw, errors.MessageTooLarge(len(raw) >> 20, MAX_MESSAGE_BYTES >> 20))
     try:
         message = parse_message(raw)
     except MessageUnreadable as exc:
-        return _unreadable(app, s, raw, str(exc))
+        return _unreadable(app, s, raw, errors.UnreadableMessage(detail=str(exc)))
     row.message_id, row.sender, row.subject = message.message_id[:998], message.sender, message.subject[:500]
     ignored = _ignore_reason(app, s, row, message)
     if ignored:
@@ -268,14 +271,14 @@ def _refuse(app: App, s: Session, row: InboundMessage, message: ParsedMessage,
                    order.id if order else None)
 
 
-def _unreadable(app: App, s: Session, raw: bytes, detail: str) -> Outcome:
+def _unreadable(app: App, s: Session, raw: bytes, error: errors.UserError) -> Outcome:
     """Answer what we cannot read, if it names a person to answer (and is not a robot's)."""
     headers = BytesHeaderParser().parsebytes(raw[:65536])
     sender = parseaddr(str(headers.get("From", "")))[1].lower()
     if "@" not in sender or headers.get("Auto-Submitted", "no").lower() != "no" or sender == app.config.bot.address:
-        return Outcome(InboundStatus.IGNORED, f"unreadable: {detail}")
+        return Outcome(InboundStatus.IGNORED, f"not answered: {error.summary}")
     stub = ParsedMessage(message_id=str(headers.get("Message-ID", "")).strip(), sender=sender, sender_name="",
                          recipients=(), subject=str(headers.get("Subject", ""))[:200], in_reply_to=(),
                          references=(), date=None, new_text="", attachments=())
-    app.notifier.refusal(s, errors.UnreadableMessage(detail=detail), stub, None)
-    return Outcome(InboundStatus.REFUSED, f"refused: unreadable ({detail})")
+    app.notifier.refusal(s, error, stub, None)
+    return Outcome(InboundStatus.REFUSED, f"refused: {error.template}")

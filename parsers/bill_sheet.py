@@ -154,8 +154,9 @@ def read_bill_sheet(data: bytes, filename: str = "", limits: Limits = Limits()) 
         names = list(workbook.sheet_names)
         order_ref = _hidden_ref(workbook, names)
         return _read_first_bill(workbook, names, order_ref, limits)
-    except CalamineError as exc:
-        raise NotASpreadsheet([Problem(f"the workbook {filename!r} could not be read ({type(exc).__name__})")])
+    except CalamineError as exc:  # also XML with entity declarations, which calamine refuses
+        raise NotASpreadsheet([Problem(f"{filename or 'the workbook'} could not be read: its XML is malformed or "
+                                       f"uses features a bill sheet does not need ({type(exc).__name__})")])
 
 
 def _check_archive(data: bytes, filename: str, limits: Limits) -> None:

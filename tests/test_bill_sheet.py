@@ -132,3 +132,17 @@ def test_cells_become_exact_decimals(value: object, expected: D | None) -> None:
 def test_cells_that_are_not_numbers_are_refused(value: object) -> None:
     with pytest.raises(ValueError):
         parse_decimal(value)
+
+
+def test_an_xml_entity_bomb_is_refused_quickly() -> None:
+    from bench.hostile import _xml_bomb
+
+    assert "XML is malformed or uses features" in problems_of(_xml_bomb())[0]
+
+
+def test_openpyxl_parses_through_defusedxml() -> None:
+    from bot.app import check_xml_defences
+
+    check_xml_defences()  # raises if openpyxl would parse XML unprotected
+    import openpyxl
+    assert openpyxl.DEFUSEDXML is True

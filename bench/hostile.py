@@ -1,0 +1,129 @@
+"""Hostile input through the pipeline: peak memory (RSS) and time per case.
+
+    python -m bench.hostile
+
+Each case is one supplier email processed by `bot.pipeline.process` (ledger,
+parse, sheet reading, answer queued) in a fresh process, so its peak RSS is
+its own (read from the kernel with wait4). Targets: under 200 MB and 2 s.
+  baseline   an ordinary reply with a 20-row bill sheet
+  zip_bomb   an .xlsx whose sheet expands to 1 GB of zeros
+  xml_bomb   an .xlsx whose sheet declares "billion laughs" entities
+  big_50mb   a 50 MB attachment
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+
+CASES = ("baseline", "zip_bomb", "xml_bomb", "big_50mb")
+XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _sheet() -> bytes:
+    from parsers.bill_sheet import SheetHeader, write_bill_sheet
+    from parsers.records import Line
+
+    lines = [Line(f"S{n}", "part", Decimal(n + 1), "pcs", Decimal("1.5"), Decimal(19)) for n in range(20)]
+    return write_bill_sheet(SheetHeader("PO-2026-0001", "ACME", "s@supplier.test", "EUR"), lines)
+
+
+def _zip_bomb() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", b"<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            for _ in range(1024):
+                sheet.write(b"\0" * (1024 * 1024))
+    return out.getvalue()
+
+
+def _xml_bomb() -> bytes:
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "' + ("&lol;" if i == 1 else f"&lol{i - 1};") * 10 + '">' for i in range(1, 10))
+    source = zipfile.ZipFile(io.BytesIO(_sheet()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in source.infolist():
+            body = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = body.decode()
+                text = text[text.index("<worksheet"):].replace("<t>Bill for order</t>", "<t>&lol9;</t>", 1)
+                body = f'<?xml version="1.0"?><!DOCTYPE worksheet [{entities}]>{text}'.encode()
+            archive.writestr(item, body)
+    return out.getvalue()
+
+
+def message(case: str) -> bytes:
+    mail = EmailMessage()
+    mail["From"], mail["To"] = "sales@supplier.test", "bot@example.test"
+    mail["Subject"], mail["Message-ID"] = f"Re: [PO-2026-0001] {case}", f"<{case}@supplier.test>"
+    mail.set_content("SEND")
+    if case == "big_50mb":
+        mail.add_attachment(os.urandom(50 * 1024 * 1024), maintype="application", subtype="pdf", filename="big.pdf")
+    else:
+        data = {"baseline": _sheet, "zip_bomb": _zip_bomb, "xml_bomb": _xml_bomb}[case]()
+        mail.add_attachment(data, maintype=XLSX[0], subtype=XLSX[1], filename="bill.xlsx")
+    return mail.as_bytes()
+
+
+def child(case: str, folder: Path) -> None:
+    """Process the message the parent wrote (building it here would count towards our RSS)."""
+    from bot.app import build_app
+    from bot.config import parse_config
+    from bot.orders import NewOrder, create_order
+    from bot.pipeline import Source, process
+    from parsers.records import Line
+
+    config = parse_config({"bot": {"address": "bot@example.test", "customer_name": "ACME"},
+                           "imap": {"host": "127.0.0.1"}, "smtp": {"host": "127.0.0.1"}}, folder)
+    app = build_app(config)
+    line = Line("S1", "part", Decimal(1), "pcs", Decimal(1), Decimal(19))
+    create_order(app, NewOrder("sales@supplier.test", ("buyer@example.test",), (line,), ref="PO-2026-0001"))
+    raw = (folder / "message.eml").read_bytes()
+    started = time.perf_counter()
+    outcome = process(app, Source("bench", "INBOX", 1, 1), raw)
+    elapsed = time.perf_counter() - started
+    assert outcome is not None
+    print(f"{elapsed:.3f}\t{len(raw) >> 10}\t{outcome.disposition}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", choices=CASES)
+    parser.add_argument("--dir", type=Path)
+    parser.add_argument("--write", action="store_true", help="only write the case's message into --dir")
+    args = parser.parse_args()
+    if args.case and args.write:
+        (args.dir / "message.eml").write_bytes(message(args.case))
+        return
+    if args.case:
+        child(args.case, args.dir)
+        return
+    print(f"{'case':<10} {'message':>10} {'peak RSS':>9} {'time':>8}  outcome")
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as folder:
+            # built in a process of its own: a forked child's peak RSS would include ours
+            subprocess.run([sys.executable, "-m", "bench.hostile", "--case", case, "--dir", folder, "--write"],
+                           check=True)
+            process = subprocess.Popen([sys.executable, "-m", "bench.hostile", "--case", case, "--dir", folder],
+                                       stdout=subprocess.PIPE, text=True)
+            output = process.stdout.read() if process.stdout else ""
+            _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            print(f"{case:<10} FAILED")
+            continue
+        seconds, size_kb, outcome = output.strip().split("\t")
+        print(f"{case:<10} {int(size_kb) / 1024:>8.1f}MB {usage.ru_maxrss / 1024:>7.0f}MB {float(seconds):>7.2f}s  {outcome}")
+
+
+if __name__ == "__main__":
+    main()
