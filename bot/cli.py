@@ -14,14 +14,14 @@ from bot.app import App, build_app
 from bot.config import ConfigError, load_config
 from bot.orders import NewOrder, OrderRejected, create_order
 from bot.outbox import send_outbox
-from bot.pipeline import retry
+from bot.pipeline import drop, release, retry
 from bot.runner import poll_once, run_forever
 from bot.views import order_detail, order_summary, order_text
 from parsers.bill_sheet import SheetInvalid
 from parsers.order_lines import read_order_lines
 from storage import queries
 from storage.db import session
-from storage.models import OutboxStatus
+from storage.models import BuyerDelegate, InboundStatus, OutboxStatus, SupplierAddress
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -145,6 +145,58 @@ def order_show(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 
 @main.group()
+def supplier() -> None:
+    """Suppliers and the addresses that act for them."""
+
+
+@supplier.command("set")
+@click.argument("email")
+@click.option("--name", default=None)
+@click.option("--address", "addresses", multiple=True, help="Another address that acts for the supplier.")
+@click.option("--domain", default=None, help="Every address @DOMAIN acts for the supplier ('' to stop).")
+@click.pass_context
+def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tuple[str, ...],
+                 domain: str | None) -> None:
+    """Create or change a supplier; prints what it now is."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        found = queries.supplier_for(s, email)
+        if name is not None:
+            found.name = name
+        if domain is not None:
+            found.domain = domain.strip().lower().lstrip("@")
+        for address in addresses:
+            if "@" not in address:
+                raise click.ClickException(f"not an email address: {address!r}")
+            if address.lower() not in queries.supplier_addresses(s, found.id):
+                s.add(SupplierAddress(supplier_id=found.id, email=address.strip().lower()))
+        s.commit()
+        data = {"email": found.email, "name": found.name, "domain": found.domain,
+                "addresses": queries.supplier_addresses(s, found.id)}
+    click.echo(json.dumps(data, indent=2))
+
+
+@main.group()
+def buyer() -> None:
+    """Buyers and their delegates."""
+
+
+@buyer.command("delegate")
+@click.argument("buyer_email")
+@click.argument("delegate_email")
+@click.pass_context
+def buyer_delegate(ctx: click.Context, buyer_email: str, delegate_email: str) -> None:
+    """Let DELEGATE_EMAIL approve and reject wherever BUYER_EMAIL may."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        found = queries.buyer_for(s, buyer_email)
+        if delegate_email.lower() not in queries.delegates_of(s, found.id):
+            s.add(BuyerDelegate(buyer_id=found.id, email=delegate_email.strip().lower()))
+        s.commit()
+        click.echo(f"{found.email} delegates: {', '.join(queries.delegates_of(s, found.id))}")
+
+
+@main.group()
 def document() -> None:
     """Documents kept by content hash: bill sheets, scans, invoices."""
 
@@ -205,6 +257,49 @@ def failed_retry(ctx: click.Context, ids: tuple[int, ...], retry_all: bool) -> N
                                           else "not a failed message"))
     report = asyncio.run(send_outbox(app))
     click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.deferred}")
+
+
+@main.group()
+def held() -> None:
+    """Decisions held because the sender could not be authenticated (auth.require_dmarc)."""
+
+
+@held.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def held_list(ctx: click.Context, as_json: bool) -> None:
+    app = _app(ctx)
+    with session(app.engine) as s:
+        rows = [{"id": r.id, "sender": r.sender, "subject": r.subject, "reason": r.disposition,
+                 "received_at": r.received_at.isoformat()} for r in queries.failed_messages(s, InboundStatus.HELD)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"#{r['id']}  {r['sender']}  {r['subject'][:50]!r}\n    {r['reason']}")
+
+
+@held.command("release")
+@click.argument("inbound_id", type=int)
+@click.pass_context
+def held_release(ctx: click.Context, inbound_id: int) -> None:
+    """Apply a held decision as if it were authenticated (you vouch for the sender)."""
+    app = _app(ctx)
+    outcome = release(app, inbound_id)
+    if outcome is None:
+        raise click.ClickException(f"#{inbound_id} is not a held message")
+    report = asyncio.run(send_outbox(app))
+    click.echo(f"#{inbound_id}: {outcome.status.value} ({outcome.disposition}); sent {report.sent}")
+
+
+@held.command("drop")
+@click.argument("inbound_id", type=int)
+@click.pass_context
+def held_drop(ctx: click.Context, inbound_id: int) -> None:
+    """Discard a held decision; it stays in the ledger as dropped."""
+    if not drop(_app(ctx), inbound_id):
+        raise click.ClickException(f"#{inbound_id} is not a held message")
+    click.echo(f"#{inbound_id}: dropped")
 
 
 @main.group()

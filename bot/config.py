@@ -50,12 +50,19 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    authserv_id: str = ""  # the operator's receiving server, as it signs Authentication-Results
+    require_dmarc: bool = False  # decisions without an aligned DMARC pass are held for the operator
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotSettings
     imap: ServerSettings
     smtp: ServerSettings
     storage: StorageSettings
     keywords: dict[CommandKind, tuple[str, ...]]
+    auth: AuthSettings = AuthSettings()
 
 
 class _Section:
@@ -79,6 +86,10 @@ class _Section:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             return self._wrong(key, what, value, low)
         return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key, default, "true or false")
+        return value if isinstance(value, bool) else self._wrong(key, "true or false", value, default)
 
     def choice(self, key: str, default: Any, choices: tuple[str, ...]) -> str:
         what = " | ".join(choices)
@@ -127,7 +138,7 @@ def load_config(path: Path) -> Config:
 def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
     problems: list[str] = []
     sections = {name: _Section(_table(data, name, problems), name, problems)
-                for name in ("bot", "imap", "smtp", "storage", "commands")}
+                for name in ("bot", "imap", "smtp", "storage", "commands", "auth")}
     for name in sorted(set(data) - set(sections)):
         problems.append(f"{name}: unknown section")
     config = Config(
@@ -136,6 +147,7 @@ def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
         smtp=_server(sections["smtp"], 465),
         storage=_storage(sections["storage"], base_dir),
         keywords=_keywords(sections["commands"]),
+        auth=_auth(sections["auth"]),
     )
     for section in sections.values():
         section.finish()
@@ -197,6 +209,15 @@ def _anchor_sqlite(url: str, base_dir: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
         return prefix + str((base_dir / url[len(prefix):]).resolve())
     return url
+
+
+def _auth(s: _Section) -> AuthSettings:
+    required = s.boolean("require_dmarc", False)
+    server = s.text("authserv_id", "", "the host name your receiving server writes in Authentication-Results")
+    if required and not server:
+        s.problems.append("auth.authserv_id: missing (required when auth.require_dmarc = true; "
+                          "use \"microsoft365\" for Microsoft 365)")
+    return AuthSettings(authserv_id=server, require_dmarc=required)
 
 
 def _keywords(s: _Section) -> dict[CommandKind, tuple[str, ...]]:

@@ -20,7 +20,8 @@ from bot import errors
 from bot.app import App
 from bot.apply import Applier, Outcome
 from bot.matching import match_order
-from bot.workflow import OrderView, Reply, RevisionView, Role, decide
+from bot.workflow import Approve, OrderView, Reject, Reply, RevisionView, Role, decide
+from parsers.authresults import dmarc_verdict
 from parsers.bill_sheet import SheetInvalid, read_bill_sheet
 from parsers.documents import sort_attachments
 from parsers.message import MessageUnreadable, bounced_message_ids, parse_message
@@ -178,7 +179,7 @@ def retry_due(app: App) -> list[Outcome | None]:
     return [retry(app, inbound_id) for inbound_id in due]
 
 
-def handle(app: App, s: Session, row: InboundMessage, raw: bytes) -> Outcome:
+def handle(app: App, s: Session, row: InboundMessage, raw: bytes, released: bool = False) -> Outcome:
     if len(raw) > MAX_MESSAGE_BYTES:  # never parse the body: answered from the headers alone
         return _unreadable(app, s, raw, errors.MessageTooLarge(len(raw) >> 20, MAX_MESSAGE_BYTES >> 20))
     try:
@@ -191,7 +192,7 @@ def handle(app: App, s: Session, row: InboundMessage, raw: bytes) -> Outcome:
         if message.automatic:
             ignored += _note_bounce(app, s, row, raw)
         return Outcome(InboundStatus.IGNORED, ignored)
-    return _route(app, s, row, message)
+    return _route(app, s, row, message, released)
 
 
 def _note_bounce(app: App, s: Session, row: InboundMessage, raw: bytes) -> str:
@@ -218,7 +219,7 @@ def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMes
     return f"duplicate of inbound #{earlier.id}" if earlier else ""
 
 
-def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage) -> Outcome:
+def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, released: bool) -> Outcome:
     sheet, sheet_name, sheet_error = read_sheet(message.attachments)
     documents, refused = sort_attachments([a for a in message.attachments if not _looks_like_sheet(a)])
     attachment_error = errors.AttachmentsNotAccepted(tuple((r.filename, r.reason) for r in refused)) if refused else None
@@ -236,7 +237,46 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage) ->
         bound_revision_id=match.revision_id, documents=len(documents), attachment_error=attachment_error,
     )
     decision = decide(order_view(s, order), reply)
+    if isinstance(decision, Approve | Reject) and app.config.auth.require_dmarc and not released:
+        verdict = dmarc_verdict(message.auth_results, app.config.auth.authserv_id, message.sender)
+        if not verdict.passed:
+            return _hold(app, s, row, order, message, verdict.reason)
     return Applier(app, s, row, message, order, documents).apply(decision, reply)
+
+
+def _hold(app: App, s: Session, row: InboundMessage, order: PurchaseOrder, message: ParsedMessage,
+          reason: str) -> Outcome:
+    """A decision we cannot authenticate: nothing changes until the operator releases it."""
+    queries.add_event(s, order.id, app.clock(), message.sender, "held", f"decision held: {reason}", inbound_id=row.id)
+    app.notifier.operator_report(s, f"Held: decision on {order.ref} from {message.sender}",
+                                 f"{reason}.\nSee `supplierbot held list`; `supplierbot held release {row.id}` "
+                                 f"applies it, `supplierbot held drop {row.id}` discards it.")
+    return Outcome(InboundStatus.HELD, f"held: {reason}", order.id)
+
+
+def release(app: App, inbound_id: int) -> Outcome | None:
+    """The operator vouches for a held message: apply it now (its state may have moved on)."""
+    with session(app.engine) as s:
+        row = s.get(InboundMessage, inbound_id)
+        if row is None or row.status is not InboundStatus.HELD:
+            return None
+        outcome = handle(app, s, row, app.files.read(row.sha256, "raw"), released=True)
+        row.status, row.disposition = outcome.status, f"released by operator: {outcome.disposition}"
+        s.commit()
+        return outcome
+
+
+def drop(app: App, inbound_id: int) -> bool:
+    with session(app.engine) as s:
+        row = s.get(InboundMessage, inbound_id)
+        if row is None or row.status is not InboundStatus.HELD:
+            return False
+        row.status, row.disposition = InboundStatus.IGNORED, "dropped by operator"
+        if row.order_id is not None:
+            queries.add_event(s, row.order_id, app.clock(), "operator", "dropped", f"held message #{row.id} dropped",
+                              inbound_id=row.id)
+        s.commit()
+        return True
 
 
 def read_sheet(attachments: tuple[Attachment, ...]) -> tuple[BillSheet | None, str, errors.UserError | None]:

@@ -335,6 +335,7 @@ def _show(value: object) -> str:
     return repr(text[:40] + "…" if len(text) > 40 else text)
 
 
+MAX_NUMBER = Decimal("1e12")
 _GERMAN = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
 _COMMA_DECIMAL = re.compile(r"^-?\d+,\d+$")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -347,14 +348,21 @@ def parse_decimal(value: object) -> Decimal | None:
     if isinstance(value, bool):
         raise ValueError("boolean")
     if isinstance(value, int):
-        return Decimal(value)
+        return _bounded(Decimal(value))
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("not finite")
-        return tidy(Decimal(repr(round(value, 6))))
+        return tidy(_bounded(Decimal(repr(round(value, 6)))))
     if not isinstance(value, str):
         raise ValueError("not a number")
     return _decimal_from_text(value)
+
+
+def _bounded(number: Decimal) -> Decimal:
+    """No bill needs a trillion of anything; beyond that exact arithmetic would overflow."""
+    if not number.is_finite() or abs(number) >= MAX_NUMBER:
+        raise ValueError("out of range")
+    return number
 
 
 def _decimal_from_text(text: str) -> Decimal:
@@ -369,9 +377,7 @@ def _decimal_from_text(text: str) -> Decimal:
         number = Decimal(text)
     except InvalidOperation:
         raise ValueError("not a number") from None
-    if not number.is_finite() or abs(number) >= Decimal("1e12"):
-        raise ValueError("out of range")
-    return tidy(number)
+    return tidy(_bounded(number))
 
 
 def tidy(number: Decimal) -> Decimal:

@@ -43,6 +43,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         new_text=new_text("\n".join(mail.text_plain), "\n".join(mail.text_html)),
         attachments=tuple(_attachments(mail.attachments)),
         automatic=automatic_reason(headers, sender.lower()),
+        auth_results=tuple(" ".join(str(v).split()) for v in headers.get_all("Authentication-Results") or []),
     )
 
 

@@ -78,6 +78,7 @@ class ParsedMessage:
     new_text: str  # the reply's own text: quotes, signatures, forwards removed
     attachments: tuple[Attachment, ...]
     automatic: str = ""  # why this is a robot's mail ("" when a person wrote it)
+    auth_results: tuple[str, ...] = ()  # Authentication-Results headers, topmost first
     header_problems: tuple[str, ...] = field(default_factory=tuple)
 
     @property

@@ -82,6 +82,7 @@ class InboundStatus(str, Enum):
     REFUSED = "refused"  # user error: answered, nothing changed
     IGNORED = "ignored"  # automatic mail, duplicate or our own: recorded, not answered
     FAILED = "failed"  # system error: kept for the operator to reprocess
+    HELD = "held"  # a decision without sender authentication: waits for the operator
 
 
 class OutboxStatus(str, Enum):
@@ -95,6 +96,25 @@ class Supplier(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(sa_type=String(320), unique=True, index=True)
     name: str = ""
+    domain: str = ""  # every address @domain acts for the supplier ("" = only listed addresses)
+
+
+class SupplierAddress(SQLModel, table=True):
+    """Further addresses that act for a supplier (colleagues, a shared mailbox)."""
+
+    __tablename__ = "supplier_address"
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    email: str = Field(sa_type=String(320), unique=True)
+
+
+class BuyerDelegate(SQLModel, table=True):
+    """Someone who may approve or reject for a buyer."""
+
+    __tablename__ = "buyer_delegate"
+    id: int | None = Field(default=None, primary_key=True)
+    buyer_id: int = Field(foreign_key="buyer.id", index=True)
+    email: str = Field(sa_type=String(320), index=True)
 
 
 class Buyer(SQLModel, table=True):

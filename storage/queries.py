@@ -11,6 +11,8 @@ from bot.matching import Target
 from parsers.records import Line
 from storage.models import (
     Buyer,
+    BuyerDelegate,
+    SupplierAddress,
     Comment,
     Document,
     Invoice,
@@ -206,8 +208,8 @@ def failed_due(s: Session, now: datetime) -> list[int]:
     return [int(i) for i in s.exec(query).all()]
 
 
-def failed_messages(s: Session) -> Sequence[InboundMessage]:
-    query = select(InboundMessage).where(InboundMessage.status == InboundStatus.FAILED.value)
+def failed_messages(s: Session, status: InboundStatus = InboundStatus.FAILED) -> Sequence[InboundMessage]:
+    query = select(InboundMessage).where(InboundMessage.status == status.value)
     return s.exec(query.order_by(col(InboundMessage.id))).all()
 
 
@@ -245,15 +247,34 @@ class SqlOrderLookup:
 
 
 def role_of(s: Session, order_id: int, address: str) -> str:
+    """Exact addresses first (the supplier's own, then buyers and delegates), then the supplier's others."""
+    address = address.lower()
     order = s.get(PurchaseOrder, order_id)
-    if order is None:
+    supplier = s.get(Supplier, order.supplier_id) if order else None
+    if order is None or supplier is None:
         return "stranger"
-    supplier = s.get(Supplier, order.supplier_id)
-    if supplier is not None and supplier.email == address.lower():
+    if supplier.email == address:
         return "supplier"
-    if any(buyer.email == address.lower() for buyer in buyers_of(s, order_id)):
+    buyers = buyers_of(s, order_id)
+    if any(buyer.email == address for buyer in buyers) or _delegate_of(s, [b.id for b in buyers], address):
         return "buyer"
+    if address in supplier_addresses(s, supplier.id) or (supplier.domain and address.endswith("@" + supplier.domain)):
+        return "supplier"
     return "stranger"
+
+
+def _delegate_of(s: Session, buyer_ids: list[int], address: str) -> bool:
+    query = select(BuyerDelegate).where(col(BuyerDelegate.buyer_id).in_(buyer_ids), BuyerDelegate.email == address)
+    return s.exec(query).first() is not None
+
+
+def supplier_addresses(s: Session, supplier_id: int) -> list[str]:
+    query = select(SupplierAddress.email).where(SupplierAddress.supplier_id == supplier_id)
+    return sorted(s.exec(query).all())
+
+
+def delegates_of(s: Session, buyer_id: int) -> list[str]:
+    return sorted(s.exec(select(BuyerDelegate.email).where(BuyerDelegate.buyer_id == buyer_id)).all())
 
 
 def document_of(s: Session, order_id: int, digest: str, kind: str) -> Document | None:

@@ -76,6 +76,8 @@ class World:
         text = self.config_path.read_text()
         for section, values in sections.items():
             keys = "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+            if f"[{section}]\n" not in text:
+                text += f"\n[{section}]\n"
             text = text.replace(f"[{section}]\n", f"[{section}]\n{keys}", 1)
         self.config_path.write_text(text)
         self.app = build_app(load_config(self.config_path), clock)

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
+
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer, Envelope, Session
 
@@ -60,7 +63,7 @@ class LmtpRelay:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
+        content = authentication_results(envelope.mail_from or "", envelope.original_content or b"")
         loop = asyncio.get_running_loop()
         for recipient in envelope.rcpt_tos:
             await loop.run_in_executor(self.pool, self._deliver, envelope.mail_from or "", recipient, content)
@@ -97,7 +100,7 @@ class LocalMailServer:
         self._write_config()
         self._start_dovecot()
         self.controller = Controller(LmtpRelay(self.lmtp_port, self.domains), hostname="127.0.0.1",
-                                     port=self.smtp_port)
+                                     port=self.smtp_port, data_size_limit=100 * 1024 * 1024)
         self.controller.start()
         return self
 
@@ -148,6 +151,22 @@ class LocalMailServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+AUTHSERV_ID = "mx.devmail.test"
+
+
+def authentication_results(envelope_sender: str, content: bytes) -> bytes:
+    """Prepend the verdict a receiving server would write: DMARC passes when the envelope
+    sender's domain is the From domain (SPF-aligned), and fails for anyone writing in
+    another domain's name."""
+    head = BytesHeaderParser().parsebytes(content[:65536])
+    from_domain = parseaddr(str(head.get("From", "")))[1].rpartition("@")[2].lower()
+    envelope_domain = envelope_sender.rpartition("@")[2].lower()
+    result = "pass" if from_domain and from_domain == envelope_domain else "fail"
+    header = (f"Authentication-Results: {AUTHSERV_ID}; spf=pass smtp.mailfrom={envelope_sender}; "
+              f"dmarc={result} header.from={from_domain}\r\n")
+    return header.encode() + content
 
 
 def _port_open(port: int) -> bool:
