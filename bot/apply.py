@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlmodel import Session
 
 from bot import bills, errors
 from bot.app import App
 from bot.notify import XLSX_TYPE, BillView, Thread, bill_view
+from bot.payments import record_payment, terms_for
+from bot.terms import schedule
 from bot.workflow import (
     Approve,
     AttachDocuments,
@@ -17,6 +18,7 @@ from bot.workflow import (
     Decision,
     Refuse,
     RecordInvoice,
+    RecordPayment,
     Reject,
     RelayComment,
     Reply,
@@ -38,9 +40,9 @@ from storage.models import (
     PurchaseOrder,
     Revision,
     RevisionStatus,
+    Supplier,
 )
 
-DEFAULT_NET_DAYS = 30  # until contract terms exist: net 30 from the invoice date
 DECIDED_BEFORE = (RevisionStatus.SUBMITTED, RevisionStatus.APPROVED, RevisionStatus.REJECTED,
                   RevisionStatus.SUPERSEDED)
 
@@ -79,6 +81,9 @@ class Applier:
             return self._attach(decision)
         if isinstance(decision, RecordInvoice):
             return self._invoice(decision)
+        if isinstance(decision, RecordPayment):
+            record_payment(self.app, self.s, self.order, self.now.date(), None, self.message.sender, self.row.id)
+            return self._applied("paid")
         return self._comment(decision)
 
     def refuse(self, error: errors.UserError) -> Outcome:
@@ -229,11 +234,15 @@ class Applier:
         facts = read_invoice(scan.data, scan.kind)
         invoice_date = facts.invoice_date or self.now.date()
         expected = bills.totals(queries.revision_lines(self.s, revision.id)).gross
+        supplier = self.s.get(Supplier, self.order.supplier_id)
+        assert supplier is not None
+        terms = terms_for(self.app, supplier)
+        dates = schedule(terms, invoice_date, expected)
         invoice = Invoice(order_id=self.order.id, revision_id=revision.id, document_id=document.id,
                           number=facts.number or "", invoice_date=invoice_date, total_read=facts.total,
-                          total_expected=expected, read_method=facts.method,
-                          due_date=invoice_date + timedelta(days=DEFAULT_NET_DAYS),
-                          inbound_id=self.row.id, created_at=self.now)
+                          total_expected=expected, read_method=facts.method, terms=str(terms),
+                          due_date=dates.due, discount_until=dates.discount_until,
+                          discount_amount=dates.discount_amount, inbound_id=self.row.id, created_at=self.now)
         self.s.add(invoice)
         revision.status = RevisionStatus.INVOICED
         self.order.status = order_status_after(decision, self.order.status)
@@ -277,5 +286,7 @@ class Applier:
 def _invoice_summary(invoice: Invoice, currency: str) -> str:
     read = f"read total {invoice.total_read}" if invoice.total_read is not None else "total not readable"
     number = f"no. {invoice.number}, " if invoice.number else ""
+    discount = (f"; {currency} {invoice.discount_amount} off if paid by {invoice.discount_until}"
+                if invoice.discount_until else "")
     return (f"invoice {number}dated {invoice.invoice_date}, {read} ({invoice.read_method}); "
-            f"approved {currency} {invoice.total_expected}; due {invoice.due_date} (net {DEFAULT_NET_DAYS})")
+            f"approved {currency} {invoice.total_expected}; due {invoice.due_date} ({invoice.terms}){discount}")

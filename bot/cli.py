@@ -12,11 +12,14 @@ import click
 
 from bot.app import App, build_app
 from bot.config import ConfigError, load_config
+from bot.jobs import JOBS
 from bot.orders import NewOrder, OrderRejected, create_order
+from bot.payments import PaymentRefused, payments_due, record_payment, totals_by_currency, write_payments_xlsx
+from bot.terms import TermsInvalid, parse_terms
 from bot.outbox import send_outbox
 from bot.pipeline import drop, release, retry
 from bot.runner import poll_once, run_forever
-from bot.views import order_detail, order_summary, order_text
+from bot.views import order_detail, order_summary, order_text, status, status_text
 from parsers.bill_sheet import SheetInvalid
 from parsers.order_lines import read_order_lines
 from storage import queries
@@ -154,13 +157,19 @@ def supplier() -> None:
 @click.option("--name", default=None)
 @click.option("--address", "addresses", multiple=True, help="Another address that acts for the supplier.")
 @click.option("--domain", default=None, help="Every address @DOMAIN acts for the supplier ('' to stop).")
+@click.option("--terms", default=None, help='Payment terms: "net 30", "net 60 EOM", "2/10 net 30".')
 @click.pass_context
 def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tuple[str, ...],
-                 domain: str | None) -> None:
+                 domain: str | None, terms: str | None) -> None:
     """Create or change a supplier; prints what it now is."""
     app = _app(ctx)
     with session(app.engine) as s:
         found = queries.supplier_for(s, email)
+        if terms is not None:
+            try:
+                found.terms = str(parse_terms(terms))
+            except TermsInvalid as exc:
+                raise click.ClickException(str(exc)) from None
         if name is not None:
             found.name = name
         if domain is not None:
@@ -171,9 +180,97 @@ def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tu
             if address.lower() not in queries.supplier_addresses(s, found.id):
                 s.add(SupplierAddress(supplier_id=found.id, email=address.strip().lower()))
         s.commit()
-        data = {"email": found.email, "name": found.name, "domain": found.domain,
+        data = {"email": found.email, "name": found.name, "domain": found.domain, "terms": found.terms,
                 "addresses": queries.supplier_addresses(s, found.id)}
     click.echo(json.dumps(data, indent=2))
+
+
+@main.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status_command(ctx: click.Context, as_json: bool) -> None:
+    """Per supplier: unprocessed, rejected, awaiting approval/invoice; per buyer: bills to decide."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        data = status(s)
+    click.echo(json.dumps(data, indent=2) if as_json else status_text(data))
+
+
+@main.group()
+def jobs() -> None:
+    """The scheduled jobs, for cron and for tests."""
+
+
+@jobs.command("run")
+@click.argument("name", type=click.Choice(sorted(JOBS)))
+@click.pass_context
+def jobs_run(ctx: click.Context, name: str) -> None:
+    """Run one job now (it still sends only what is due), then send the outbox."""
+    app = _app(ctx)
+    count = JOBS[name](app)
+    report = asyncio.run(send_outbox(app))
+    click.echo(f"{name}: {count} email(s) queued; sent {report.sent}")
+
+
+@main.group()
+def payments() -> None:
+    """What is due to whom, and when."""
+
+
+@payments.command("due")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Due (or discount) by this date.")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def payments_due_command(ctx: click.Context, until, xlsx_path: Path | None, as_json: bool) -> None:
+    """The payment run: invoiced, unpaid orders with amounts, discounts, due dates and totals per currency."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        rows = payments_due(s, until.date() if until else None)
+    if xlsx_path:
+        write_payments_xlsx(rows, xlsx_path)
+    totals = {currency: str(total) for currency, total in totals_by_currency(rows).items()}
+    if as_json:
+        click.echo(json.dumps({"payments": [_payment_json(r) for r in rows], "totals": totals}, indent=2))
+        return
+    for r in rows:
+        discount = f"  or {r.amount - r.discount_amount} by {r.discount_until}" if r.discount_until else ""
+        click.echo(f"{r.due}  {r.ref:<14} {r.supplier:<30} {r.currency} {r.amount:>12,}{discount}")
+    click.echo("totals: " + (", ".join(f"{c} {t}" for c, t in totals.items()) or "nothing due"))
+
+
+def _payment_json(r) -> dict:
+    return {"supplier": r.supplier, "ref": r.ref, "invoice": r.invoice_number,
+            "invoice_date": r.invoice_date.isoformat(), "currency": r.currency, "amount": str(r.amount),
+            "discount_until": r.discount_until.isoformat() if r.discount_until else None,
+            "discount_amount": str(r.discount_amount), "due": r.due.isoformat(), "total_differs": r.total_differs}
+
+
+@main.group()
+def payment() -> None:
+    """Record payments."""
+
+
+@payment.command("record")
+@click.argument("ref")
+@click.option("--date", "paid_on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Default: today.")
+@click.option("--amount", default=None, help="Default: the approved total.")
+@click.pass_context
+def payment_record(ctx: click.Context, ref: str, paid_on, amount: str | None) -> None:
+    """Mark an invoiced order paid and send the supplier a remittance note."""
+    app = _app(ctx)
+    with session(app.engine) as s:
+        found = queries.order_by_ref(s, ref)
+        if found is None:
+            raise click.ClickException(f"no order {ref}")
+        try:
+            value = Decimal(amount) if amount is not None else None
+            record_payment(app, s, found, paid_on.date() if paid_on else app.clock().date(), value, "operator")
+        except (PaymentRefused, InvalidOperation) as exc:
+            raise click.ClickException(str(exc) or f"not an amount: {amount!r}") from None
+        s.commit()
+    report = asyncio.run(send_outbox(app))
+    click.echo(f"{ref}: paid; remittance note sent {report.sent}")
 
 
 @main.group()

@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers.reply import DEFAULT_KEYWORDS, CommandKind
 
@@ -56,6 +58,23 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    timezone: str = "UTC"
+    digest_time: time = time(8, 0)  # 0 days/False switch the others off
+    remind_unprocessed_after_days: int = 3
+    remind_approval_after_days: int = 2
+    escalate_approval_after_days: int = 5
+    escalation_address: str = ""
+    remind_invoice_after_days: int = 14
+
+
+@dataclass(frozen=True)
+class ContractSettings:
+    default_terms: str = "net 30"
+    suppliers: dict[str, str] = field(default_factory=dict)  # supplier email → terms
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotSettings
     imap: ServerSettings
@@ -63,6 +82,8 @@ class Config:
     storage: StorageSettings
     keywords: dict[CommandKind, tuple[str, ...]]
     auth: AuthSettings = AuthSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    contracts: ContractSettings = ContractSettings()
 
 
 class _Section:
@@ -138,7 +159,7 @@ def load_config(path: Path) -> Config:
 def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
     problems: list[str] = []
     sections = {name: _Section(_table(data, name, problems), name, problems)
-                for name in ("bot", "imap", "smtp", "storage", "commands", "auth")}
+                for name in ("bot", "imap", "smtp", "storage", "commands", "auth", "schedule", "contracts")}
     for name in sorted(set(data) - set(sections)):
         problems.append(f"{name}: unknown section")
     config = Config(
@@ -148,6 +169,8 @@ def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
         storage=_storage(sections["storage"], base_dir),
         keywords=_keywords(sections["commands"]),
         auth=_auth(sections["auth"]),
+        schedule=_schedule(sections["schedule"]),
+        contracts=_contracts(sections["contracts"]),
     )
     for section in sections.values():
         section.finish()
@@ -218,6 +241,45 @@ def _auth(s: _Section) -> AuthSettings:
         s.problems.append("auth.authserv_id: missing (required when auth.require_dmarc = true; "
                           "use \"microsoft365\" for Microsoft 365)")
     return AuthSettings(authserv_id=server, require_dmarc=required)
+
+
+def _schedule(s: _Section) -> ScheduleSettings:
+    zone = s.text("timezone", "UTC", "an IANA time zone like Europe/Berlin")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        s.problems.append(f"schedule.timezone: expected an IANA time zone like Europe/Berlin, got {zone!r}")
+    at = s.text("digest_time", "08:00", "a time like 08:00")
+    try:
+        digest_time = time.fromisoformat(at)
+    except ValueError:
+        s.problems.append(f"schedule.digest_time: expected a time like 08:00, got {at!r}")
+        digest_time = time(8, 0)
+    return ScheduleSettings(
+        timezone=zone, digest_time=digest_time,
+        remind_unprocessed_after_days=s.integer("remind_unprocessed_after_days", 3, 0, 365),
+        remind_approval_after_days=s.integer("remind_approval_after_days", 2, 0, 365),
+        escalate_approval_after_days=s.integer("escalate_approval_after_days", 5, 0, 365),
+        escalation_address=s.text("escalation_address", "", "an email address").lower(),
+        remind_invoice_after_days=s.integer("remind_invoice_after_days", 14, 0, 365),
+    )
+
+
+def _contracts(s: _Section) -> ContractSettings:
+    from bot.terms import TermsInvalid, parse_terms
+
+    default = s.text("default_terms", "net 30", "payment terms like \"net 30\"")
+    suppliers = s.data.get("suppliers", {})
+    s.known.add("suppliers")
+    if not isinstance(suppliers, dict):
+        s.problems.append("contracts.suppliers: expected a table of supplier email = \"terms\"")
+        suppliers = {}
+    for key, text in {"default_terms": default, **{f"suppliers.{k}": v for k, v in suppliers.items()}}.items():
+        try:
+            parse_terms(str(text))
+        except TermsInvalid as exc:
+            s.problems.append(f"contracts.{key}: {exc}")
+    return ContractSettings(default_terms=default, suppliers={k.lower(): str(v) for k, v in suppliers.items()})
 
 
 def _keywords(s: _Section) -> dict[CommandKind, tuple[str, ...]]:

@@ -162,3 +162,10 @@ class MessageTooLarge(UserError):
     summary = "the message is too large"
     size_mb: int = 0
     limit_mb: int = 0
+
+
+@dataclass(frozen=True)
+class PaymentNotDue(UserError):
+    template = "payment_not_due"
+    summary = "only an invoiced order can be marked paid"
+    status: str = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -19,7 +19,7 @@ from parsers.bill_sheet import SheetHeader, write_bill_sheet
 from parsers.records import Attachment, Line, ParsedMessage
 from parsers.reply import REPLY_MARKER
 from storage import queries
-from storage.models import Comment, Invoice, OutboxMessage, PurchaseOrder, ReplyToken, Supplier
+from storage.models import Comment, Invoice, OutboxMessage, Payment, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,6 +44,16 @@ def bill_view(number: int | None, currency: str, lines: Sequence[Line], base: Se
     against_previous = bills.diff_lines(previous, lines) if previous is not None else None
     return BillView(number, currency, changes, bills.totals(lines), bills.totals(base),
                     bills.has_changes(changes), against_previous)
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One line of a supplier's daily digest."""
+
+    ref: str
+    state: str  # unprocessed | rejected | awaiting invoice
+    since: date
+    reply_to: str
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,38 @@ class Notifier:
         subject = f"[{order.ref}] Invoice received — payment due {invoice.due_date.isoformat()}"
         self._to_supplier(s, order, "invoice_confirmed", subject, context, thread)
 
+    def remittance(self, s: Session, order: PurchaseOrder, payment: Payment, invoice: Invoice) -> OutboxMessage:
+        subject = f"[{order.ref}] Payment of {bills.format_money(payment.amount, order.currency)} sent"
+        return self._to_supplier(s, order, "remittance", subject, {"payment": payment, "invoice": invoice}, None)
+
+    def digest(self, s: Session, supplier: Supplier, items: Sequence[DigestItem], day: date) -> OutboxMessage:
+        unprocessed = queries.unprocessed_count(s, supplier.id)
+        subject = f"Your open orders with {self.config.bot.customer_name}: {unprocessed} unprocessed"
+        context = {"items": items, "unprocessed": unprocessed, "day": day, "customer": self.config.bot.customer_name,
+                   "marker": REPLY_MARKER}
+        mail = self._outgoing("digest", (supplier.email,), subject, context, None, None)
+        return self._queue(s, mail, None, None)
+
+    def reminder(self, s: Session, order: PurchaseOrder, kind: str, period: int, to_escalation: str = "") -> OutboxMessage:
+        """kind: unprocessed | invoice (to the supplier), approval | escalation (to buyers / the escalation address)."""
+        context = {"kind": kind, "period": period}
+        if kind in ("unprocessed", "invoice"):
+            subject = {"unprocessed": f"[{order.ref}] Reminder: your bill is awaited",
+                       "invoice": f"[{order.ref}] Reminder: we are waiting for your invoice"}[kind]
+            supplier = s.get(Supplier, order.supplier_id)
+            assert supplier is not None
+            return self._to_supplier(s, order, "reminder", subject, context,
+                                     self._thread_to(s, order, (supplier.email,)))
+        pending = next(r for r in queries.revisions_of(s, order.id) if r.status.value == "submitted")
+        context["number"] = pending.number
+        to = (to_escalation,) if kind == "escalation" else self._buyer_addresses(s, order)
+        subject = (f"[{order.ref}] Escalation: bill rev {pending.number} waits for approval" if kind == "escalation"
+                   else f"[{order.ref}] Reminder: bill rev {pending.number} waits for your approval")
+        token = self._token(s, order.id, pending.id, "buyer")
+        mail = self._outgoing("reminder", to, subject, self._context(order, context), token,
+                              self._thread_to(s, order, self._buyer_addresses(s, order)))
+        return self._queue(s, mail, order.id, pending.id)
+
     def documents_received(self, s: Session, order: PurchaseOrder, names: Sequence[str], draft: int | None,
                            thread: Thread | None) -> OutboxMessage:
         subject = f"[{order.ref}] {len(names)} document(s) received"
@@ -163,9 +205,11 @@ class Notifier:
             return None
         ref = f"[{order.ref}] " if order else ""
         subject = f"{ref}Not processed: {error.summary}"
+        supplier = queries.supplier_by_email(s, message.sender)
         context = {"error": error, "subject": message.subject, "order": order,
                    "customer": self.config.bot.customer_name, "marker": REPLY_MARKER,
-                   "bot_address": self.config.bot.address, "unprocessed": None}
+                   "bot_address": self.config.bot.address,
+                   "unprocessed": queries.unprocessed_count(s, supplier.id) if supplier else None}
         # No reply token: a refused sender gains no address; a reply still threads by Message-ID.
         mail = self._outgoing(f"errors/{error.template}", (message.sender,), subject, context, None,
                               Thread.of(message), automatic="auto-replied")

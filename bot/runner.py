@@ -5,6 +5,7 @@ import asyncio
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from bot.app import App
 from bot.mailbox import IdleWatcher, ImapMailbox, MailboxError
 from bot.outbox import SendReport, send_outbox
 from bot.apply import Outcome
+from bot.jobs import JOBS
 from bot.pipeline import Source, process_batch, retry_due
 from storage import queries
 from storage.db import session
@@ -113,6 +115,9 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(poll_job, "interval", seconds=app.config.bot.poll_interval_seconds, id="poll",
                       max_instances=1, coalesce=True, next_run_time=app.clock())
+    for name, job in JOBS.items():  # each decides itself what is due, so a check every few minutes is enough
+        scheduler.add_job(_scheduled(app, name, job), "interval", minutes=5, id=name, max_instances=1,
+                          coalesce=True, next_run_time=app.clock())
     scheduler.start()
 
     def poll_now() -> None:
@@ -126,6 +131,13 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     stop.wait()
     scheduler.shutdown(wait=True)
     thread.join(timeout=5)
+
+
+def _scheduled(app: App, name: str, job) -> Callable[[], None]:
+    def run() -> None:
+        if job(app):
+            asyncio.run(send_outbox(app))
+    return run
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -1,15 +1,16 @@
 """Read models for the command line: an order as JSON-ready data, and as text."""
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot import bills
 from parsers.records import Line
 from storage import queries
-from storage.models import Invoice, PurchaseOrder, Supplier
+from storage.models import Buyer, Invoice, OrderBuyer, OrderStatus, PurchaseOrder, Supplier
 
 
 def line_data(line: Line) -> dict[str, Any]:
@@ -87,4 +88,31 @@ def order_text(data: dict[str, Any]) -> str:
                    f"approved {invoice['total_expected']}, due {invoice['due_date']}{flag}")
     out += ["", "timeline:"]
     out += [f"  {e['at'][:19]}  {e['actor']:<28} {e['kind']:<15} {e['detail']}" for e in data["events"]]
+    return "\n".join(out)
+
+
+def status(s: Session) -> dict[str, Any]:
+    """Per supplier: what waits for them; per buyer: the bills waiting for their decision."""
+    suppliers = []
+    for supplier in s.exec(select(Supplier).order_by(col(Supplier.email))).all():
+        counts = Counter(o.status.value for o in s.exec(select(PurchaseOrder).where(
+            PurchaseOrder.supplier_id == supplier.id)).all())
+        suppliers.append({"supplier": supplier.email, "unprocessed": counts["new"], "rejected": counts["rejected"],
+                          "awaiting_approval": counts["awaiting_approval"], "awaiting_invoice": counts["approved"],
+                          "invoiced_unpaid": counts["invoiced"]})
+    buyers = []
+    for buyer in s.exec(select(Buyer).order_by(col(Buyer.email))).all():
+        query = select(PurchaseOrder.ref).join(OrderBuyer, col(OrderBuyer.order_id) == col(PurchaseOrder.id)).where(
+            OrderBuyer.buyer_id == buyer.id, PurchaseOrder.status == OrderStatus.AWAITING_APPROVAL.value)
+        waiting = sorted(s.exec(query).all())
+        buyers.append({"buyer": buyer.email, "waiting_for_decision": len(waiting), "orders": waiting})
+    return {"suppliers": suppliers, "buyers": buyers}
+
+
+def status_text(data: dict[str, Any]) -> str:
+    out = ["supplier                          unprocessed rejected awaiting-approval awaiting-invoice unpaid"]
+    out += [f"{r['supplier']:<34}{r['unprocessed']:>11}{r['rejected']:>9}{r['awaiting_approval']:>18}"
+            f"{r['awaiting_invoice']:>17}{r['invoiced_unpaid']:>7}" for r in data["suppliers"]]
+    out += ["", "buyer                             waiting for decision"]
+    out += [f"{r['buyer']:<34}{r['waiting_for_decision']:>5}  {' '.join(r['orders'])}" for r in data["buyers"]]
     return "\n".join(out)

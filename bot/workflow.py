@@ -128,7 +128,13 @@ class RecordInvoice:
     note: str
 
 
-Decision = Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | AttachDocuments | RecordInvoice
+@dataclass(frozen=True)
+class RecordPayment:
+    note: str
+
+
+Decision = (Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | AttachDocuments | RecordInvoice
+            | RecordPayment)
 
 
 def decide(order: OrderView, reply: Reply) -> Decision:
@@ -155,7 +161,7 @@ def _supplier(order: OrderView, reply: Reply) -> Decision:
     if kind in (CommandKind.APPROVE, CommandKind.REJECT):
         return Refuse(errors.OnlyBuyersDecide())
     if kind is CommandKind.PAID:
-        return Refuse(errors.CommandNotAvailable(command=kind.value.upper()))
+        return Refuse(errors.OnlyBuyersDecide())
     if reply.documents:
         return _documents(order, reply)
     return _comment(reply, Role.BUYER)
@@ -210,7 +216,11 @@ def _buyer(order: OrderView, reply: Reply) -> Decision:
         return Refuse(errors.OnlySupplierBills())
     if kind in (CommandKind.APPROVE, CommandKind.REJECT):
         return _decision(order, reply)
-    if kind in (CommandKind.INVOICE, CommandKind.PAID):
+    if kind is CommandKind.PAID:
+        if order.status is not OrderStatus.INVOICED:
+            return Refuse(errors.PaymentNotDue(status=order.status.value))
+        return RecordPayment(note=reply.command.argument)
+    if kind is CommandKind.INVOICE:
         return Refuse(errors.CommandNotAvailable(command=kind.value.upper()))
     return _comment(reply, Role.SUPPLIER)
 
@@ -259,4 +269,6 @@ def order_status_after(decision: Decision, current: OrderStatus) -> OrderStatus:
         return OrderStatus.REJECTED
     if isinstance(decision, RecordInvoice):
         return OrderStatus.INVOICED
+    if isinstance(decision, RecordPayment):
+        return OrderStatus.PAID
     return current

@@ -101,7 +101,7 @@ def _write_header_block(sheet, header: SheetHeader) -> None:
     ]
     for index, (label, value) in enumerate(rows, start=1):
         sheet.cell(index, 1, label).font = bold
-        _text_cell(sheet, index, 2, value)
+        text_cell(sheet, index, 2, value)
     qty, price, tax = (f"{c}{FIRST_LINE_ROW}:{c}{LAST_FORMULA_ROW}" for c in "CEF")
     totals = [
         ("Net total", f"=SUMPRODUCT({qty},{price})"),
@@ -122,7 +122,7 @@ def _write_lines(sheet, lines: list[Line]) -> None:
         cell.alignment = Alignment(horizontal="center")
     for row, line in enumerate(lines, start=FIRST_LINE_ROW):
         for column, text in ((1, line.sku), (2, line.description), (4, line.unit)):
-            _text_cell(sheet, row, column, text)
+            text_cell(sheet, row, column, text)
         for column, number in ((3, line.quantity), (5, line.unit_price), (6, line.tax_rate)):
             sheet.cell(row, column, float(number))
         sheet.cell(row, 7, f"=C{row}*E{row}")
@@ -132,7 +132,7 @@ def _write_lines(sheet, lines: list[Line]) -> None:
     sheet.freeze_panes = f"A{FIRST_LINE_ROW}"
 
 
-def _text_cell(sheet, row: int, column: int, text: str) -> None:
+def text_cell(sheet, row: int, column: int, text: str) -> None:
     """Text from people stays text: a leading = + - @ must never become a formula."""
     cell = sheet.cell(row, column)
     cell.value = text

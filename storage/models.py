@@ -97,6 +97,7 @@ class Supplier(SQLModel, table=True):
     email: str = Field(sa_type=String(320), unique=True, index=True)
     name: str = ""
     domain: str = ""  # every address @domain acts for the supplier ("" = only listed addresses)
+    terms: str = ""  # payment terms set by the operator ("" = from the config)
 
 
 class SupplierAddress(SQLModel, table=True):
@@ -286,13 +287,34 @@ class Invoice(SQLModel, table=True):
     total_read: Decimal | None = Field(default=None, sa_type=DecimalText)
     total_expected: Decimal = Field(sa_type=DecimalText)
     read_method: str = "none"  # text, ocr, none
+    terms: str = "net 30"
     due_date: date
+    discount_until: date | None = None
+    discount_amount: Decimal = Field(default=Decimal(0), sa_type=DecimalText)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
 
     @property
     def mismatch(self) -> bool:
         return self.total_read is not None and self.total_read != self.total_expected
+
+
+class Payment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", unique=True)
+    amount: Decimal = Field(sa_type=DecimalText)
+    paid_on: date
+    recorded_by: str  # "operator" or the buyer's address
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ScheduledSend(SQLModel, table=True):
+    """One row per digest or reminder sent: what makes each one go out once per period, across restarts."""
+
+    __tablename__ = "scheduled_send"
+    key: str = Field(sa_type=String(200), primary_key=True)  # e.g. digest:3:2026-11-28, remind-approval:7:2
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Event(SQLModel, table=True):

@@ -44,6 +44,10 @@ def supplier_for(s: Session, email: str) -> Supplier:
     return found
 
 
+def supplier_by_email(s: Session, email: str) -> Supplier | None:
+    return s.exec(select(Supplier).where(Supplier.email == email.strip().lower())).first()
+
+
 def buyer_for(s: Session, email: str) -> Buyer:
     email = email.strip().lower()
     found = s.exec(select(Buyer).where(Buyer.email == email)).first()

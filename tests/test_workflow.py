@@ -73,7 +73,8 @@ def test_a_stale_or_decided_revision_is_answered_not_decided() -> None:
     (Role.BUYER, "", SHEET, errors.OnlySupplierBills()),
     (Role.SUPPLIER, "", None, errors.EmptyReply()),
     (Role.SUPPLIER, "INVOICE", None, errors.InvoiceBeforeApproval("awaiting_approval")),
-    (Role.SUPPLIER, "PAID", None, errors.CommandNotAvailable("PAID")),
+    (Role.SUPPLIER, "PAID", None, errors.OnlyBuyersDecide()),
+    (Role.BUYER, "PAID", None, errors.PaymentNotDue("awaiting_approval")),
 ])
 def test_who_may_do_what(role: Role, text: str, sheet: BillSheet | None, error: errors.UserError) -> None:
     assert decide(AWAITING, reply(role, text, sheet, bound=12)) == Refuse(error)

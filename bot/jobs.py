@@ -1,0 +1,111 @@
+"""Scheduled work: the daily digest and the reminders. Each send is recorded, so a period sends once."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from bot.app import App
+from bot.notify import DigestItem
+from bot.timing import digest_due, local_day, periods_elapsed
+from bot.tokens import reply_address
+from storage import queries
+from storage.db import session
+from storage.models import OrderStatus, PurchaseOrder, ReplyToken, Revision, RevisionStatus, ScheduledSend, Supplier
+
+DIGEST_STATES = {OrderStatus.NEW: "unprocessed", OrderStatus.REJECTED: "rejected, waiting for a correction",
+                 OrderStatus.APPROVED: "approved, waiting for the invoice"}
+
+
+def _once(s: Session, key: str, now: datetime) -> bool:
+    """True the first time a key is seen (and records it); the send happens in the same transaction."""
+    if s.get(ScheduledSend, key) is not None:
+        return False
+    s.add(ScheduledSend(key=key, created_at=now))
+    return True
+
+
+def run_digest(app: App) -> int:
+    zone = ZoneInfo(app.config.schedule.timezone)
+    now = app.clock()
+    sent = 0
+    with session(app.engine) as s:
+        day = digest_due(now, zone, app.config.schedule.digest_time, _last_digest_day(s, now, zone))
+        if day is None:
+            return 0
+        for supplier in s.exec(select(Supplier).order_by(col(Supplier.id))).all():
+            items = _digest_items(app, s, supplier)
+            if items and _once(s, f"digest:{supplier.id}:{day.isoformat()}", now):
+                app.notifier.digest(s, supplier, items, day)
+                sent += 1
+        _once(s, f"digest-run:{day.isoformat()}", now)
+        s.commit()
+    return sent
+
+
+def _last_digest_day(s: Session, now: datetime, zone: ZoneInfo):
+    today = local_day(now, zone)
+    return today if s.get(ScheduledSend, f"digest-run:{today.isoformat()}") else None
+
+
+def _digest_items(app: App, s: Session, supplier: Supplier) -> list[DigestItem]:
+    orders = s.exec(select(PurchaseOrder).where(PurchaseOrder.supplier_id == supplier.id,
+                                                col(PurchaseOrder.status).in_([k.value for k in DIGEST_STATES]))
+                    .order_by(col(PurchaseOrder.created_at))).all()
+    return [DigestItem(order.ref, DIGEST_STATES[order.status], order.created_at.date(),
+                       reply_address(app.config.bot.address, _supplier_token(s, order.id), app.config.bot.reply_separator))
+            for order in orders]
+
+
+def _supplier_token(s: Session, order_id: int) -> str:
+    query = select(ReplyToken.token).where(ReplyToken.order_id == order_id, ReplyToken.audience == "supplier")
+    return s.exec(query.order_by(col(ReplyToken.created_at).desc())).first() or ""
+
+
+def run_reminders(app: App) -> int:
+    settings, now, sent = app.config.schedule, app.clock(), 0
+    with session(app.engine) as s:
+        for order in s.exec(select(PurchaseOrder).where(col(PurchaseOrder.status).in_(
+                [OrderStatus.NEW.value, OrderStatus.AWAITING_APPROVAL.value, OrderStatus.APPROVED.value]))).all():
+            sent += _remind(app, s, order, now, settings)
+        s.commit()
+    return sent
+
+
+def _remind(app: App, s: Session, order: PurchaseOrder, now: datetime, settings) -> int:
+    if order.status is OrderStatus.NEW:
+        return _periodic(app, s, order, "unprocessed", order.created_at, now, settings.remind_unprocessed_after_days)
+    if order.status is OrderStatus.APPROVED:
+        approved = _revision_in(s, order.id, RevisionStatus.APPROVED)
+        since = approved.decided_at if approved and approved.decided_at else order.created_at
+        return _periodic(app, s, order, "invoice", since, now, settings.remind_invoice_after_days)
+    pending = _revision_in(s, order.id, RevisionStatus.SUBMITTED)
+    if pending is None or pending.submitted_at is None:
+        return 0
+    sent = _periodic(app, s, order, "approval", pending.submitted_at, now, settings.remind_approval_after_days,
+                     f":{pending.id}")
+    escalate = settings.escalate_approval_after_days
+    if settings.escalation_address and escalate and periods_elapsed(pending.submitted_at, now, escalate) >= 1:
+        if _once(s, f"escalation:{order.id}:{pending.id}", now):
+            app.notifier.reminder(s, order, "escalation", escalate, settings.escalation_address)
+            sent += 1
+    return sent
+
+
+def _periodic(app: App, s: Session, order: PurchaseOrder, kind: str, since: datetime, now: datetime,
+              every_days: int, scope: str = "") -> int:
+    period = periods_elapsed(since, now, every_days)
+    if period < 1 or not _once(s, f"remind-{kind}:{order.id}{scope}:{period}", now):
+        return 0
+    app.notifier.reminder(s, order, kind, period)
+    queries.add_event(s, order.id, now, "bot", "reminder", f"{kind} reminder #{period}")
+    return 1
+
+
+def _revision_in(s: Session, order_id: int, status: RevisionStatus) -> Revision | None:
+    return next((r for r in queries.revisions_of(s, order_id) if r.status is status), None)
+
+
+JOBS: dict[str, Callable[[App], int]] = {"digest": run_digest, "reminders": run_reminders}
