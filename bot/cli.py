@@ -327,7 +327,7 @@ def failed_list(ctx: click.Context, as_json: bool) -> None:
     with session(app.engine) as s:
         rows = [{"id": r.id, "uid": r.uid, "sender": r.sender, "subject": r.subject, "attempts": r.attempts,
                  "next_attempt_at": r.next_attempt_at.isoformat() if r.next_attempt_at else None,
-                 "error": r.error, "raw_path": r.raw_path} for r in queries.failed_messages(s)]
+                 "error": r.error, "raw_path": r.raw_path} for r in queries.inbound_with_status(s)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -345,7 +345,7 @@ def failed_retry(ctx: click.Context, ids: tuple[int, ...], retry_all: bool) -> N
     app = _app(ctx)
     if retry_all:
         with session(app.engine) as s:
-            ids = tuple(r.id for r in queries.failed_messages(s))
+            ids = tuple(r.id for r in queries.inbound_with_status(s))
     if not ids:
         raise click.UsageError("give message ids or --all")
     for inbound_id in ids:
@@ -368,7 +368,7 @@ def held_list(ctx: click.Context, as_json: bool) -> None:
     app = _app(ctx)
     with session(app.engine) as s:
         rows = [{"id": r.id, "sender": r.sender, "subject": r.subject, "reason": r.disposition,
-                 "received_at": r.received_at.isoformat()} for r in queries.failed_messages(s, InboundStatus.HELD)]
+                 "received_at": r.received_at.isoformat()} for r in queries.inbound_with_status(s, InboundStatus.HELD)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

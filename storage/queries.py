@@ -35,13 +35,7 @@ from storage.models import (
 
 
 def supplier_for(s: Session, email: str) -> Supplier:
-    email = email.strip().lower()
-    found = s.exec(select(Supplier).where(Supplier.email == email)).first()
-    if found is None:
-        found = Supplier(email=email, name=email.split("@")[0])
-        s.add(found)
-        s.flush()
-    return found
+    return _party_for(s, Supplier, email)
 
 
 def supplier_by_email(s: Session, email: str) -> Supplier | None:
@@ -49,10 +43,15 @@ def supplier_by_email(s: Session, email: str) -> Supplier | None:
 
 
 def buyer_for(s: Session, email: str) -> Buyer:
+    return _party_for(s, Buyer, email)
+
+
+def _party_for(s: Session, model: type[Supplier] | type[Buyer], email: str):
+    """The supplier or buyer with this address, created on first use (named after its local part)."""
     email = email.strip().lower()
-    found = s.exec(select(Buyer).where(Buyer.email == email)).first()
+    found = s.exec(select(model).where(model.email == email)).first()
     if found is None:
-        found = Buyer(email=email, name=email.split("@")[0])
+        found = model(email=email, name=email.split("@")[0])
         s.add(found)
         s.flush()
     return found
@@ -212,7 +211,7 @@ def failed_due(s: Session, now: datetime) -> list[int]:
     return [int(i) for i in s.exec(query).all()]
 
 
-def failed_messages(s: Session, status: InboundStatus = InboundStatus.FAILED) -> Sequence[InboundMessage]:
+def inbound_with_status(s: Session, status: InboundStatus = InboundStatus.FAILED) -> Sequence[InboundMessage]:
     query = select(InboundMessage).where(InboundMessage.status == status.value)
     return s.exec(query.order_by(col(InboundMessage.id))).all()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.devmail.clients import LineEdit, edit_sheet
+from bot.devmail.clients import LineEdit, Received, edit_sheet
 from tests.conftest import World
 from tests.pdfgen import text_pdf
 from tests.test_round_trip import order_json, sheet_of
@@ -16,24 +16,25 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 400
 DELIVERY_NOTE = text_pdf(["Delivery note 88", "500 bolts, 500 nuts"])
 
 
-def approved_order(world: World) -> str:
+def submitted_order(world: World) -> tuple[str, Received, Received]:
+    """An order whose unchanged sheet was sent with SEND: (ref, the new-order mail, the approval request)."""
     ref = world.order()
     world.poll()
     mail = world.supplier.wait_for(f"[{ref}] New order")
     world.supplier.reply(mail, "SEND", attachments=((f"{ref}-bill.xlsx", sheet_of(mail)),))
     world.poll()
-    world.buyer.reply(world.buyer.wait_for("Bill rev 1 for approval"), "APPROVE")
+    return ref, mail, world.buyer.wait_for(f"[{ref}] Bill rev 1 for approval")
+
+
+def approved_order(world: World) -> str:
+    ref, _, request = submitted_order(world)
+    world.buyer.reply(request, "APPROVE")
     world.poll()
     return ref
 
 
 def test_a_question_reaches_the_buyer_and_the_answer_comes_back_threaded(world: World) -> None:
-    ref = world.order()
-    world.poll()
-    new_order = world.supplier.wait_for(f"[{ref}] New order")
-    world.supplier.reply(new_order, "SEND", attachments=((f"{ref}-bill.xlsx", sheet_of(new_order)),))
-    world.poll()
-    request = world.buyer.wait_for("Bill rev 1 for approval")
+    ref, new_order, request = submitted_order(world)
     world.supplier.reply(new_order, "Can we ship the nuts a week later?\n\n-- \nSam, ACME Supplies", "outlook")
     world.poll()
     question = world.buyer.wait_for(f"[{ref}] Question from Sam Supplier")
