@@ -5,7 +5,8 @@
 Builds the database with bulk inserts (3 order lines, one submitted revision
 with 3 lines and 6 events per order), then times the work behind
 `supplierbot orders --json` (first, middle and last page of 100) and
-`supplierbot order show REF --json` (median of 50 random orders), in process,
+`supplierbot order show REF --json` (median of 50 random orders) and
+`supplierbot status --json`, in process,
 without Python's start-up.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bot.views import order_detail, order_summary
+from bot.views import order_detail, order_summary, status
 from storage import queries
 from storage.db import make_engine, session
 from storage.models import (Buyer, Event, OrderBuyer, OrderLine, PurchaseOrder, Revision, RevisionLine,
@@ -77,6 +78,8 @@ def main() -> None:
             for name, offset in (("first", 0), ("middle", args.orders // 2), ("last", args.orders - 100)):
                 ms = timed(lambda: [order_summary(s, o) for o in queries.all_orders(s, 100, offset)])
                 print(f"orders --json, {name} page of 100: {ms:.0f} ms")
+            ms = timed(lambda: status(s))
+            print(f"status --json (500 suppliers, 50 buyers): {ms:.0f} ms")
             refs = [f"PO-2026-{random.Random(n).randint(1, args.orders):06d}" for n in range(50)]
             shows = [timed(lambda ref=ref: order_detail(s, queries.order_by_ref(s, ref))) for ref in refs]
             print(f"order show --json: median {statistics.median(shows):.1f} ms, max {max(shows):.1f} ms "

@@ -111,12 +111,12 @@ def order() -> None:
 @click.option("--buyer", "buyers", multiple=True, required=True, help="Buyer email; repeat for several.")
 @click.option("--file", "lines_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV or XLSX of lines: sku, description, quantity, unit, unit price, tax rate.")
-@click.option("--currency", default="EUR", show_default=True)
+@click.option("--currency", default=None, help="Default: the supplier's contract currency, else EUR.")
 @click.option("--ref", default=None, help="Reference like PO-2026-0042 (default: the next number).")
 @click.option("--delivery", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Requested delivery date.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def order_create(ctx: click.Context, supplier: str, buyers: tuple[str, ...], lines_file: Path, currency: str,
+def order_create(ctx: click.Context, supplier: str, buyers: tuple[str, ...], lines_file: Path, currency: str | None,
                  ref: str | None, delivery, as_json: bool) -> None:
     """Create an order and queue the new-order email to the supplier."""
     app = _app(ctx)
@@ -158,9 +158,10 @@ def supplier() -> None:
 @click.option("--address", "addresses", multiple=True, help="Another address that acts for the supplier.")
 @click.option("--domain", default=None, help="Every address @DOMAIN acts for the supplier ('' to stop).")
 @click.option("--terms", default=None, help='Payment terms: "net 30", "net 60 EOM", "2/10 net 30".')
+@click.option("--currency", default=None, help="The contract's currency; new orders use it by default.")
 @click.pass_context
 def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tuple[str, ...],
-                 domain: str | None, terms: str | None) -> None:
+                 domain: str | None, terms: str | None, currency: str | None) -> None:
     """Create or change a supplier; prints what it now is."""
     app = _app(ctx)
     with session(app.engine) as s:
@@ -174,6 +175,10 @@ def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tu
             found.name = name
         if domain is not None:
             found.domain = domain.strip().lower().lstrip("@")
+        if currency is not None:
+            if len(currency) != 3 or not currency.isalpha():
+                raise click.ClickException(f"currency must be a 3-letter code like EUR, got {currency!r}")
+            found.currency = currency.upper()
         for address in addresses:
             if "@" not in address:
                 raise click.ClickException(f"not an email address: {address!r}")
@@ -181,6 +186,7 @@ def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tu
                 s.add(SupplierAddress(supplier_id=found.id, email=address.strip().lower()))
         s.commit()
         data = {"email": found.email, "name": found.name, "domain": found.domain, "terms": found.terms,
+                "currency": found.currency,
                 "addresses": queries.supplier_addresses(s, found.id)}
     click.echo(json.dumps(data, indent=2))
 

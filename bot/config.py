@@ -75,6 +75,14 @@ class ContractSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    max_message_mb: int = 30  # larger messages are answered from their headers alone
+    max_attachment_mb: int = 15
+    max_attachments_mb: int = 40  # all documents of one message together
+    max_attachments: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotSettings
     imap: ServerSettings
@@ -84,6 +92,7 @@ class Config:
     auth: AuthSettings = AuthSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     contracts: ContractSettings = ContractSettings()
+    limits: LimitSettings = LimitSettings()
 
 
 class _Section:
@@ -159,7 +168,7 @@ def load_config(path: Path) -> Config:
 def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
     problems: list[str] = []
     sections = {name: _Section(_table(data, name, problems), name, problems)
-                for name in ("bot", "imap", "smtp", "storage", "commands", "auth", "schedule", "contracts")}
+                for name in ("bot", "imap", "smtp", "storage", "commands", "auth", "schedule", "contracts", "limits")}
     for name in sorted(set(data) - set(sections)):
         problems.append(f"{name}: unknown section")
     config = Config(
@@ -171,6 +180,7 @@ def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
         auth=_auth(sections["auth"]),
         schedule=_schedule(sections["schedule"]),
         contracts=_contracts(sections["contracts"]),
+        limits=_limits(sections["limits"]),
     )
     for section in sections.values():
         section.finish()
@@ -280,6 +290,15 @@ def _contracts(s: _Section) -> ContractSettings:
         except TermsInvalid as exc:
             s.problems.append(f"contracts.{key}: {exc}")
     return ContractSettings(default_terms=default, suppliers={k.lower(): str(v) for k, v in suppliers.items()})
+
+
+def _limits(s: _Section) -> LimitSettings:
+    return LimitSettings(
+        max_message_mb=s.integer("max_message_mb", 30, 1, 500),
+        max_attachment_mb=s.integer("max_attachment_mb", 15, 1, 500),
+        max_attachments_mb=s.integer("max_attachments_mb", 40, 1, 500),
+        max_attachments=s.integer("max_attachments", 10, 1, 100),
+    )
 
 
 def _keywords(s: _Section) -> dict[CommandKind, tuple[str, ...]]:

@@ -20,7 +20,7 @@ class NewOrder:
     supplier: str
     buyers: tuple[str, ...]
     lines: tuple[Line, ...]
-    currency: str = "EUR"
+    currency: str | None = None  # None: the supplier's contract currency, else EUR
     ref: str | None = None
     requested_delivery: date | None = None
 
@@ -33,8 +33,9 @@ def create_order(app: App, new: NewOrder) -> str:
         if queries.order_by_ref(s, ref):
             raise OrderRejected(f"order {ref} already exists")
         supplier = queries.supplier_for(s, new.supplier)
+        currency = (new.currency or supplier.currency or "EUR").upper()
         order = PurchaseOrder(ref=ref, customer=app.config.bot.customer_name, supplier_id=supplier.id,
-                              currency=new.currency.upper(), requested_delivery=new.requested_delivery,
+                              currency=currency, requested_delivery=new.requested_delivery,
                               created_at=now)
         s.add(order)
         s.flush()
@@ -54,7 +55,7 @@ def _check(new: NewOrder) -> None:
         problems.append("an order needs at least one buyer")
     if not new.lines:
         problems.append("an order needs at least one line")
-    if len(new.currency) != 3 or not new.currency.isalpha():
+    if new.currency is not None and (len(new.currency) != 3 or not new.currency.isalpha()):
         problems.append(f"currency must be a 3-letter code like EUR, got {new.currency!r}")
     if new.supplier.lower() in {b.lower() for b in new.buyers}:
         problems.append("the supplier cannot also be a buyer of the order")

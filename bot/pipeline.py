@@ -23,7 +23,7 @@ from bot.matching import match_order
 from bot.workflow import Approve, OrderView, Reject, Reply, RevisionView, Role, decide
 from parsers.authresults import dmarc_verdict
 from parsers.bill_sheet import SheetInvalid, read_bill_sheet
-from parsers.documents import sort_attachments
+from parsers.documents import DocumentLimits, sort_attachments
 from parsers.message import MessageUnreadable, bounced_message_ids, parse_message
 from parsers.records import Attachment, BillSheet, ParsedMessage
 from parsers.reply import parse_command
@@ -34,7 +34,6 @@ from storage.models import InboundMessage, InboundStatus, OutboxStatus, Purchase
 
 log = logging.getLogger("supplierbot.pipeline")
 TRANSACTION_SECONDS = 0.25
-MAX_MESSAGE_BYTES = 30 * 1024 * 1024
 
 SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet")
 SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
@@ -180,8 +179,9 @@ def retry_due(app: App) -> list[Outcome | None]:
 
 
 def handle(app: App, s: Session, row: InboundMessage, raw: bytes, released: bool = False) -> Outcome:
-    if len(raw) > MAX_MESSAGE_BYTES:  # never parse the body: answered from the headers alone
-        return _unreadable(app, s, raw, errors.MessageTooLarge(len(raw) >> 20, MAX_MESSAGE_BYTES >> 20))
+    limit = app.config.limits.max_message_mb
+    if len(raw) > limit << 20:  # never parse the body: answered from the headers alone
+        return _unreadable(app, s, raw, errors.MessageTooLarge(len(raw) >> 20, limit))
     try:
         message = parse_message(raw)
     except MessageUnreadable as exc:
@@ -221,7 +221,10 @@ def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMes
 
 def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, released: bool) -> Outcome:
     sheet, sheet_name, sheet_error = read_sheet(message.attachments)
-    documents, refused = sort_attachments([a for a in message.attachments if not _looks_like_sheet(a)])
+    limits = app.config.limits
+    documents, refused = sort_attachments([a for a in message.attachments if not _looks_like_sheet(a)],
+                                          DocumentLimits(limits.max_attachment_mb << 20, limits.max_attachments_mb << 20,
+                                                         limits.max_attachments))
     attachment_error = errors.AttachmentsNotAccepted(tuple((r.filename, r.reason) for r in refused)) if refused else None
     sheet_ref = sheet.order_ref if sheet else None
     bot = app.config.bot

@@ -5,6 +5,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot import bills
@@ -92,21 +93,31 @@ def order_text(data: dict[str, Any]) -> str:
 
 
 def status(s: Session) -> dict[str, Any]:
-    """Per supplier: what waits for them; per buyer: the bills waiting for their decision."""
-    suppliers = []
-    for supplier in s.exec(select(Supplier).order_by(col(Supplier.email))).all():
-        counts = Counter(o.status.value for o in s.exec(select(PurchaseOrder).where(
-            PurchaseOrder.supplier_id == supplier.id)).all())
-        suppliers.append({"supplier": supplier.email, "unprocessed": counts["new"], "rejected": counts["rejected"],
-                          "awaiting_approval": counts["awaiting_approval"], "awaiting_invoice": counts["approved"],
-                          "invoiced_unpaid": counts["invoiced"]})
-    buyers = []
-    for buyer in s.exec(select(Buyer).order_by(col(Buyer.email))).all():
-        query = select(PurchaseOrder.ref).join(OrderBuyer, col(OrderBuyer.order_id) == col(PurchaseOrder.id)).where(
-            OrderBuyer.buyer_id == buyer.id, PurchaseOrder.status == OrderStatus.AWAITING_APPROVAL.value)
-        waiting = sorted(s.exec(query).all())
-        buyers.append({"buyer": buyer.email, "waiting_for_decision": len(waiting), "orders": waiting})
+    """Per supplier: what waits for them; per buyer: the bills waiting for their decision (two GROUP BYs)."""
+    counts: dict[str, Counter[str]] = {email: Counter() for email in s.exec(select(Supplier.email)).all()}
+    query = select(Supplier.email, PurchaseOrder.status, func.count()).join(
+        PurchaseOrder, col(PurchaseOrder.supplier_id) == col(Supplier.id)).group_by(Supplier.email, PurchaseOrder.status)
+    for email, state, number in s.exec(query).all():
+        counts[email][state.value] = number
+    suppliers = [{"supplier": email, "unprocessed": c["new"], "rejected": c["rejected"],
+                  "awaiting_approval": c["awaiting_approval"], "awaiting_invoice": c["approved"],
+                  "invoiced_unpaid": c["invoiced"]} for email, c in sorted(counts.items())]
+    buyers = _waiting_for_buyers(s)
     return {"suppliers": suppliers, "buyers": buyers}
+
+
+def _waiting_for_buyers(s: Session, shown: int = 20) -> list[dict[str, Any]]:
+    """Per buyer: how many bills wait for a decision, and the oldest few (one pass each, not one per buyer)."""
+    awaiting = PurchaseOrder.status == OrderStatus.AWAITING_APPROVAL.value
+    joined = (col(OrderBuyer.order_id) == col(PurchaseOrder.id))
+    counts = dict(s.exec(select(OrderBuyer.buyer_id, func.count()).join(PurchaseOrder, joined).where(awaiting)
+                         .group_by(OrderBuyer.buyer_id)).all())
+    oldest: dict[int, list[str]] = {}
+    for buyer_id in counts:  # walks ix_order_buyer_buyer_order and stops after `shown` matches
+        query = select(PurchaseOrder.ref).join(PurchaseOrder, joined).where(OrderBuyer.buyer_id == buyer_id, awaiting)
+        oldest[buyer_id] = list(s.exec(query.select_from(OrderBuyer).order_by(col(OrderBuyer.order_id)).limit(shown)))
+    return [{"buyer": buyer.email, "waiting_for_decision": counts.get(buyer.id, 0), "orders": oldest.get(buyer.id, [])}
+            for buyer in s.exec(select(Buyer).order_by(col(Buyer.email))).all()]
 
 
 def status_text(data: dict[str, Any]) -> str:

@@ -98,6 +98,7 @@ class Supplier(SQLModel, table=True):
     name: str = ""
     domain: str = ""  # every address @domain acts for the supplier ("" = only listed addresses)
     terms: str = ""  # payment terms set by the operator ("" = from the config)
+    currency: str = Field(default="", sa_type=String(3))  # the contract's currency: new orders default to it
 
 
 class SupplierAddress(SQLModel, table=True):
@@ -126,6 +127,7 @@ class Buyer(SQLModel, table=True):
 
 class PurchaseOrder(SQLModel, table=True):
     __tablename__ = "purchase_order"
+    __table_args__ = (Index("ix_purchase_order_supplier_status", "supplier_id", "status"),)  # status counts
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(sa_type=String(40), unique=True, index=True)
     customer: str
@@ -138,6 +140,7 @@ class PurchaseOrder(SQLModel, table=True):
 
 class OrderBuyer(SQLModel, table=True):
     __tablename__ = "order_buyer"
+    __table_args__ = (Index("ix_order_buyer_buyer_order", "buyer_id", "order_id"),)  # a buyer's orders, in order
     order_id: int = Field(foreign_key="purchase_order.id", primary_key=True)
     buyer_id: int = Field(foreign_key="buyer.id", primary_key=True)
 

@@ -70,3 +70,27 @@ def test_poll_reports_an_unreachable_mail_server(world: World, tmp_path: Path) -
     config.write_text(text)
     code, output = cli(config, "poll", "--once")
     assert code == 1 and "IMAP 127.0.0.1:9" in output
+
+
+def test_orders_use_the_contract_currency_and_xlsx_lines_import(world: World, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in (["Artikel", "Menge", "Einzelpreis", "MwSt"], ["X-1", 3, "1,50", 19]):
+        workbook.active.append(row)
+    workbook.save(tmp_path / "lines.xlsx")
+    cli(world.config_path, "supplier", "set", world.supplier.address, "--currency", "chf")
+    code, output = cli(world.config_path, "order", "create", "--supplier", world.supplier.address,
+                       "--buyer", world.buyer.address, "--file", str(tmp_path / "lines.xlsx"), "--json")
+    ref = json.loads(output)["ref"]
+    data = json.loads(cli(world.config_path, "order", "show", ref, "--json")[1])
+    assert data["currency"] == "CHF" and data["lines"][0]["unit_price"] == "1.5" and data["total"] == "5.36"
+
+
+def test_outbox_list_shows_what_was_sent(world: World) -> None:
+    world.order()
+    code, output = cli(world.config_path, "outbox", "list", "--status", "queued", "--json")
+    assert code == 0 and [r["status"] for r in json.loads(output)] == ["queued"]
+    world.poll()
+    rows = json.loads(cli(world.config_path, "outbox", "list", "--json")[1])
+    assert rows[0]["status"] == "sent" and rows[0]["attempts"] == 1 and rows[0]["recipients"] == world.supplier.address

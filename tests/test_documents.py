@@ -126,3 +126,14 @@ def test_invoice_too_early_or_without_a_document_is_explained(world: World) -> N
     world.supplier.wait_for("INVOICE needs the invoice attached")
     assert order_json(world, ref2)["status"] == "approved" and order_json(world, ref2)["invoice"] is None
     assert json.dumps(order_json(world, ref)["documents"]) == "[]"
+
+
+def test_document_limits_are_configurable_and_explained(world: World) -> None:
+    world.reconfigure(limits={"max_attachments": 1})
+    ref = world.order()
+    world.poll()
+    mail = world.supplier.wait_for(f"[{ref}] New order")
+    world.supplier.reply(mail, "", attachments=(("a.pdf", DELIVERY_NOTE), ("b.jpg", JPEG)))
+    world.poll()
+    assert "2 files attached; at most 1 per message" in world.supplier.wait_for("cannot be accepted").text
+    assert order_json(world, ref)["documents"] == []
