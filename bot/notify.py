@@ -217,7 +217,7 @@ class Notifier:
 
     def operator_report(self, s: Session, subject: str, text: str) -> OutboxMessage | None:
         """Something the operator must look at; logged always, mailed when an address is configured."""
-        log.warning("operator report", extra={"subject": subject})
+        log.warning("operator report", extra={"about": subject.split(":", 1)[0]})  # no addresses in logs
         if not self.config.bot.operator_address:
             return None
         mail = Outgoing("operator", (self.config.bot.operator_address,), f"[supplierbot] {subject}", text,

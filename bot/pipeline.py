@@ -20,7 +20,7 @@ from bot import errors
 from bot.app import App
 from bot.apply import Applier, Outcome
 from bot.matching import match_order
-from bot.workflow import Approve, OrderView, Reject, Reply, RevisionView, Role, decide
+from bot.workflow import Approve, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
 from parsers.authresults import dmarc_verdict
 from parsers.bill_sheet import SheetInvalid, read_bill_sheet
 from parsers.documents import DocumentLimits, sort_attachments
@@ -240,7 +240,7 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
         bound_revision_id=match.revision_id, documents=len(documents), attachment_error=attachment_error,
     )
     decision = decide(order_view(s, order), reply)
-    if isinstance(decision, Approve | Reject) and app.config.auth.require_dmarc and not released:
+    if isinstance(decision, Approve | Reject | RecordPayment) and app.config.auth.require_dmarc and not released:
         verdict = dmarc_verdict(message.auth_results, app.config.auth.authserv_id, message.sender)
         if not verdict.passed:
             return _hold(app, s, row, order, message, verdict.reason)

@@ -99,3 +99,21 @@ def test_a_spoofed_buyer_is_held_and_the_operator_decides(world: World) -> None:
     assert order_json(world, ref)["status"] == "approved"
     assert "approved" in world.supplier.wait_for("approved — please deliver").subject
     assert json.loads(cli(world, "held", "list", "--json")) == []
+
+
+def test_with_dmarc_required_a_spoofed_paid_is_held_too(world: World) -> None:
+    from tests.pdfgen import text_pdf
+
+    require_dmarc(world)
+    ref, request = submit_rev1(world)
+    world.buyer.reply(request, "APPROVE")
+    world.poll()
+    world.supplier.reply(world.supplier.wait_for("approved — please deliver"), "INVOICE",
+                         attachments=(("inv.pdf", text_pdf(["Total: 1.00"])),))
+    world.poll()
+    invoice_mail = world.buyer.wait_for("Invoice received")
+    world.stranger.send(world.buyer.reply_message(invoice_mail, "PAID"))  # From says the buyer
+    world.poll()
+    held = json.loads(cli(world, "held", "list", "--json"))
+    assert [h["reason"] for h in held] == ["held: DMARC fail"]
+    assert order_json(world, ref)["status"] == "invoiced"
