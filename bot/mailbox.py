@@ -13,7 +13,8 @@ from imapclient import DELETED, IMAPClient
 from bot.config import ServerSettings
 
 FETCH_BATCH = 100
-FETCH_BATCH_BYTES = 20 * 1024 * 1024  # a batch of big messages is fetched in smaller pieces
+FETCH_BATCH_BYTES = 20 * 1024 * 1024
+IDLE_CHECK_SECONDS = 1.0  # a batch of big messages is fetched in smaller pieces
 log = logging.getLogger("supplierbot.mailbox")
 
 
@@ -141,8 +142,16 @@ class IdleWatcher:
         renew_at = time.monotonic() + self.renew_seconds
         try:
             while not self.stop.is_set() and time.monotonic() < renew_at:
-                responses = client.idle_check(timeout=1.0)
+                started = time.monotonic()
+                responses = client.idle_check(timeout=IDLE_CHECK_SECONDS)
+                if not responses and time.monotonic() - started < IDLE_CHECK_SECONDS / 2:
+                    # imapclient returns [] on EOF: readable at once with nothing to read means the
+                    # server or the network dropped us; reconnect rather than idle on a dead socket
+                    raise MailboxError("the IDLE connection was closed")
                 if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                     self.on_mail()
         finally:
-            client.idle_done()
+            try:
+                client.idle_done()
+            except (OSError, IMAPClient.Error):
+                pass  # the connection is gone; run() reconnects

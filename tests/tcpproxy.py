@@ -10,10 +10,11 @@ from bot.devmail import free_port
 class CuttingProxy:
     """Forwards to `target_port`; the first connection is closed after `cut_after` server bytes."""
 
-    def __init__(self, target_port: int, cut_after: int) -> None:
+    def __init__(self, target_port: int, cut_after: int | None = None) -> None:
         self.target_port, self.cut_after = target_port, cut_after
         self.port = free_port()
         self.cuts = 0
+        self.open: list[socket.socket] = []
         self.listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -25,6 +26,7 @@ class CuttingProxy:
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.target_port))
+            self.open += [client, server]
             limit = self.cut_after if first else None
             first = False
             threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
@@ -48,6 +50,16 @@ class CuttingProxy:
             except OSError:
                 pass
             sock.close()
+
+    def cut_all(self) -> None:
+        """Drop every connection open now, as a network failure would."""
+        for sock in self.open:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.cuts += len(self.open) // 2
+        self.open = []
 
     def close(self) -> None:
         self.listener.close()
