@@ -106,9 +106,7 @@ class Applier:
                     revision.id)
         self.s.flush()
         if decision.submit:
-            pending = next((r for r in queries.revisions_of(self.s, self.order.id)
-                            if r.status is RevisionStatus.SUBMITTED), None)
-            self._submit(revision, pending.id if pending else None)
+            self._submit(revision, decision.supersedes_id)
             return self._applied("draft + submitted")
         self.app.notifier.draft_received(self.s, self.order, self._view(revision), self.thread)
         return self._applied("draft")

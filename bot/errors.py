@@ -34,13 +34,13 @@ class NotAParty(UserError):
 @dataclass(frozen=True)
 class OnlyBuyersDecide(UserError):
     template = "only_buyers_decide"
-    summary = "only the order's buyers can approve or reject"
+    summary = "only the order's buyers can approve, reject or mark paid"
 
 
 @dataclass(frozen=True)
 class OnlySupplierBills(UserError):
     template = "only_supplier_bills"
-    summary = "only the supplier can send bill sheets or SEND"
+    summary = "only the supplier can send bills, SEND or INVOICE"
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,6 @@ class RejectNeedsReason(UserError):
 class EmptyReply(UserError):
     template = "empty_reply"
     summary = "the reply had no new text and no spreadsheet"
-
-
-@dataclass(frozen=True)
-class CommandNotAvailable(UserError):
-    template = "command_not_available"
-    summary = "this command is not available yet"
-    command: str = ""
 
 
 @dataclass(frozen=True)

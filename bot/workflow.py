@@ -89,6 +89,7 @@ class CreateDraft:
     replaces_id: int | None  # the draft this one replaces
     submit: bool  # SEND came with the sheet
     note: str = ""
+    supersedes_id: int | None = None  # with SEND: a submitted revision nobody decided yet
 
 
 @dataclass(frozen=True)
@@ -190,12 +191,14 @@ def _new_sheet(order: OrderView, reply: Reply) -> Decision:
         return Refuse(errors.SheetForOtherOrder(filename=reply.sheet_filename, sheet_ref=reply.sheet.order_ref))
     if order.status in CLOSED:
         return Refuse(errors.OrderClosed(status=order.status.value))
-    draft = order.draft
+    draft, pending = order.draft, order.pending
+    submit = reply.command.kind is CommandKind.SEND
     return CreateDraft(
         lines=reply.sheet.lines,
         replaces_id=draft.id if draft else None,
-        submit=reply.command.kind is CommandKind.SEND,
+        submit=submit,
         note=reply.note,
+        supersedes_id=pending.id if submit and pending else None,
     )
 
 
@@ -212,7 +215,7 @@ def _send(order: OrderView) -> Decision:
 
 def _buyer(order: OrderView, reply: Reply) -> Decision:
     kind = reply.command.kind
-    if reply.sheet is not None or reply.sheet_error is not None or kind is CommandKind.SEND:
+    if reply.sheet is not None or reply.sheet_error is not None or kind in (CommandKind.SEND, CommandKind.INVOICE):
         return Refuse(errors.OnlySupplierBills())
     if kind in (CommandKind.APPROVE, CommandKind.REJECT):
         return _decision(order, reply)
@@ -220,8 +223,6 @@ def _buyer(order: OrderView, reply: Reply) -> Decision:
         if order.status is not OrderStatus.INVOICED:
             return Refuse(errors.PaymentNotDue(status=order.status.value))
         return RecordPayment(note=reply.command.argument)
-    if kind is CommandKind.INVOICE:
-        return Refuse(errors.CommandNotAvailable(command=kind.value.upper()))
     return _comment(reply, Role.SUPPLIER)
 
 

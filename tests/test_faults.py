@@ -125,7 +125,6 @@ def test_an_imap_drop_mid_batch_is_resumed_by_the_next_poll(world: World, monkey
     world.poll()
     for n in range(6):
         ask(world, ref, f"Question {n}")
-    time.sleep(0.5)  # let the relay deliver all six
     monkeypatch.setattr(mailbox, "FETCH_BATCH", 2)
     proxy = CuttingProxy(world.supplier.imap_port, cut_after=6000)
     text = world.config_path.read_text().replace(f"port = {world.supplier.imap_port}", f"port = {proxy.port}")

@@ -33,6 +33,8 @@ AWAITING = order(OrderStatus.AWAITING_APPROVAL, PENDING)
 def test_a_sheet_makes_a_draft_and_send_with_it_submits() -> None:
     assert decide(order(), reply(Role.SUPPLIER, "", SHEET)) == CreateDraft(SHEET.lines, None, False)
     assert decide(order(), reply(Role.SUPPLIER, "SEND", SHEET)) == CreateDraft(SHEET.lines, None, True)
+    with_pending = decide(AWAITING, reply(Role.SUPPLIER, "SEND", SHEET))
+    assert (with_pending.submit, with_pending.supersedes_id) == (True, 12)
 
 
 def test_a_new_sheet_replaces_the_existing_draft() -> None:
@@ -75,6 +77,7 @@ def test_a_stale_or_decided_revision_is_answered_not_decided() -> None:
     (Role.SUPPLIER, "INVOICE", None, errors.InvoiceBeforeApproval("awaiting_approval")),
     (Role.SUPPLIER, "PAID", None, errors.OnlyBuyersDecide()),
     (Role.BUYER, "PAID", None, errors.PaymentNotDue("awaiting_approval")),
+    (Role.BUYER, "INVOICE", None, errors.OnlySupplierBills()),
 ])
 def test_who_may_do_what(role: Role, text: str, sheet: BillSheet | None, error: errors.UserError) -> None:
     assert decide(AWAITING, reply(role, text, sheet, bound=12)) == Refuse(error)
