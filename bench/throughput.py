@@ -9,11 +9,16 @@ order, each carrying a filled xlsx bill. Times, in one run:
   bot  — `supplierbot poll --once` as a separate process: fetch, ledger,
          sheet parsing, draft revisions, queued answers, and sending every
          answer over SMTP; its peak RSS is read from the kernel (wait4).
-Prints both rates, their ratio, and the bot's peak memory.
+  send — the bot's own answers (the same bytes) delivered again over SMTP with
+         the same number of parallel connections and nothing else: what the
+         local mail system (aiosmtpd relay → Dovecot LMTP) can take, which
+         bounds any rate that includes sending.
+Prints the rates, the ratios, and the bot's peak memory.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import os
 import resource
@@ -26,6 +31,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+import aiosmtplib
 import mailparser
 from imapclient import IMAPClient
 from sqlmodel import select, update
@@ -106,6 +112,22 @@ def bot_run(config: Path) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
+def send_limit(app: App, answers: list[tuple[list[str], bytes]]) -> float:
+    """Seconds to deliver the answers again: SMTP alone, over the bot's number of connections."""
+    async def lane(batch: list[tuple[list[str], bytes]]) -> None:
+        async with aiosmtplib.SMTP(hostname=app.config.smtp.host, port=app.config.smtp.port) as smtp:
+            for recipients, raw in batch:
+                await smtp.sendmail(BOT, recipients, raw)
+
+    async def all_lanes() -> None:
+        lanes = app.config.smtp.connections
+        await asyncio.gather(*(lane(answers[n::lanes]) for n in range(lanes)))
+
+    started = time.perf_counter()
+    asyncio.run(all_lanes())
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=2000)
@@ -123,12 +145,17 @@ def main() -> None:
         with session(app.engine) as s:
             applied = len(s.exec(select(InboundMessage.id)).all())
             sent = len(s.exec(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.SENT)).all())
-    raw_rate, bot_rate = count / raw_seconds, applied / bot_seconds
+            answers = [(row.recipients.split(","), row.raw) for row in
+                       s.exec(select(OutboxMessage).where(OutboxMessage.purpose != "new_order"))]
+        send_seconds = send_limit(app, answers)
+    raw_rate, bot_rate, send_rate = count / raw_seconds, applied / bot_seconds, len(answers) / send_seconds
     print(f"messages: {count} of ~{size // 1024} KB with a 20-row xlsx; bot applied {applied}, "
           f"sent {sent - args.orders} answers")
     print(f"raw limit (imapclient fetch + mail-parser): {raw_rate:,.0f} msg/s ({raw_seconds:.1f} s)")
     print(f"bot (poll --once, including sending answers): {bot_rate:,.0f} msg/s ({bot_seconds:.1f} s)")
     print(f"ratio bot/raw: {bot_rate / raw_rate:.2f}  (target ≥ 0.5)")
+    print(f"SMTP delivery alone, same answers, {app.config.smtp.connections} connections: {send_rate:,.0f} msg/s "
+          f"= {send_rate / raw_rate:.2f}× raw — the ceiling for any rate that includes sending")
     print(f"bot peak RSS: {peak_kib / 1024:.0f} MB")
 
 

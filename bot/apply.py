@@ -29,7 +29,7 @@ from bot.workflow import (
 from parsers.documents import Document as ScanDocument
 from parsers.documents import safe_filename
 from parsers.invoice import read_invoice
-from parsers.records import Attachment, ParsedMessage
+from parsers.records import Attachment, Line, ParsedMessage
 from storage import queries
 from storage.models import (
     Comment,
@@ -106,9 +106,9 @@ class Applier:
                     revision.id)
         self.s.flush()
         if decision.submit:
-            self._submit(revision, decision.supersedes_id)
+            self._submit(revision, decision.supersedes_id, decision.lines)
             return self._applied("draft + submitted")
-        self.app.notifier.draft_received(self.s, self.order, self._view(revision), self.thread)
+        self.app.notifier.draft_received(self.s, self.order, self._view(revision, decision.lines), self.thread)
         return self._applied("draft")
 
     def _draft_revision(self, replaces_id: int | None) -> Revision:
@@ -155,7 +155,8 @@ class Applier:
                            text=text, inbound_id=self.row.id, created_at=self.now))
         self._event("comment", f"from {self.message.sender}: {text[:200]}", revision_id)
 
-    def _submit(self, revision: Revision | None, supersedes_id: int | None) -> None:
+    def _submit(self, revision: Revision | None, supersedes_id: int | None,
+                lines: Sequence[Line] | None = None) -> None:
         assert revision is not None
         revision.status, revision.submitted_at = RevisionStatus.SUBMITTED, self.now
         if supersedes_id is not None:
@@ -166,7 +167,7 @@ class Applier:
         self.order.status = order_status_after(Submit(revision.id, supersedes_id), self.order.status)
         self._event("submitted", f"rev {revision.number} submitted for approval", revision.id)
         self.s.flush()
-        view = self._view(revision)
+        view = self._view(revision, lines)
         older_number = self.s.get(Revision, supersedes_id).number if supersedes_id else None
         self.app.notifier.approval_request(self.s, self.order, view, revision.id, self._files_of(revision),
                                            older_number, queries.notes_of(self.s, revision.id))
@@ -265,8 +266,9 @@ class Applier:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _view(self, revision: Revision) -> BillView:
-        lines = queries.revision_lines(self.s, revision.id)
+    def _view(self, revision: Revision, lines: Sequence[Line] | None = None) -> BillView:
+        """`lines`: the revision's lines when this message just wrote them (no need to read them back)."""
+        lines = queries.revision_lines(self.s, revision.id) if lines is None else lines
         earlier = [r for r in queries.revisions_of(self.s, self.order.id)
                    if r.number < revision.number and r.status in DECIDED_BEFORE]
         previous = queries.revision_lines(self.s, earlier[-1].id) if earlier else None

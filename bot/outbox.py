@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import aiosmtplib
+from sqlalchemy import select, update
 
 from bot.app import App
 from bot.config import ServerSettings
@@ -74,14 +75,18 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, outbox_id: int, report: Sen
     """Send one row; False when the connection is gone and the rest must wait.
 
     No database transaction spans the network call: lanes interleave at awaits.
+    Reading and marking are one core statement each (an ORM session per row cost
+    more than the SMTP round trip).
     """
-    with session(app.engine) as s:
-        row = s.get(OutboxMessage, outbox_id)
-        if row is None or row.status is not OutboxStatus.QUEUED:
-            return True
-        recipients, raw = row.recipients.split(","), row.raw
+    with app.engine.begin() as connection:
+        found = connection.execute(
+            select(OutboxMessage.recipients, OutboxMessage.raw)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED)).first()
+    if found is None:
+        return True
+    recipients, raw = found
     try:
-        await smtp.sendmail(app.config.bot.address, recipients, raw)
+        await smtp.sendmail(app.config.bot.address, recipients.split(","), raw)
     except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
         permanent = _record(app, outbox_id, exc, _is_permanent(exc))
         report.failed += permanent
@@ -89,11 +94,10 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, outbox_id: int, report: Sen
     except (aiosmtplib.SMTPException, OSError) as exc:
         _record(app, outbox_id, exc, False)
         return False
-    with session(app.engine) as s:
-        row = s.get(OutboxMessage, outbox_id)
-        assert row is not None
-        row.status, row.sent_at, row.attempts = OutboxStatus.SENT, app.clock(), row.attempts + 1
-        s.commit()
+    with app.engine.begin() as connection:
+        connection.execute(
+            update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+            .values(status=OutboxStatus.SENT, sent_at=app.clock(), attempts=OutboxMessage.attempts + 1))
     report.sent += 1
     return True
 
