@@ -421,7 +421,7 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     with session(app.engine) as s:
         rows = [{"id": r.id, "status": r.status.value, "attempts": r.attempts, "recipients": r.recipients,
                  "subject": r.subject, "message_id": r.message_id, "last_error": r.last_error,
-                 "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+                 "sent_at": r.sent_at.isoformat() if r.sent_at else None, "claimed_by": r.claimed_by or None}
                 for r in queries.outbox_rows(s, OutboxStatus(status) if status else None, limit)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiosmtplib
 from sqlalchemy import select, update
@@ -18,6 +21,8 @@ from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger("supplierbot.outbox")
 MAX_ATTEMPTS = 10
+#: far longer than a chunk takes to send; only a sender that vanished on another host waits it out
+CLAIM_LEASE = timedelta(minutes=10)
 
 
 @dataclass
@@ -35,20 +40,59 @@ def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
     )
 
 
-async def send_outbox(app: App, chunk: int = 500) -> SendReport:
-    """Send every due row, `chunk` at a time, over up to `smtp.connections` parallel connections."""
+async def send_outbox(app: App, chunk: int = 100) -> SendReport:
+    """Send every due row, `chunk` at a time, over up to `smtp.connections` parallel connections.
+
+    Rows are claimed before they are sent, so several senders (threads of one bot, or bot
+    processes sharing a PostgreSQL store) never send the same row. A claim ends when the
+    row is sent, fails, or this run ends; a sender that died holding claims loses them
+    at once to a sender on the same host (its pid is gone), else when the lease runs out.
+    """
     report = SendReport()
-    while True:
+    owner = _new_owner()
+    try:
+        while True:
+            ids = _claim(app, owner, chunk)
+            before = (report.sent, report.failed)
+            lanes = [ids[n::app.config.smtp.connections] for n in range(app.config.smtp.connections)]
+            await asyncio.gather(*(_send_lane(app, owner, lane, report) for lane in lanes if lane))
+            if len(ids) < chunk or (report.sent, report.failed) == before:  # all done, or the server is away
+                return report
+    finally:
         with session(app.engine) as s:
-            ids = queries.queued_outbox_ids(s, app.clock(), chunk)
-        before = (report.sent, report.failed)
-        lanes = [ids[n::app.config.smtp.connections] for n in range(app.config.smtp.connections)]
-        await asyncio.gather(*(_send_lane(app, lane, report) for lane in lanes if lane))
-        if len(ids) < chunk or (report.sent, report.failed) == before:  # all done, or the server is away
-            return report
+            queries.release_outbox_claims(s, owner)
+            s.commit()
 
 
-async def _send_lane(app: App, ids: list[int], report: SendReport) -> None:
+def _new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claim(app: App, owner: str, chunk: int) -> list[int]:
+    now = app.clock()
+    with session(app.engine) as s:
+        dead = [holder for holder in queries.outbox_claimants(s, now) if _holder_is_gone(holder)]
+        ids = queries.claim_outbox(s, owner, now, now + CLAIM_LEASE, chunk, dead)
+        s.commit()
+    return ids
+
+
+def _holder_is_gone(holder: str) -> bool:
+    """A claimant on this host whose process no longer exists (killed mid-send)."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+async def _send_lane(app: App, owner: str, ids: list[int], report: SendReport) -> None:
     smtp = _client(app.config.smtp)
     try:
         await smtp.connect()
@@ -61,7 +105,7 @@ async def _send_lane(app: App, ids: list[int], report: SendReport) -> None:
         return
     try:
         for position, outbox_id in enumerate(ids):
-            if not await _send_one(app, smtp, outbox_id, report):
+            if not await _send_one(app, smtp, owner, outbox_id, report):
                 report.deferred += len(ids) - position
                 break
     finally:
@@ -71,7 +115,7 @@ async def _send_lane(app: App, ids: list[int], report: SendReport) -> None:
             pass
 
 
-async def _send_one(app: App, smtp: aiosmtplib.SMTP, outbox_id: int, report: SendReport) -> bool:
+async def _send_one(app: App, smtp: aiosmtplib.SMTP, owner: str, outbox_id: int, report: SendReport) -> bool:
     """Send one row; False when the connection is gone and the rest must wait.
 
     No database transaction spans the network call: lanes interleave at awaits.
@@ -81,7 +125,8 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, outbox_id: int, report: Sen
     with app.engine.begin() as connection:
         found = connection.execute(
             select(OutboxMessage.recipients, OutboxMessage.raw)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED)).first()
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED,
+                   OutboxMessage.claimed_by == owner)).first()
     if found is None:
         return True
     recipients, raw = found
@@ -95,9 +140,14 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, outbox_id: int, report: Sen
         _record(app, outbox_id, exc, False)
         return False
     with app.engine.begin() as connection:
-        connection.execute(
-            update(OutboxMessage).where(OutboxMessage.id == outbox_id)
-            .values(status=OutboxStatus.SENT, sent_at=app.clock(), attempts=OutboxMessage.attempts + 1))
+        marked = connection.execute(
+            update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.claimed_by == owner)
+            .values(status=OutboxStatus.SENT, sent_at=app.clock(), attempts=OutboxMessage.attempts + 1,
+                    claimed_by="", claimed_until=None)).rowcount
+        if not marked:  # our lease ran out mid-send and another sender holds it: it may send it again
+            log.warning("sent after the claim lapsed", extra={"outbox_id": outbox_id})
+            connection.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+                               .values(status=OutboxStatus.SENT, sent_at=app.clock()))
     report.sent += 1
     return True
 
@@ -120,6 +170,7 @@ def _is_permanent(exc: Exception) -> bool:
 
 def _failed(row: OutboxMessage, exc: Exception, permanent: bool, now: datetime) -> None:
     row.attempts += 1
+    row.claimed_by, row.claimed_until = "", None
     row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     if permanent or row.attempts >= MAX_ATTEMPTS:
         row.status, row.next_attempt_at = OutboxStatus.FAILED, None

@@ -78,14 +78,14 @@ def settle(app: App, box: ImapMailbox, account: str) -> None:
     imap = app.config.imap
     with session(app.engine) as s:
         rows = queries.unsettled(s, account, imap.folder, box.uidvalidity)
-        done = [r for r in rows if r.status is not InboundStatus.FAILED]
-        parked = [r for r in rows if r.status is InboundStatus.FAILED and r.next_attempt_at is None]
-        for rows_to_move, folder, location in ((done, imap.processed_folder, "processed"),
-                                               (parked, imap.failed_folder, "failed")):
-            if folder and rows_to_move:
-                box.move([r.uid for r in rows_to_move], folder)
-                for row in rows_to_move:
-                    row.location = location
+        done = [(r.id, r.uid) for r in rows if r.status is not InboundStatus.FAILED]
+        parked = [(r.id, r.uid) for r in rows if r.status is InboundStatus.FAILED and r.next_attempt_at is None]
+    for moving, folder, location in ((done, imap.processed_folder, "processed"),
+                                     (parked, imap.failed_folder, "failed")):
+        if folder and moving:
+            box.move([uid for _, uid in moving], folder)  # no transaction is held across the IMAP call
+            with session(app.engine) as s:
+                queries.set_location(s, [inbound_id for inbound_id, _ in moving], location)
                 s.commit()
 
 

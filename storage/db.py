@@ -31,7 +31,11 @@ def _sqlite_pragmas(connection, _record) -> None:
 
 
 def _sqlite_begin(connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock up front, waiting (busy timeout) for another writer.
+    # A deferred transaction that reads and then writes fails at once with "database is
+    # locked" if another connection committed in between (WAL cannot upgrade a stale
+    # snapshot), and the poller, the sender and the scheduled jobs write side by side.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session(engine: Engine) -> Session:

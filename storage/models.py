@@ -266,6 +266,9 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    # a sender's claim (host:pid:nonce, until when): two senders never send the same row
+    claimed_by: str = Field(sa_type=String(200), default="")
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Comment(SQLModel, table=True):

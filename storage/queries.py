@@ -174,13 +174,49 @@ def advance_cursor(s: Session, account: str, folder: str, uidvalidity: int, uid:
         cursor.last_uid = max(cursor.last_uid, uid)
 
 
+def set_location(s: Session, inbound_ids: Sequence[int], location: str) -> None:
+    s.execute(update(InboundMessage).where(col(InboundMessage.id).in_(list(inbound_ids)))
+              .values(location=location).execution_options(synchronize_session=False))
+
+
+def _due(now: datetime):
+    return (OutboxMessage.status == OutboxStatus.QUEUED.value,
+            or_(col(OutboxMessage.next_attempt_at).is_(None), col(OutboxMessage.next_attempt_at) <= now))
+
+
 def queued_outbox_ids(s: Session, now: datetime, limit: int = 500) -> list[int]:
     """Rows to send now: queued, and not waiting out a retry delay."""
-    query = select(OutboxMessage.id).where(
-        OutboxMessage.status == OutboxStatus.QUEUED.value,
-        or_(col(OutboxMessage.next_attempt_at).is_(None), col(OutboxMessage.next_attempt_at) <= now),
-    ).order_by(col(OutboxMessage.id)).limit(limit)
+    query = select(OutboxMessage.id).where(*_due(now)).order_by(col(OutboxMessage.id)).limit(limit)
     return [int(i) for i in s.exec(query).all()]
+
+
+def outbox_claimants(s: Session, now: datetime) -> list[str]:
+    """Who holds a live claim on a queued row."""
+    query = select(OutboxMessage.claimed_by).distinct().where(
+        OutboxMessage.status == OutboxStatus.QUEUED.value, col(OutboxMessage.claimed_until) > now)
+    return [str(c) for c in s.exec(query).all()]
+
+
+def claim_outbox(s: Session, owner: str, now: datetime, until: datetime, limit: int,
+                 takeover: Sequence[str] = ()) -> list[int]:
+    """Claim up to `limit` due rows that nobody holds (or whose holder's lease ran out, or who
+    is in `takeover`); the ids this owner now holds, oldest first.
+
+    The claim conditions are in the UPDATE's own WHERE, so on PostgreSQL a row another
+    sender claimed meanwhile is re-checked after its lock is released and left alone.
+    """
+    free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) <= now,
+               col(OutboxMessage.claimed_by).in_(list(takeover)))
+    candidates = select(OutboxMessage.id).where(*_due(now), free).order_by(col(OutboxMessage.id)).limit(limit)
+    s.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(candidates.scalar_subquery()), *_due(now), free)
+              .values(claimed_by=owner, claimed_until=until).execution_options(synchronize_session=False))
+    query = select(OutboxMessage.id).where(OutboxMessage.claimed_by == owner, *_due(now)).order_by(col(OutboxMessage.id))
+    return [int(i) for i in s.exec(query).all()]
+
+
+def release_outbox_claims(s: Session, owner: str) -> None:
+    s.execute(update(OutboxMessage).where(OutboxMessage.claimed_by == owner)
+              .values(claimed_by="", claimed_until=None).execution_options(synchronize_session=False))
 
 
 def outbox_rows(s: Session, status: OutboxStatus | None, limit: int) -> Sequence[OutboxMessage]:
