@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from bot.config import Config, ConfigError
 from bot.notify import Notifier
 from bot.render import Renderer
-from storage.db import make_engine
+from storage.db import SchemaMismatch, make_engine
 from storage.files import FileStore
 
 
@@ -38,9 +38,13 @@ def check_xml_defences() -> None:
 def build_app(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
     check_xml_defences()
     config.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = make_engine(config.storage.database_url)
+    except SchemaMismatch as exc:
+        raise ConfigError(str(exc)) from None
     return App(
         config=config,
-        engine=make_engine(config.storage.database_url),
+        engine=engine,
         files=FileStore(config.storage.data_dir),
         notifier=Notifier(config, Renderer(), clock),
         clock=clock,

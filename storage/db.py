@@ -1,7 +1,7 @@
 """Engine and schema: SQLite in WAL mode with foreign keys on, or PostgreSQL."""
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -16,7 +16,26 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
+    check_schema(engine)
     return engine
+
+
+class SchemaMismatch(Exception):
+    """The database was made by another version of supplierbot."""
+
+
+def check_schema(engine: Engine) -> None:
+    """create_all adds missing tables but never columns: refuse an older database by name
+    instead of failing later, mid-message, with "no such column"."""
+    inspector = inspect(engine)
+    missing = [f"{table.name}.{column.name}" for table in SQLModel.metadata.sorted_tables
+               for column in table.columns
+               if column.name not in {c["name"] for c in inspector.get_columns(table.name)}]
+    if missing:
+        raise SchemaMismatch(
+            f"the database {engine.url.render_as_string(hide_password=True)} was made by an older supplierbot: "
+            f"missing {', '.join(missing)}. There are no migrations yet: keep the old version for this "
+            f"database, or start a new one.")
 
 
 def _sqlite_pragmas(connection, _record) -> None:

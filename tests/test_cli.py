@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -94,3 +95,18 @@ def test_outbox_list_shows_what_was_sent(world: World) -> None:
     world.poll()
     rows = json.loads(cli(world.config_path, "outbox", "list", "--json")[1])
     assert rows[0]["status"] == "sent" and rows[0]["attempts"] == 1 and rows[0]["recipients"] == world.supplier.address
+
+
+def test_a_database_from_an_older_version_is_refused_by_name(world: World) -> None:
+    world.order()
+    world.app.engine.dispose()
+    database = world.config_path.parent / "bot.db"
+    with sqlite3.connect(database) as connection:  # as made before outbox claims existed
+        connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_until")
+        connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_by")
+
+    code, output = cli(world.config_path, "poll", "--once")
+
+    assert code == 1
+    assert "made by an older supplierbot: missing outbox_message.claimed_by, outbox_message.claimed_until" in output
+    assert world.supplier.inbox() == []  # nothing was fetched or sent
