@@ -68,10 +68,15 @@ def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome |
             # bounded by time too: a transaction that never finishes (a bot killed over and
             # over mid-batch) would otherwise never let the work progress
             deadline = time.monotonic() + TRANSACTION_SECONDS
+            last_uid = 0
             for source, raw in batch[len(outcomes):]:
                 outcomes.append(_process_one(app, s, source, raw))
+                last_uid = max(last_uid, source.uid)
                 if time.monotonic() > deadline:
                     break
+            # every message up to here is in the ledger now (applied, refused, failed or seen
+            # before), so the cursor moves once, in the same commit
+            queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, last_uid)
             app.files.flush()  # raw bytes and documents on disk before the commit that references them
             s.commit()
     for outcome, (source, _) in zip(outcomes, batch):
@@ -88,10 +93,9 @@ def _process_one(app: App, s: Session, source: Source, raw: bytes) -> Outcome | 
     savepoint = s.begin_nested()
     try:
         row = _ledger_row(app, source, raw, digest)
-        s.add(row)
-        s.flush()
+        s.add(row)  # inserted by handle() once the headers are read: one INSERT, not INSERT + UPDATE
         outcome = handle(app, s, row, raw)
-        _finish(s, row, outcome, source)
+        row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
         savepoint.commit()
         return outcome
     except IntegrityError:
@@ -110,18 +114,12 @@ def _ledger_row(app: App, source: Source, raw: bytes, digest: str) -> InboundMes
     )
 
 
-def _finish(s: Session, row: InboundMessage, outcome: Outcome, source: Source) -> None:
-    row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
-    queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, source.uid)
-
-
 def _record_failure(app: App, s: Session, source: Source, raw: bytes, digest: str, exc: Exception) -> Outcome:
     log.exception("message failed", extra={"uid": source.uid})
     row = _ledger_row(app, source, raw, digest)
     row.error, row.disposition = _describe(exc), "failed"
     row.next_attempt_at = app.clock() + backoff(1)
     s.add(row)
-    queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, source.uid)
     s.flush()
     return Outcome(InboundStatus.FAILED, "failed")
 
@@ -187,6 +185,7 @@ def handle(app: App, s: Session, row: InboundMessage, raw: bytes, released: bool
     except MessageUnreadable as exc:
         return _unreadable(app, s, raw, errors.UnreadableMessage(detail=str(exc)))
     row.message_id, row.sender, row.subject = message.message_id[:998], message.sender, message.subject[:500]
+    s.flush()  # the ledger row has its id from here on
     ignored = _ignore_reason(app, s, row, message)
     if ignored:
         if message.automatic:
