@@ -22,6 +22,22 @@ class MailboxError(Exception):
     """The mail server could not be reached or refused us; retried on the next poll."""
 
 
+def server_folder_name(name: str, prefix: str, delimiter: str | None) -> str:
+    """A configured folder name ("/" between levels, as in every mail client) as this server
+    spells it: its own hierarchy delimiter, under its personal namespace prefix.
+
+    Dovecot with maildir uses "." and refuses "/"; Courier and Cyrus keep folders under
+    "INBOX."; Gmail uses "/". INBOX is INBOX everywhere.
+    """
+    if name.upper() == "INBOX":
+        return "INBOX"
+    server = delimiter.join(name.split("/")) if delimiter else name
+    inbox_child = delimiter is not None and server.upper().startswith("INBOX" + delimiter)
+    if prefix and not inbox_child and not server.startswith(prefix):
+        server = prefix + server
+    return server
+
+
 class ImapMailbox:
     """One connection, one selected folder; a context manager."""
 
@@ -29,6 +45,7 @@ class ImapMailbox:
         self.settings, self.readonly = settings, readonly
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
+        self._namespace: tuple[str, str | None] | None = None
 
     def __enter__(self) -> ImapMailbox:
         s = self.settings
@@ -39,7 +56,7 @@ class ImapMailbox:
                 self.client.starttls(ssl.create_default_context())
             self.client.login(s.username, s.password)
             # read-only unless we move mail: a poll never changes \Seen or anything a person sees
-            info = self.client.select_folder(s.folder, readonly=self.readonly)
+            info = self.client.select_folder(self.folder_name(s.folder), readonly=self.readonly)
         except (OSError, IMAPClient.Error) as exc:
             self._close()
             raise MailboxError(f"IMAP {s.host}:{s.port}: {exc}") from exc
@@ -86,9 +103,25 @@ class ImapMailbox:
             if batch:
                 yield batch
 
+    def folder_name(self, name: str) -> str:
+        """`name` as the server spells it (NAMESPACE, or LIST "" "" where it has none)."""
+        assert self.client is not None
+        if self._namespace is None:
+            if b"NAMESPACE" in self.client.capabilities():
+                personal = self.client.namespace().personal or (("", None),)
+                prefix, delimiter = personal[0]
+            else:
+                listed = self.client.list_folders("", "")
+                prefix, delimiter = "", listed[0][1] if listed else None
+            if isinstance(delimiter, bytes):
+                delimiter = delimiter.decode()
+            self._namespace = (prefix or "", delimiter or None)
+        return server_folder_name(name, *self._namespace)
+
     def move(self, uids: list[int], folder: str) -> None:
         """Move messages out of the selected folder (nothing is removed before it is copied)."""
         assert self.client is not None and not self.readonly
+        folder = self.folder_name(folder)
         if not self.client.folder_exists(folder):
             self.client.create_folder(folder)
         capabilities = self.client.capabilities()

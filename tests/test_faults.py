@@ -16,6 +16,7 @@ from sqlmodel import select
 from bench.killtest import run_kill_test
 from bot import mailbox
 from bot.cli import main
+from bot.mailbox import server_folder_name
 from bot.matching import match_order
 from bot.devmail import PASSWORD, LocalMailServer
 from bot.devmail.clients import Party
@@ -62,6 +63,28 @@ def test_processed_mail_is_moved_after_the_commit(world: World) -> None:
     world.poll()
     assert folder_uids(world, "INBOX") == [] and len(folder_uids(world, "SupplierbotDone")) == 1
     assert [row.location for row in ledger(world)] == ["processed"]
+
+
+def test_a_nested_folder_is_written_with_slashes_whatever_the_server_uses(world: World) -> None:
+    world.reconfigure(imap={"processed_folder": "Archive/Supplierbot"})  # Dovecot's maildir refuses "/"
+    ref = world.order()
+    world.poll()
+    ask(world, ref, "A question")
+    world.poll()
+    assert folder_uids(world, "INBOX") == [] and len(folder_uids(world, "Archive.Supplierbot")) == 1
+
+
+@pytest.mark.parametrize(("name", "prefix", "delimiter", "expected"), [
+    ("Archive/Supplierbot", "", ".", "Archive.Supplierbot"),          # Dovecot (maildir)
+    ("Archive/Supplierbot", "", "/", "Archive/Supplierbot"),          # Gmail, Dovecot (mdbox with /)
+    ("Processed", "INBOX.", ".", "INBOX.Processed"),                  # Courier, Cyrus
+    ("INBOX/Processed", "INBOX.", ".", "INBOX.Processed"),            # already under INBOX
+    ("inbox", "INBOX.", ".", "INBOX"),
+    ("Processed", "", None, "Processed"),                             # a flat server
+])
+def test_folder_names_follow_the_servers_namespace(name: str, prefix: str, delimiter: str | None,
+                                                   expected: str) -> None:
+    assert server_folder_name(name, prefix, delimiter) == expected
 
 
 def test_without_move_support_mail_is_copied_then_expunged(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
