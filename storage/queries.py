@@ -136,10 +136,12 @@ def unprocessed_count(s: Session, supplier_id: int) -> int:
 def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, detail: str = "", *,
               revision_id: int | None = None, inbound_id: int | None = None,
               outbox_id: int | None = None) -> None:
-    """A plain INSERT (after the autoflush that writes what it refers to): nobody reads an
-    event back in the transaction that writes it, so no ORM object is needed."""
-    s.execute(insert(Event).values(order_id=order_id, at=at, actor=actor, kind=kind, detail=detail,
-                                   revision_id=revision_id, inbound_id=inbound_id, outbox_id=outbox_id))
+    """A plain INSERT on the session's connection: nobody reads an event back in the
+    transaction that writes it, so no ORM object and no flush. What it refers to is
+    flushed already (the ledger row, revisions and outbox rows are flushed when made)."""
+    s.connection().execute(insert(Event.__table__).values(  # type: ignore[attr-defined]
+        order_id=order_id, at=at, actor=actor, kind=kind, detail=detail,
+        revision_id=revision_id, inbound_id=inbound_id, outbox_id=outbox_id))
 
 
 def events_of(s: Session, order_id: int) -> list[Event]:
