@@ -23,7 +23,7 @@ from bot.views import order_detail, order_summary, order_text, status, status_te
 from parsers.bill_sheet import SheetInvalid
 from parsers.order_lines import read_order_lines
 from storage import queries
-from storage.db import session
+from storage.db import current_revision, head_revision, make_engine, session, upgrade_schema
 from storage.models import BuyerDelegate, InboundStatus, OutboxStatus, SupplierAddress
 
 
@@ -429,6 +429,36 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     for r in rows:
         error = f"\n    {r['last_error']}" if r["last_error"] else ""
         click.echo(f"#{r['id']}  {r['status']:<8} x{r['attempts']}  {r['recipients']}  {r['subject'][:60]}{error}")
+
+
+@main.group()
+def db() -> None:
+    """The database schema: where it is, and upgrading it to this version."""
+
+
+def _engine(ctx: click.Context):
+    try:
+        return make_engine(load_config(ctx.obj).storage.database_url, prepare=False)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@db.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """The database's schema revision and the one this version needs."""
+    current, head = current_revision(_engine(ctx)), head_revision()
+    state = "up to date" if current == head else "run `supplierbot db upgrade`"
+    click.echo(f"database at {current or 'no revision (new, or made before migrations)'}; "
+               f"this version needs {head}: {state}")
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Migrate the database to this version's schema (back it up first). Safe to run twice."""
+    before, after = upgrade_schema(_engine(ctx))
+    click.echo(f"database upgraded from {before} to {after}" if before != after else f"database already at {after}")
 
 
 @main.command()

@@ -97,16 +97,33 @@ def test_outbox_list_shows_what_was_sent(world: World) -> None:
     assert rows[0]["status"] == "sent" and rows[0]["attempts"] == 1 and rows[0]["recipients"] == world.supplier.address
 
 
-def test_a_database_from_an_older_version_is_refused_by_name(world: World) -> None:
-    world.order()
+def test_a_database_from_the_first_release_is_refused_until_upgraded_then_works(world: World) -> None:
+    ref = world.order()  # queued, not sent yet
     world.app.engine.dispose()
-    database = world.config_path.parent / "bot.db"
-    with sqlite3.connect(database) as connection:  # as made before outbox claims existed
+    with sqlite3.connect(world.config_path.parent / "bot.db") as connection:  # as the first release left it
         connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_by")
+        connection.execute("DROP TABLE alembic_version")
 
     code, output = cli(world.config_path, "poll", "--once")
-
     assert code == 1
-    assert "made by an older supplierbot: missing outbox_message.claimed_by, outbox_message.claimed_until" in output
+    assert "is at schema revision 0001, this version needs 0002" in output
+    assert "supplierbot db upgrade" in output
     assert world.supplier.inbox() == []  # nothing was fetched or sent
+
+    assert cli(world.config_path, "db", "upgrade") == (0, "database upgraded from 0001 to 0002\n")
+    assert cli(world.config_path, "db", "upgrade") == (0, "database already at 0002\n")
+    assert cli(world.config_path, "db", "status")[1].endswith("this version needs 0002: up to date\n")
+    code, output = cli(world.config_path, "poll", "--once")
+    assert code == 0, output
+    world.supplier.wait_for(f"[{ref}] New order")
+
+
+def test_a_model_column_without_a_migration_is_caught_at_start(world: World) -> None:
+    world.app.engine.dispose()
+    with sqlite3.connect(world.config_path.parent / "bot.db") as connection:
+        connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_until")
+
+    code, output = cli(world.config_path, "status")
+
+    assert code == 1 and "lacks outbox_message.claimed_until: a migration is missing" in output
