@@ -1,8 +1,6 @@
 """The migrations build exactly the schema the models describe (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,8 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from storage.db import alembic_config, current_revision, head_revision, make_engine
-
-POSTGRES = os.environ.get("SUPPLIERBOT_TEST_POSTGRES_URL", "")
+from tests.test_postgres import scratch_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,19 +21,10 @@ def empty_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]
         yield engine
         engine.dispose()
         return
-    if not POSTGRES:
-        pytest.skip("SUPPLIERBOT_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server and sets it)")
-    import psycopg
-
-    name = f"supplierbot_migrations_{uuid.uuid4().hex[:12]}"
-    admin = POSTGRES.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(POSTGRES.rsplit("/", 1)[0] + "/" + name, prepare=False)
-    yield engine
-    engine.dispose()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE "{name}"')
+    with scratch_database() as url:
+        engine = make_engine(url, prepare=False)
+        yield engine
+        engine.dispose()
 
 
 def test_migrating_an_empty_database_gives_the_models_schema(empty_database: Engine) -> None:

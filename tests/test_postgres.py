@@ -5,10 +5,10 @@ gets a database of its own.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,11 +18,11 @@ from tests import test_round_trip as protocol
 from tests.conftest import World, make_world
 
 URL = os.environ.get("SUPPLIERBOT_TEST_POSTGRES_URL", "")
-_n = itertools.count()
 
 
-@pytest.fixture
-def pg_world(mail_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards (skips without a server)."""
     if not URL:
         pytest.skip("SUPPLIERBOT_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server and sets it)")
     import psycopg
@@ -31,12 +31,20 @@ def pg_world(mail_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.M
     admin = URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_world(mail_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv("TEST_IMAP_PASSWORD", PASSWORD)
-    world = make_world(mail_server, tmp_path, URL.rsplit("/", 1)[0] + "/" + name)
-    yield world
-    world.app.engine.dispose()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE "{name}"')
+    with scratch_database() as url:
+        world = make_world(mail_server, tmp_path, url)
+        yield world
+        world.app.engine.dispose()
 
 
 @pytest.mark.parametrize("scenario", [
