@@ -183,15 +183,10 @@ def set_location(s: Session, inbound_ids: Sequence[int], location: str) -> None:
               .values(location=location).execution_options(synchronize_session=False))
 
 
-def _due(now: datetime):
+def _due(now: datetime) -> tuple:
+    """Outbox rows to send now: queued, and not waiting out a retry delay."""
     return (OutboxMessage.status == OutboxStatus.QUEUED.value,
             or_(col(OutboxMessage.next_attempt_at).is_(None), col(OutboxMessage.next_attempt_at) <= now))
-
-
-def queued_outbox_ids(s: Session, now: datetime, limit: int = 500) -> list[int]:
-    """Rows to send now: queued, and not waiting out a retry delay."""
-    query = select(OutboxMessage.id).where(*_due(now)).order_by(col(OutboxMessage.id)).limit(limit)
-    return [int(i) for i in s.exec(query).all()]
 
 
 def outbox_claimants(s: Session, now: datetime) -> list[str]:
