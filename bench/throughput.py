@@ -101,15 +101,18 @@ def raw_limit(server: LocalMailServer) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
-def bot_run(config: Path) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of one `poll --once` process."""
+def bot_run(config: Path) -> tuple[float, int, str]:
+    """Seconds, peak RSS (KiB) and the printed summary of one `poll --once` process."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "poll", "--once"])
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "poll", "--once"],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    summary = process.stdout.read().strip()
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit("the bot's poll failed")
-    return elapsed, usage.ru_maxrss
+        raise SystemExit(f"the bot's poll failed: {summary}")
+    return elapsed, usage.ru_maxrss, summary
 
 
 def send_limit(app: App, answers: list[tuple[list[str], bytes]]) -> float:
@@ -141,7 +144,7 @@ def main() -> None:
         fill(server, messages)
         size = sum(map(len, messages)) // len(messages)
         count, raw_seconds = raw_limit(server)
-        bot_seconds, peak_kib = bot_run(config)
+        bot_seconds, peak_kib, summary = bot_run(config)
         with session(app.engine) as s:
             applied = len(s.exec(select(InboundMessage.id)).all())
             sent = len(s.exec(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.SENT)).all())
@@ -153,6 +156,7 @@ def main() -> None:
           f"sent {sent - args.orders} answers")
     print(f"raw limit (imapclient fetch + mail-parser): {raw_rate:,.0f} msg/s ({raw_seconds:.1f} s)")
     print(f"bot (poll --once, including sending answers): {bot_rate:,.0f} msg/s ({bot_seconds:.1f} s)")
+    print(f"  the bot's own account: {summary}")
     print(f"ratio bot/raw: {bot_rate / raw_rate:.2f}  (target ≥ 0.5)")
     print(f"SMTP delivery alone, same answers, {app.config.smtp.connections} connections: {send_rate:,.0f} msg/s "
           f"= {send_rate / raw_rate:.2f}× raw — the ceiling for any rate that includes sending")

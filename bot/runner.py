@@ -5,6 +5,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,10 +32,13 @@ class PollReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     fetch_error: str = ""
     send: SendReport = field(default_factory=SendReport)
+    process_seconds: float = 0.0  # fetching and applying
+    send_seconds: float = 0.0
 
     def summary(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "nothing new"
-        text = f"inbound: {counts}; sent {self.send.sent}, failed {self.send.failed}, waiting {self.send.deferred}"
+        text = (f"inbound: {counts}; sent {self.send.sent}, failed {self.send.failed}, waiting {self.send.deferred} "
+                f"(processing {self.process_seconds:.1f} s, sending {self.send_seconds:.1f} s)")
         errors = "; ".join(e for e in (self.fetch_error, self.send.error) if e)
         return f"{text}; errors: {errors}" if errors else text
 
@@ -92,8 +96,11 @@ def settle(app: App, box: ImapMailbox, account: str) -> None:
 def poll_once(app: App) -> PollReport:
     """Fetch and apply everything waiting, then send everything queued."""
     report = PollReport()
+    started = time.perf_counter()
     fetch_and_process(app, report)
+    sending = time.perf_counter()
     report.send = asyncio.run(send_outbox(app))
+    report.process_seconds, report.send_seconds = sending - started, time.perf_counter() - sending
     return report
 
 
