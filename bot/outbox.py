@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,27 +42,49 @@ def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
 
 
 async def send_outbox(app: App, chunk: int = 100) -> SendReport:
-    """Send every due row, `chunk` at a time, over up to `smtp.connections` parallel connections.
+    """Send every due row over up to `smtp.connections` parallel connections.
 
-    Rows are claimed before they are sent, so several senders (threads of one bot, or bot
-    processes sharing a PostgreSQL store) never send the same row. A claim ends when the
-    row is sent, fails, or this run ends; a sender that died holding claims loses them
-    at once to a sender on the same host (its pid is gone), else when the lease runs out.
+    Rows are claimed `chunk` at a time before they are sent, so several senders (threads
+    of one bot, or bot processes sharing a PostgreSQL store) never send the same row. A
+    claim ends when the row is sent, fails, or this run ends; a sender that died holding
+    claims loses them at once to a sender on the same host (its pid is gone), else when
+    the lease runs out. Each connection takes the next row when it is free, so one big
+    email holds up only its own connection, and connections stay open across chunks.
     """
     report = SendReport()
-    owner = _new_owner()
+    work = _Work(app, _new_owner(), chunk)
     try:
-        while True:
-            ids = _claim(app, owner, chunk)
-            before = (report.sent, report.failed)
-            lanes = [ids[n::app.config.smtp.connections] for n in range(app.config.smtp.connections)]
-            await asyncio.gather(*(_send_lane(app, owner, lane, report) for lane in lanes if lane))
-            if len(ids) < chunk or (report.sent, report.failed) == before:  # all done, or the server is away
-                return report
+        waiting = await work.claim_more()
+        lanes = min(app.config.smtp.connections, waiting)
+        await asyncio.gather(*(_send_lane(app, work, report) for _ in range(lanes)))
+        report.deferred = len(work.taken) - report.sent - report.failed
+        return report
     finally:
         with session(app.engine) as s:
-            queries.release_outbox_claims(s, owner)
+            queries.release_outbox_claims(s, work.owner)
             s.commit()
+
+
+class _Work:
+    """The rows this run claimed and no connection has taken yet; claims more when empty."""
+
+    def __init__(self, app: App, owner: str, chunk: int) -> None:
+        self.app, self.owner, self.chunk = app, owner, chunk
+        self.pending: deque[int] = deque()
+        self.taken: set[int] = set()  # ever claimed by this run (a claim lists in-flight rows too)
+        self.lock = asyncio.Lock()
+
+    async def claim_more(self) -> int:
+        fresh = [i for i in await asyncio.to_thread(_claim, self.app, self.owner, self.chunk) if i not in self.taken]
+        self.taken.update(fresh)
+        self.pending.extend(fresh)
+        return len(fresh)
+
+    async def next(self) -> int | None:
+        async with self.lock:
+            if not self.pending:
+                await self.claim_more()
+            return self.pending.popleft() if self.pending else None
 
 
 def _new_owner() -> str:
@@ -92,21 +115,20 @@ def _holder_is_gone(holder: str) -> bool:
     return False
 
 
-async def _send_lane(app: App, owner: str, ids: list[int], report: SendReport) -> None:
+async def _send_lane(app: App, work: _Work, report: SendReport) -> None:
+    """One SMTP connection sending rows until there are none, or the connection fails."""
     smtp = _client(app.config.smtp)
     try:
         await smtp.connect()
         if app.config.smtp.username:
             await smtp.login(app.config.smtp.username, app.config.smtp.password)
     except (aiosmtplib.SMTPException, OSError) as exc:
-        report.deferred += len(ids)
         report.error = f"SMTP {app.config.smtp.host}:{app.config.smtp.port}: {exc}"
-        log.warning("smtp unavailable", extra={"error": report.error, "queued": len(ids)})
+        log.warning("smtp unavailable", extra={"error": report.error, "queued": len(work.pending)})
         return
     try:
-        for position, outbox_id in enumerate(ids):
-            if not await _send_one(app, smtp, owner, outbox_id, report):
-                report.deferred += len(ids) - position
+        while (outbox_id := await work.next()) is not None:
+            if not await _send_one(app, smtp, work.owner, outbox_id, report):
                 break
     finally:
         try:
@@ -118,15 +140,10 @@ async def _send_lane(app: App, owner: str, ids: list[int], report: SendReport) -
 async def _send_one(app: App, smtp: aiosmtplib.SMTP, owner: str, outbox_id: int, report: SendReport) -> bool:
     """Send one row; False when the connection is gone and the rest must wait.
 
-    No database transaction spans the network call: lanes interleave at awaits.
-    Reading and marking are one core statement each (an ORM session per row cost
-    more than the SMTP round trip).
+    No database transaction spans the network call. The two statements run in a
+    worker thread, so the other lanes keep talking SMTP meanwhile.
     """
-    with app.engine.begin() as connection:
-        found = connection.execute(
-            select(OutboxMessage.recipients, OutboxMessage.raw)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED,
-                   OutboxMessage.claimed_by == owner)).first()
+    found = await asyncio.to_thread(_load, app, owner, outbox_id)
     if found is None:
         return True
     recipients, raw = found
@@ -139,6 +156,22 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, owner: str, outbox_id: int,
     except (aiosmtplib.SMTPException, OSError) as exc:
         _record(app, outbox_id, exc, False)
         return False
+    await asyncio.to_thread(_mark_sent, app, owner, outbox_id)
+    report.sent += 1
+    return True
+
+
+def _load(app: App, owner: str, outbox_id: int) -> tuple[str, bytes] | None:
+    """The row's recipients and bytes if it is still queued and ours (one core statement)."""
+    with app.engine.begin() as connection:
+        found = connection.execute(
+            select(OutboxMessage.recipients, OutboxMessage.raw)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED,
+                   OutboxMessage.claimed_by == owner)).first()
+    return None if found is None else (found[0], found[1])
+
+
+def _mark_sent(app: App, owner: str, outbox_id: int) -> None:
     with app.engine.begin() as connection:
         marked = connection.execute(
             update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.claimed_by == owner)
@@ -148,8 +181,6 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, owner: str, outbox_id: int,
             log.warning("sent after the claim lapsed", extra={"outbox_id": outbox_id})
             connection.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
                                .values(status=OutboxStatus.SENT, sent_at=app.clock()))
-    report.sent += 1
-    return True
 
 
 def _record(app: App, outbox_id: int, exc: Exception, permanent: bool) -> bool:
