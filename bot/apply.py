@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from bot import bills, errors
 from bot.app import App
-from bot.notify import XLSX_TYPE, BillView, Thread, bill_view
+from bot.notify import BillView, Thread, bill_view
 from bot.payments import record_payment, terms_for
 from bot.terms import schedule
 from bot.workflow import (
@@ -26,6 +26,7 @@ from bot.workflow import (
     Submit,
     order_status_after,
 )
+from parsers.bill_sheet import ODS_TYPE, sheet_content_type
 from parsers.documents import Document as ScanDocument
 from parsers.documents import safe_filename
 from parsers.invoice import read_invoice
@@ -126,7 +127,8 @@ class Applier:
 
     def _keep_sheet(self, filename: str, revision_id: int) -> None:
         attachment = next(a for a in self.message.attachments if a.filename == filename)
-        self._keep(attachment.data, safe_filename(filename), XLSX_TYPE, "bill_sheet", revision_id)
+        self._keep(attachment.data, safe_filename(filename), sheet_content_type(attachment.data), "bill_sheet",
+                   revision_id)
 
     def _keep(self, data: bytes, filename: str, content_type: str, kind: str, revision_id: int | None) -> Document:
         """Stored by hash (the same bytes twice are one file); the same file twice on one order is one row."""
@@ -175,14 +177,16 @@ class Applier:
 
     def _files_of(self, revision: Revision) -> tuple[Attachment, ...]:
         """The revision's sheet (renamed for the buyer) and its scans, to go with the approval request."""
-        files = []
+        sheets, scans = [], []
         for document in queries.documents_of(self.s, revision_id=revision.id):
-            name = (f"{self.order.ref}-bill-rev{revision.number}.xlsx" if document.kind == "bill_sheet"
-                    else document.filename)
-            if document.kind in ("bill_sheet", "scan"):
-                files.append(Attachment(name, document.content_type, self.app.files.read(document.sha256, "documents")))
-        sheets = [f for f in files if f.content_type == XLSX_TYPE][-1:]
-        return tuple(sheets + [f for f in files if f.content_type != XLSX_TYPE])
+            data = self.app.files.read(document.sha256, "documents")
+            if document.kind == "bill_sheet":
+                suffix = ".ods" if document.content_type == ODS_TYPE else ".xlsx"
+                sheets.append(Attachment(f"{self.order.ref}-bill-rev{revision.number}{suffix}",
+                                         document.content_type, data))
+            elif document.kind == "scan":
+                scans.append(Attachment(document.filename, document.content_type, data))
+        return tuple(sheets[-1:] + scans)
 
     # --- the buyer's decision ------------------------------------------------------------
 

@@ -15,14 +15,14 @@ from bot.config import Config
 from bot.errors import UserError
 from bot.render import Renderer
 from bot.tokens import new_token, reply_address
-from parsers.bill_sheet import SheetHeader, write_bill_sheet
+from parsers.bill_sheet import ODS_TYPE, XLSX_TYPE, SheetHeader, write_bill_sheet
 from parsers.records import Attachment, Line, ParsedMessage
 from parsers.reply import REPLY_MARKER
 from storage import queries
 from storage.models import Comment, Invoice, OutboxMessage, Payment, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHEET_TYPES = (XLSX_TYPE, ODS_TYPE)
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Notifier:
         supplier = s.get(Supplier, order.supplier_id)
         subject = (f"[{order.ref}] Bill rev {view.number} for approval — "
                    f"{bills.format_money(view.totals.gross, order.currency)}")
-        scans = [f.filename for f in files if f.content_type != XLSX_TYPE]
+        scans = [f.filename for f in files if f.content_type not in SHEET_TYPES]
         context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans}
         mail = self._outgoing("approval_request", self._buyer_addresses(s, order), subject,
                               self._context(order, context), token, None, files)

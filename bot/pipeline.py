@@ -35,8 +35,8 @@ from storage.models import InboundMessage, InboundStatus, OutboxStatus, Purchase
 log = logging.getLogger("supplierbot.pipeline")
 TRANSACTION_SECONDS = 0.25
 
-SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet")
-SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet", "opendocument.spreadsheet")
+SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ class SheetInvalid(Exception):
 
 
 class NotASpreadsheet(SheetInvalid):
-    """The file is not an .xlsx workbook (an .xls, .xlsm, .csv, or anything else)."""
+    """The file is not an .xlsx or .ods workbook (an .xls, .xlsm, .csv, or anything else)."""
 
 
 @dataclass(frozen=True)
@@ -159,17 +159,37 @@ def read_bill_sheet(data: bytes, filename: str = "", limits: Limits = Limits()) 
                                        f"uses features a bill sheet does not need ({type(exc).__name__})")])
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ODS_TYPE = "application/vnd.oasis.opendocument.spreadsheet"
+ODS_MIMETYPE = ODS_TYPE.encode()
+
+
+def sheet_content_type(data: bytes) -> str:
+    """The media type of a workbook that read_bill_sheet accepted: .ods or .xlsx."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        return ODS_TYPE if _is_ods(archive, set(archive.namelist())) else XLSX_TYPE
+    except (zipfile.BadZipFile, ValueError):
+        return XLSX_TYPE
+
+
 def _check_archive(data: bytes, filename: str, limits: Limits) -> None:
+    """An .xlsx (Excel) or .ods (LibreOffice, OpenOffice) of sane size, without macros;
+    checked from the zip directory before any XML is opened."""
     name = filename or "the attachment"
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise NotASpreadsheet([Problem(f"{name} is an old Excel (.xls) file; please save it as .xlsx and send it again")])
     if len(data) > limits.max_bytes:
         raise NotASpreadsheet([Problem(f"{name} is larger than {limits.max_bytes // 1048576} MB")])
     try:
-        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError):
-        raise NotASpreadsheet([Problem(f"{name} is not an .xlsx workbook")]) from None
+        raise NotASpreadsheet([Problem(f"{name} is not an .xlsx or .ods workbook")]) from None
     _check_entries(entries, name, limits)
+    names = {entry.filename for entry in entries}
+    if "xl/workbook.xml" not in names and not _is_ods(archive, names):
+        raise NotASpreadsheet([Problem(f"{name} is not an .xlsx or .ods workbook")])
 
 
 def _check_entries(entries: list[zipfile.ZipInfo], name: str, limits: Limits) -> None:
@@ -177,10 +197,21 @@ def _check_entries(entries: list[zipfile.ZipInfo], name: str, limits: Limits) ->
     packed = sum(entry.compress_size for entry in entries) or 1
     if len(entries) > limits.max_entries or total > limits.max_uncompressed or total / packed > limits.max_ratio:
         raise NotASpreadsheet([Problem(f"{name} expands to more than a bill sheet can hold; it was not opened")])
-    if any(entry.filename.lower().endswith("vbaproject.bin") for entry in entries):
+    macros = any(entry.filename.lower().endswith("vbaproject.bin")  # Excel
+                 or entry.filename.startswith(("Basic/", "Scripts/"))  # OpenDocument
+                 for entry in entries)
+    if macros:
         raise NotASpreadsheet([Problem(f"{name} contains macros; please save it as a plain .xlsx and send it again")])
-    if not any(entry.filename == "xl/workbook.xml" for entry in entries):
-        raise NotASpreadsheet([Problem(f"{name} is not an .xlsx workbook")])
+
+
+def _is_ods(archive: zipfile.ZipFile, names: set[str]) -> bool:
+    if "content.xml" not in names or "mimetype" not in names:
+        return False
+    try:
+        with archive.open("mimetype") as mimetype:  # read at most its first bytes, whatever it claims
+            return mimetype.read(len(ODS_MIMETYPE) + 1).strip() == ODS_MIMETYPE
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
+        return False
 
 
 def _hidden_ref(workbook: CalamineWorkbook, names: list[str]) -> str | None:

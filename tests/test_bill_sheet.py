@@ -18,6 +18,7 @@ from parsers.bill_sheet import (
     write_bill_sheet,
 )
 from parsers.records import Line
+from tests.odsgen import ods, ods_from_xlsx
 
 HEADER = SheetHeader("PO-2026-0042", "ACME GmbH", "sales@supplier.test", "EUR")
 LINES = (Line("A-1", "Bolt", D("100"), "pcs", D("0.35"), D("19")),
@@ -113,11 +114,11 @@ def test_sheets_with_too_many_rows_are_refused() -> None:
 
 
 def test_anything_that_is_not_a_workbook_is_refused() -> None:
-    assert "is not an .xlsx workbook" in problems_of(b"%PDF-1.7 not a sheet")[0]
+    assert "is not an .xlsx or .ods workbook" in problems_of(b"%PDF-1.7 not a sheet")[0]
     fake = io.BytesIO()
     with zipfile.ZipFile(fake, "w") as archive:
         archive.writestr("word/document.xml", b"<a/>")
-    assert "is not an .xlsx workbook" in problems_of(fake.getvalue())[0]
+    assert "is not an .xlsx or .ods workbook" in problems_of(fake.getvalue())[0]
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -146,3 +147,28 @@ def test_openpyxl_parses_through_defusedxml() -> None:
     check_xml_defences()  # raises if openpyxl would parse XML unprotected
     import openpyxl
     assert openpyxl.DEFUSEDXML is True
+
+
+def test_our_sheet_saved_as_ods_reads_back_the_same() -> None:
+    xlsx = write_bill_sheet(HEADER, LINES)
+    assert read_bill_sheet(ods_from_xlsx(xlsx), "bill.ods") == read_bill_sheet(xlsx)
+
+
+def test_an_ods_with_macros_is_refused_unopened() -> None:
+    data = ods([("Bill", [["SKU", "Quantity", "Unit price"], ["A", 1, 2]])],
+               extra={"Basic/Standard/Module1.xml": b"<script/>"})
+    assert problems_of(data) == ["bill.xlsx contains macros; please save it as a plain .xlsx and send it again"]
+
+
+def test_an_ods_with_an_entity_expansion_is_refused() -> None:
+    laugh = '<!DOCTYPE office:document-content [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    data = ods([("Bill", [["SKU", "Quantity", "Unit price"], ["RAW", 1, 2]])], doctype=laugh, raw_cell="&b;")
+    assert "could not be read" in problems_of(data)[0]
+
+
+def test_another_opendocument_file_is_not_a_workbook() -> None:
+    text = io.BytesIO()
+    with zipfile.ZipFile(text, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", b"<a/>")
+    assert "is not an .xlsx or .ods workbook" in problems_of(text.getvalue())[0]

@@ -13,6 +13,7 @@ from storage import queries
 from storage.db import session
 from storage.models import Event, InboundMessage, MailboxCursor, OutboxMessage
 from tests.conftest import World
+from tests.odsgen import ods_from_xlsx
 
 
 def order_json(world: World, ref: str) -> dict:
@@ -186,6 +187,22 @@ def test_the_subject_tag_alone_never_authorises_a_decision(world: World) -> None
     world.buyer.send(message)
     world.poll()
     assert "reply to the approval request email" in world.buyer.wait_for("must answer the approval request").text
+    assert order_json(world, ref)["status"] == "awaiting_approval"
+
+
+def test_a_bill_saved_by_libreoffice_as_ods_is_taken_like_the_xlsx(world: World) -> None:
+    ref = world.order()
+    world.poll()
+    mail = world.supplier.wait_for(f"[{ref}] New order")
+    sheet = ods_from_xlsx(edit_sheet(sheet_of(mail), [LineEdit("BLT-M8", unit_price=0.14)]))
+    world.supplier.reply(mail, "SEND", "gmail", ((f"{ref}-bill.ods", sheet),))
+    world.poll()
+
+    request = world.buyer.wait_for("Bill rev 1 for approval")
+    assert "BLT-M8 Hex bolt M8x40: 500 pcs × 0.14 = 70.00" in request.text
+    name, data = request.attachment(".ods") or ("", b"")
+    assert name == f"{ref}-bill-rev1.ods" and data == sheet
+    assert request.attachment(".xlsx") is None and "Documents attached" not in request.text
     assert order_json(world, ref)["status"] == "awaiting_approval"
 
 
