@@ -22,7 +22,7 @@ from storage import queries
 from storage.models import Comment, Invoice, OutboxMessage, Payment, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
-SHEET_TYPES = (XLSX_TYPE, ODS_TYPE)
+SHEET_MEDIA_TYPES = (XLSX_TYPE, ODS_TYPE)  # the bill sheet among the files of an approval request
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Notifier:
         supplier = s.get(Supplier, order.supplier_id)
         subject = (f"[{order.ref}] Bill rev {view.number} for approval — "
                    f"{bills.format_money(view.totals.gross, order.currency)}")
-        scans = [f.filename for f in files if f.content_type not in SHEET_TYPES]
+        scans = [f.filename for f in files if f.content_type not in SHEET_MEDIA_TYPES]
         context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans}
         mail = self._outgoing("approval_request", self._buyer_addresses(s, order), subject,
                               self._context(order, context), token, None, files)
