@@ -148,7 +148,7 @@ FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
 
 def read_bill_sheet(data: bytes, filename: str = "", limits: Limits = Limits()) -> BillSheet:
     """Read a workbook into a BillSheet, or raise SheetInvalid listing every problem found."""
-    _check_archive(data, filename, limits)
+    check_archive(data, filename, limits)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = list(workbook.sheet_names)
@@ -173,7 +173,7 @@ def sheet_content_type(data: bytes) -> str:
         return XLSX_TYPE
 
 
-def _check_archive(data: bytes, filename: str, limits: Limits) -> None:
+def check_archive(data: bytes, filename: str, limits: Limits) -> None:
     """An .xlsx (Excel) or .ods (LibreOffice, OpenOffice) of sane size, without macros;
     checked from the zip directory before any XML is opened."""
     name = filename or "the attachment"

@@ -1,0 +1,437 @@
+"""A table with a header → the lines it states and the totals it prints, each number read in
+its column's convention, each line checked against its own amount.
+
+Rows are told apart as a person would: a line has a description or article number and a
+quantity or an amount; a totals row has a label (Net, MwSt 19 %, Gesamtbetrag, Total TTC, …)
+and no quantity; a carried-forward row at a page break is neither; a text-only row right
+under a line continues its description (PDF and scans). A line that cannot be read fully is
+kept with the numbers it has and a remark: it is never completed by guessing.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+
+from parsers.intake import numbers
+from parsers.intake.numbers import Convention
+from parsers.intake.records import Cell, DocumentTotals, ReadLine, Row, Table, Where
+from parsers.intake.roles import NUMERIC_ROLES, Header, find_header, header_of
+
+CENT = Decimal("0.01")
+LOW_CONFIDENCE = 70.0
+_TOTAL_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern)) for kind, pattern in (
+    ("carried", r"(ubertrag|uebertrag|carried forward|brought forward|carry forward|a reporter|report|transfert|"
+                r"vortrag|transfer)\b"),
+    ("tax", r"(zzgl\.? |plus |\+ ?)?(mwst|ust|umsatzsteuer|mehrwertsteuer|vat|tax|tva|sales tax|gst|iva|steuer)\b"),
+    ("net", r"(net|netto|nettobetrag|summe netto|nettosumme|warenwert|subtotal|sub total|sub-total|zwischensumme|"
+            r"total ht|total net|net total|montant ht|sous total|sous-total|total hors tax\w*|gesamt netto|"
+            r"total excl\w*|total before tax|goods total|total net amount)\b"),
+    ("gross", r"(total ttc|montant ttc|net a payer|total a payer|gesamtbetrag|gesamtsumme|endbetrag|rechnungsbetrag|"
+              r"bruttobetrag|brutto|summe brutto|grand total|total due|amount due|balance due|invoice total|"
+              r"zu zahlen|zahlbetrag|total amount|total incl\w*|gesamt brutto|total)\b"),
+    ("any", r"(summe|gesamt|montant total|somme)\b"),
+))
+_PAGE_FOOTER = re.compile(r"^(seite|page|pagina|blatt|bl\.)\s*\d", re.I)
+_QTY_UNIT = re.compile(r"^([+-]?[\d.,'\s]*\d)\s*([^\d\s.,].{0,11})$")
+_RATE = re.compile(r"(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
+_CODE = re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9./_-]{2,}$")
+
+
+@dataclass
+class TableReading:
+    lines: list[ReadLine]
+    totals: DocumentTotals
+    remarks: list[str] = field(default_factory=list)
+    header: Header | None = None
+
+
+@dataclass
+class _Row:
+    """One table row's values by role: text for text roles, the cells for numeric ones."""
+
+    where: Where
+    texts: dict[str, str]
+    cells: dict[str, list[Cell]]
+    label: str
+    every: tuple[Cell, ...] = ()  # all the row's cells, left to right (a totals block has its own columns)
+
+    def raw(self, role: str) -> str:
+        return " ".join(str(c.value) for c in self.cells.get(role, []) if c.value is not None).strip()
+
+    def value(self, role: str) -> object:
+        cells = self.cells.get(role, [])
+        if len(cells) == 1 and isinstance(cells[0].value, int | float):
+            return cells[0].value
+        return self.raw(role) or None
+
+    def confidence(self, role: str) -> float:
+        return min((c.confidence for c in self.cells.get(role, [])), default=100.0)
+
+
+def read_table(table: Table, carried: Header | None = None) -> TableReading | None:
+    """The table's lines and totals, or None when no header row (and no carried-over one) is found."""
+    by_position = table.method in ("pdf", "ocr")
+    header = find_header(table.rows, by_position)
+    start = header.row_index + 1 if header else 0
+    header = header or carried
+    if header is None:
+        return None
+    aligned = _alignment(table.rows[start:], header) if table.method == "pdf" else {}
+    rows, totals_rows = _classify(table.rows[start:], header, table.method, aligned)
+    conventions = _conventions(rows + totals_rows)
+    lines = [_line(row, header, conventions) for row in rows]
+    totals = _totals(totals_rows, conventions[None])
+    return TableReading([line for line in lines if line is not None], totals, [], header)
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+def _alignment(rows: Sequence[Row], header: Header) -> dict[float, str]:
+    """Numbers of one column share their right edge: a short "1" right-aligned under a left-aligned
+    "Menge" may sit nearer the next header, but it belongs with the 500 above it. Right edge →
+    the role most numbers with that edge were placed in."""
+    edges: list[tuple[float, str | None]] = []
+    for row in rows:
+        for cell in row.cells:
+            if numbers.looks_numeric(cell.value):
+                edges.append((cell.x1, _zone_role(cell, header)))
+    groups: list[list[tuple[float, str | None]]] = []
+    for edge in sorted(edges, key=lambda e: e[0]):
+        if groups and edge[0] - groups[-1][-1][0] <= 1.5:
+            groups[-1].append(edge)
+        else:
+            groups.append([edge])
+    aligned: dict[float, str] = {}
+    for group in groups:
+        roles = [role for _, role in group if role in NUMERIC_ROLES]
+        if len(group) >= 2 and roles:
+            winner = max(set(roles), key=roles.count)
+            aligned.update({round(x, 1): winner for x, _ in group})
+    return aligned
+
+
+def _zone_role(cell: Cell, header: Header) -> str | None:
+    spans = sorted(header.spans, key=lambda s: s[1])
+    bounds = [(spans[i][2] + spans[i + 1][1]) / 2 for i in range(len(spans) - 1)]
+    middle = (cell.x0 + cell.x1) / 2
+    return spans[sum(1 for bound in bounds if middle > bound)][0]
+
+
+def _classify(rows: Sequence[Row], header: Header, method: str,
+              aligned: dict[float, str]) -> tuple[list[_Row], list[_Row]]:
+    by_position = method in ("pdf", "ocr")
+    lines: list[_Row] = []
+    totals: list[_Row] = []
+    previous_was_line = False
+    for row in rows:
+        if not any(c.value not in (None, "") for c in row.cells):
+            previous_was_line = False
+            continue
+        again = header_of(row, 0, by_position)
+        if again is not None:  # the header repeated on the next page: its columns may have moved
+            header, previous_was_line = replace(again, row_index=header.row_index), False
+            continue
+        values = _assign(row, header, method, aligned)
+        kind = _total_kind(values)
+        if kind == "gross":
+            totals.append(values)
+            break  # the grand total closes the table: what follows is bank details and terms
+        if kind:
+            totals.append(values)
+            previous_was_line = False
+        elif _is_line(values):
+            lines.append(values)
+            previous_was_line = True
+        elif by_position and previous_was_line and _continues(values):
+            lines[-1].texts["description"] = f"{lines[-1].texts.get('description', '')} {values.label}".strip()
+        else:
+            previous_was_line = False
+    return lines, totals
+
+
+def _assign(row: Row, header: Header, method: str, aligned: dict[float, str]) -> _Row:
+    if method == "ocr":
+        cells = _by_sequence(row, header)
+    elif method == "pdf":
+        cells = _by_zone(row, header, aligned)
+    else:
+        cells = {role: [row.cells[index]] for role, (index, _, _) in header.roles.items() if index < len(row.cells)}
+    texts = {role: " ".join(str(c.value) for c in found if c.value is not None).strip()
+             for role, found in cells.items() if role not in NUMERIC_ROLES}
+    label = " ".join(str(c.value) for c in row.cells if isinstance(c.value, str) and not numbers.looks_numeric(c.value))
+    return _Row(row.where, texts, cells, " ".join(label.split()), row.cells)
+
+
+def _by_zone(row: Row, header: Header, aligned: dict[float, str]) -> dict[str, list[Cell]]:
+    """Each word goes to the header column whose zone holds its middle (zones meet half-way),
+    a number to the column its right edge is aligned with."""
+    cells: dict[str, list[Cell]] = {}
+    for cell in row.cells:
+        role = _zone_role(cell, header)
+        if numbers.looks_numeric(cell.value):
+            role = aligned.get(round(cell.x1, 1), role)
+        if role is not None:
+            cells.setdefault(role, []).append(cell)
+    return _split_qty_unit(cells)
+
+
+def _by_sequence(row: Row, header: Header) -> dict[str, list[Cell]]:
+    """OCR rows of a photo are not straight enough for zones: numbers are taken from the right
+    in the header's order (amount, price, …), the words before them are SKU and description."""
+    order = [role for role, _, _ in sorted(header.spans, key=lambda s: s[1]) if role]
+    numeric = [r for r in order if r in NUMERIC_ROLES and r != "per"]
+    words = list(row.cells)
+    cells: dict[str, list[Cell]] = {}
+    for role in reversed(numeric):
+        if role == "discount" or not words:
+            continue
+        if role == "tax_rate" and not _percent_at_end(words):
+            continue
+        if words and words[-1].value in ("%", "€", "EUR"):
+            words.pop()
+        if not words or not numbers.looks_numeric(str(words[-1].value)):
+            break
+        cells[role] = [words.pop()]
+        if role == "quantity":
+            break
+        if role in ("unit_price", "list_price") and "unit" in order and words and _unit_word(words[-1]):
+            cells["unit"] = [words.pop()]
+    _leading_texts(words, order, cells)
+    return cells
+
+
+def _percent_at_end(words: list[Cell]) -> bool:
+    text = str(words[-1].value)
+    return text.endswith("%") or text == "%"
+
+
+def _unit_word(cell: Cell) -> bool:
+    text = str(cell.value)
+    return text.isalpha() and len(text) <= 6
+
+
+def _leading_texts(words: list[Cell], order: list[str], cells: dict[str, list[Cell]]) -> None:
+    if words and "unit" in order and "unit" not in cells and "quantity" in cells and _unit_word(words[-1]):
+        # "500 Stk 0,12 60,00": the unit may sit after the quantity, which was taken already
+        pass
+    if words and "pos" in order and re.fullmatch(r"\d{1,4}\.?", str(words[0].value)):
+        cells["pos"] = [words.pop(0)]
+    for role in ("our_sku", "sku", "their_sku"):
+        if role in order and words and _CODE.match(str(words[0].value)):
+            cells[role] = [words.pop(0)]
+    if words:
+        cells["description"] = words
+
+
+def _split_qty_unit(cells: dict[str, list[Cell]]) -> dict[str, list[Cell]]:
+    """"500 Stk" under the quantity: the number is the quantity, the word is the unit."""
+    found = cells.get("quantity", [])
+    text = " ".join(str(c.value) for c in found)
+    match = _QTY_UNIT.match(text)
+    if found and match and not numbers.looks_numeric(text):
+        cells["quantity"] = [Cell(match.group(1), found[0].x0, found[0].x1, min(c.confidence for c in found))]
+        cells.setdefault("unit", [Cell(match.group(2).strip(), found[-1].x0, found[-1].x1)])
+    return cells
+
+
+def _norm_label(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(ch for ch in text if not unicodedata.combining(ch)).replace(":", " ").split())
+
+
+def _total_kind(row: _Row) -> str | None:
+    if numbers.looks_numeric(row.value("quantity")) or not row.label:
+        return None
+    label = _norm_label(row.label)
+    for kind, pattern in _TOTAL_KINDS:
+        if pattern.match(label):
+            return kind
+    return None
+
+
+def _is_line(row: _Row) -> bool:
+    if _PAGE_FOOTER.match(row.label):
+        return False
+    named = any(row.texts.get(role) for role in ("description", "sku", "our_sku", "their_sku"))
+    counted = numbers.looks_numeric(row.value("quantity")) or numbers.looks_numeric(row.value("amount"))
+    return named and counted
+
+
+def _continues(row: _Row) -> bool:
+    numeric = any(numbers.looks_numeric(row.value(role)) for role in ("quantity", "unit_price", "amount"))
+    return not numeric and bool(row.label) and not _PAGE_FOOTER.match(row.label)
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+def _conventions(rows: Sequence[_Row]) -> dict[str | None, Convention]:
+    """Each numeric column's decimal separator, from all its values; None → the document's."""
+    texts = {role: [row.raw(role) for row in rows if isinstance(row.value(role), str)] for role in NUMERIC_ROLES}
+    document = numbers.decide(text for column in texts.values() for text in column)
+    conventions: dict[str | None, Convention] = {None: document}
+    for role, column in texts.items():
+        conventions[role] = numbers.decide(column, document)
+    return conventions
+
+
+def _number(row: _Row, role: str, conventions: dict[str | None, Convention]) -> tuple[Decimal | None, str]:
+    """The number in a role's column, or (None, why) when it is not there or not readable."""
+    value = row.value(role)
+    if isinstance(value, str):
+        value = value.rstrip("%").strip()
+    try:
+        return numbers.to_decimal(value, conventions.get(role, conventions[None])), ""
+    except ValueError:
+        return None, f"{role.replace('_', ' ')} {str(value)[:30]!r} is not a number"
+
+
+@dataclass(frozen=True)
+class _Price:
+    unit_price: Decimal | None
+    note: str = ""
+
+
+def _line(row: _Row, header: Header, conventions: dict[str | None, Convention]) -> ReadLine | None:
+    problems: list[str] = []
+
+    def number(role: str) -> Decimal | None:
+        found, why = _number(row, role, conventions)
+        if why:
+            problems.append(why)
+        return found
+
+    quantity, amount, tax_rate = number("quantity"), number("amount"), number("tax_rate")
+    price = _price(row, header, quantity, amount, number)
+    notes = [price.note] if price.note else []
+    unit_price = price.unit_price
+    if quantity is None and unit_price is None and amount is not None and not problems:
+        quantity, unit_price = Decimal(1), amount  # a lump sum (freight, packaging): one of it
+        notes.append("no quantity or unit price: read as 1 × the amount")
+    doubts = _doubts(row, quantity, unit_price, amount, problems)
+    return ReadLine(
+        where=row.where, their_sku=_their_sku(row), description=row.texts.get("description", ""),
+        quantity=quantity, unit=row.texts.get("unit", ""), unit_price=unit_price, amount=amount,
+        tax_rate=tax_rate if tax_rate is not None and 0 <= tax_rate <= 100 else None,
+        skus=tuple(v for v in (row.texts.get(r, "") for r in ("our_sku", "sku", "their_sku")) if v),
+        remarks=tuple(notes + doubts), uncertain=bool(doubts),
+    )
+
+
+def _their_sku(row: _Row) -> str:
+    return row.texts.get("their_sku") or row.texts.get("sku") or row.texts.get("our_sku", "")
+
+
+def _price(row: _Row, header: Header, quantity: Decimal | None, amount: Decimal | None, number) -> _Price:
+    """The price of ONE unit: net price, else list price less discount; divided by its price unit."""
+    net = number("unit_price") if "unit_price" in row.cells else None
+    listed = number("list_price") if "list_price" in row.cells else None
+    discount = number("discount") if "discount" in row.cells else None
+    per = _per(row, header, number)
+    if net is None and listed is not None:
+        net = listed * (1 - (discount or 0) / 100) if discount else listed
+    if net is None:
+        return _from_amount(quantity, amount)
+    price = numbers.tidy(net / per) if per != 1 else net
+    if quantity is not None and amount is not None and _money(quantity * price) != amount:
+        for factor in (100, 1000):  # a price per 100 nobody labelled: only if it then adds up exactly
+            if per == 1 and _money(quantity * net / factor) == amount:
+                return _Price(numbers.tidy(net / factor), f"the price is per {factor}")
+    note = f"the price is per {per}" if per != 1 else ""
+    return _Price(price, note)
+
+
+def _per(row: _Row, header: Header, number) -> Decimal:
+    if "per" in row.cells:
+        value = _QTY_UNIT.match(row.raw("per"))
+        per = numbers.to_decimal(value.group(1), Convention.POINT) if value else number("per")
+        if per and per > 0:
+            return per
+    return Decimal(header.price_per)
+
+
+def _from_amount(quantity: Decimal | None, amount: Decimal | None) -> _Price:
+    """No price printed: only an exact quotient is taken, and it is marked for the supplier to check."""
+    if quantity is None or amount is None or quantity == 0:
+        return _Price(None)
+    price = (amount / quantity).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    if _money(quantity * price) != amount:
+        return _Price(None)
+    return _Price(numbers.tidy(price), "no unit price printed: computed from the line's amount")
+
+
+def _doubts(row: _Row, quantity: Decimal | None, unit_price: Decimal | None, amount: Decimal | None,
+            problems: list[str]) -> list[str]:
+    doubts = list(problems)
+    if quantity is None and not problems:
+        doubts.append("no quantity could be read")
+    if unit_price is None and not problems:
+        doubts.append("no unit price could be read")
+    if quantity is not None and unit_price is not None and amount is not None:
+        computed = _money(quantity * unit_price)
+        if abs(computed - amount) > CENT:
+            doubts.append(f"{quantity} × {unit_price} = {computed}, but the line's amount is {amount}")
+    elif amount is None and min(row.confidence(r) for r in ("quantity", "unit_price")) < LOW_CONFIDENCE:
+        doubts.append("the scan is unclear here and the line has no amount to check it against")
+    if amount is not None and quantity is not None and unit_price is not None and not doubts:
+        return []  # it adds up: the arithmetic vouches for the OCR
+    if min(row.confidence(r) for r in ("quantity", "unit_price", "amount")) < LOW_CONFIDENCE and not doubts:
+        doubts.append("the scan is unclear here")
+    return doubts
+
+
+def _money(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# --- totals --------------------------------------------------------------------------------
+
+def _totals(rows: Sequence[_Row], convention: Convention) -> DocumentTotals:
+    found: dict[str, Decimal] = {}
+    tax_sum = Decimal(0)
+    rate: Decimal | None = None
+    for row in rows:
+        kind = _total_kind(row) or ""
+        amount = _row_amount(row, convention)
+        if amount is None or kind == "carried":
+            continue
+        if kind == "tax":
+            tax_sum += amount
+            rate = rate or _rate(row.label, row)
+            found["tax"] = tax_sum
+        elif kind in ("net", "gross"):
+            found[kind] = amount
+        elif kind == "any":
+            found.setdefault("any", amount)
+    gross = found.get("gross")
+    if gross is None and "any" in found and "tax" in found:
+        gross = found["any"]
+    net = found.get("net", found.get("any") if "tax" not in found and gross is None else None)
+    return DocumentTotals(net=net, tax=found.get("tax"), gross=gross, tax_rate=rate)
+
+
+def _row_amount(row: _Row, convention: Convention) -> Decimal | None:
+    """The rightmost number of a totals row that is not a percentage."""
+    candidates = [_cell_text(c.value) for c in row.every if c.value not in (None, "")]
+    for index in range(len(candidates) - 1, -1, -1):
+        text = candidates[index]
+        if "%" in text or (index + 1 < len(candidates) and candidates[index + 1].strip() == "%"):
+            continue
+        if numbers.looks_numeric(text):
+            try:
+                return numbers.to_decimal(text, convention)
+            except ValueError:
+                return None
+    return None
+
+
+def _cell_text(value: object) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _rate(label: str, row: _Row) -> Decimal | None:
+    text = label + " " + " ".join(str(c.value) for found in row.cells.values() for c in found)
+    match = _RATE.search(text)
+    return numbers.to_decimal(match.group(1), Convention.UNKNOWN) if match else None

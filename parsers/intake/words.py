@@ -1,0 +1,77 @@
+"""Words with positions (from a text PDF or from OCR) → rows of cells, as a person reads a page.
+
+Words on one baseline make a row (the OCR engine's own lines where it has them, since it
+knows about skew); each word stays a cell of its own, placed, so that the header decides which
+column it belongs to.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from statistics import median
+
+from parsers.intake.records import Cell, Row, Where
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    page: int
+    confidence: float = 100.0
+    line: tuple[int, ...] = ()  # the OCR engine's own line id, when it has one (it knows skew)
+
+    @property
+    def height(self) -> float:
+        return max(self.bottom - self.top, 0.1)
+
+    @property
+    def middle(self) -> float:
+        return (self.top + self.bottom) / 2
+
+
+def rows_from_words(words: Sequence[Word], filename: str) -> list[Row]:
+    """Rows in reading order, page by page; row numbers count the lines of each page from 1."""
+    rows: list[Row] = []
+    for page in sorted({w.page for w in words}):
+        on_page = [w for w in words if w.page == page and w.text.strip()]
+        for number, group in enumerate(_lines(on_page), start=1):
+            rows.append(Row(tuple(_cells(group)), Where(filename, page=page, row=number)))
+    return rows
+
+
+def _lines(words: list[Word]) -> list[list[Word]]:
+    if words and all(w.line for w in words):
+        return _engine_lines(words)
+    lines: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (w.middle, w.x0)):
+        if lines and abs(word.middle - _middle(lines[-1])) <= 0.45 * _height(lines[-1]):
+            lines[-1].append(word)
+        else:
+            lines.append([word])
+    return [sorted(line, key=lambda w: w.x0) for line in lines]
+
+
+def _engine_lines(words: list[Word]) -> list[list[Word]]:
+    by_line: dict[tuple[int, ...], list[Word]] = {}
+    for word in words:
+        by_line.setdefault(word.line, []).append(word)
+    lines = [sorted(group, key=lambda w: w.x0) for group in by_line.values()]
+    return sorted(lines, key=_middle)
+
+
+def _middle(line: Iterable[Word]) -> float:
+    return median(w.middle for w in line)
+
+
+def _height(line: Iterable[Word]) -> float:
+    return median(w.height for w in line)
+
+
+def _cells(line: list[Word]) -> list[Cell]:
+    """One cell a word: which words make one column's value is decided against the header."""
+    height = _height(line)
+    return [Cell(w.text, w.x0, w.x1, w.confidence, height) for w in line]
