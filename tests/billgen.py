@@ -317,7 +317,8 @@ def _answer(rng: random.Random, family: str, n_lines: int | None = None, seed: i
     doc.doc_date = date(2026, 1, 5) + timedelta(days=rng.randint(0, 300))
     doc.currency = {"en": rng.choice(("GBP", "EUR", "USD")), "de": "EUR", "fr": "EUR"}[lang]
     doc.kind = rng.choice(("quote", "confirmation", "invoice"))
-    doc.percent = {"vat": rng.choice((" %", "%", "")), "disc": rng.choice(("", " %", "%"))}
+    doc.percent = {"vat": rng.choice((" %", "%", "")), "disc": rng.choice(("", " %", "%")),
+                   "money": rng.choice(("after", "before", "code"))}
     doc.tag(lang)
     return doc
 
@@ -431,7 +432,7 @@ def _money_text(doc: _Doc, style: NumberStyle, value: Decimal, places: int | Non
     if not sign_ok:
         return text
     sign = _CURRENCY_SIGN[doc.currency] if doc.family not in ("pdf", "scan", "photo") or doc.currency != "EUR" else "EUR"
-    mode = doc.rng.choice(("after", "before", "code"))
+    mode = doc.percent["money"]
     if mode == "code":
         return f"{text} {doc.currency}"
     return f"{sign} {text}" if mode == "before" or doc.lang == "en" else f"{text} {sign}"
