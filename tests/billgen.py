@@ -343,7 +343,7 @@ def _changed_quantity(rng: random.Random, quantity: Decimal) -> Decimal:
 _HEAD: dict[str, dict[str, tuple[str, ...]]] = {
     "pos": {"en": ("Pos.", "Item", "No."), "de": ("Pos.", "Pos", "Position"), "fr": ("Pos.", "N°", "Ligne")},
     "our": {"en": ("Your SKU", "Your item no.", "SKU"), "de": ("Ihre Art.-Nr.", "Ihre Artikelnr."), "fr": ("Votre réf.", "Réf. client")},
-    "their": {"en": ("Our item no.", "Item no.", "Part no."), "de": ("Unsere Art.-Nr.", "Art.-Nr.", "Artikel"),
+    "their": {"en": ("Our item no.", "Item no.", "Part no."), "de": ("Unsere Art.-Nr.", "Art.-Nr.", "Artikel-Nr."),
               "fr": ("Notre réf.", "Réf.", "Référence")},
     "sku": {"en": ("SKU", "Item no."), "de": ("Art.-Nr.", "Artikelnummer"), "fr": ("Réf.", "Référence")},
     "desc": {"en": ("Description",), "de": ("Bezeichnung", "Artikelbezeichnung", "Beschreibung"), "fr": ("Désignation", "Description")},
