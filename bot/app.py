@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from bot.config import Config, ConfigError
 from bot.notify import Notifier
+from bot.reading import Readers
 from bot.render import Renderer
 from storage.db import SchemaMismatch, make_engine
 from storage.files import FileStore
@@ -26,6 +27,7 @@ class App:
     files: FileStore
     notifier: Notifier
     clock: Callable[[], datetime]
+    readers: Readers  # PDFs and scans are read in a small process pool
 
 
 def check_xml_defences() -> None:
@@ -48,4 +50,5 @@ def build_app(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
         files=FileStore(config.storage.data_dir),
         notifier=Notifier(config, Renderer(), clock),
         clock=clock,
+        readers=Readers(config.reading),
     )

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
 from bot import bills, errors
 from bot.app import App
-from bot.notify import BillView, Thread, bill_view
+from bot.notify import BillOrigin, BillView, Thread, bill_view
 from bot.payments import record_payment, terms_for
 from bot.terms import schedule
 from bot.workflow import (
@@ -28,10 +28,13 @@ from bot.workflow import (
 )
 from parsers.bill_sheet import ODS_TYPE, sheet_content_type
 from parsers.documents import Document as ScanDocument
-from parsers.documents import safe_filename
+from parsers.documents import safe_filename, sniff
+from parsers.intake import BillFromDocuments, LineSource
 from parsers.invoice import read_invoice
 from parsers.records import Attachment, Line, ParsedMessage
 from storage import queries
+from storage.files import sha256
+from storage.queries import LineNote
 from storage.models import (
     Comment,
     Document,
@@ -59,9 +62,12 @@ class Applier:
     """Applies one decision for one inbound message inside the caller's transaction."""
 
     def __init__(self, app: App, s: Session, row: InboundMessage, message: ParsedMessage,
-                 order: PurchaseOrder, documents: Sequence[ScanDocument] = ()) -> None:
+                 order: PurchaseOrder, documents: Sequence[ScanDocument] = (),
+                 originals: Sequence[Attachment] = ()) -> None:
         self.app, self.s, self.row, self.message, self.order = app, s, row, message, order
-        self.documents = documents
+        originals_hashes = {sha256(a.data) for a in originals}
+        self.originals = originals  # the supplier's own files a bill was read from
+        self.documents = [d for d in documents if sha256(d.data) not in originals_hashes]  # scans
         self.now = app.clock()
         self.thread = Thread.of(message)
 
@@ -97,20 +103,37 @@ class Applier:
 
     def _draft(self, decision: CreateDraft, reply: Reply) -> Outcome:
         revision = self._draft_revision(decision.replaces_id)
-        queries.replace_revision_lines(self.s, revision.id, decision.lines)
-        self._keep_sheet(reply.sheet_filename, revision.id)
+        notes = line_notes(decision.source) if decision.source else ()
+        queries.replace_revision_lines(self.s, revision.id, decision.lines, notes)
+        self._record_origin(revision, decision, reply.sheet_filename)
         self._store_scans(revision.id)
         if decision.note:
             self._note(decision.note, revision.id)
+        origin = f"from {revision.read_from}" if revision.read_from else f"from {reply.sheet_filename}"
+        doubts = "" if revision.reconciled is not False else f"; not everything adds up ({revision.doubts[:200]})"
         self._event("draft_replaced" if decision.replaces_id else "draft_created",
-                    f"rev {revision.number}: {len(decision.lines)} lines from {reply.sheet_filename}",
-                    revision.id)
+                    f"rev {revision.number}: {len(decision.lines)} lines {origin}{doubts}", revision.id)
         self.s.flush()
         if decision.submit:
             self._submit(revision, decision.supersedes_id, decision.lines)
             return self._applied("draft + submitted")
-        self.app.notifier.draft_received(self.s, self.order, self._view(revision, decision.lines), self.thread)
-        return self._applied("draft")
+        view = self._view(revision, decision.lines, decision.send_held)
+        self.app.notifier.draft_received(self.s, self.order, view, self.thread)
+        return self._applied("draft (SEND held: it does not add up)" if decision.send_held else "draft")
+
+    def _record_origin(self, revision: Revision, decision: CreateDraft, sheet_filename: str) -> None:
+        """Our sheet is kept as the bill sheet; the supplier's own files as the bill's sources."""
+        source = decision.source
+        if source is None:
+            revision.read_from, revision.reconciled, revision.doubts = "", None, ""
+            self._keep_sheet(sheet_filename, revision.id)
+            return
+        revision.read_from, revision.reconciled = source.read_from[:2000], source.reconciled
+        revision.doubts = "\n".join(source.remarks)[:10000]
+        for original in self.originals:
+            kind = sniff(original.data)
+            content_type = kind[1] if kind else _text_type(original.filename)
+            self._keep(original.data, safe_filename(original.filename), content_type, "bill_source", revision.id)
 
     def _draft_revision(self, replaces_id: int | None) -> Revision:
         if replaces_id is not None:
@@ -171,22 +194,32 @@ class Applier:
         self.s.flush()
         view = self._view(revision, lines)
         older_number = self.s.get(Revision, supersedes_id).number if supersedes_id else None
-        self.app.notifier.approval_request(self.s, self.order, view, revision.id, self._files_of(revision),
+        self.app.notifier.approval_request(self.s, self.order, view, revision.id, self._files_of(revision, lines),
                                            older_number, queries.notes_of(self.s, revision.id))
         self.app.notifier.submitted(self.s, self.order, view, self.thread)
 
-    def _files_of(self, revision: Revision) -> tuple[Attachment, ...]:
-        """The revision's sheet (renamed for the buyer) and its scans, to go with the approval request."""
-        sheets, scans = [], []
+    def _files_of(self, revision: Revision, lines: Sequence[Line] | None) -> tuple[Attachment, ...]:
+        """The revision's sheet (renamed for the buyer) and its scans, to go with the approval request;
+        for a bill read from the supplier's own files, the bot's sheet of the revision and those files."""
+        sheets, originals, scans = [], [], []
         for document in queries.documents_of(self.s, revision_id=revision.id):
             data = self.app.files.read(document.sha256, "documents")
             if document.kind == "bill_sheet":
                 suffix = ".ods" if document.content_type == ODS_TYPE else ".xlsx"
                 sheets.append(Attachment(f"{self.order.ref}-bill-rev{revision.number}{suffix}",
                                          document.content_type, data))
+            elif document.kind == "bill_source":
+                originals.append(Attachment(document.filename, document.content_type, data))
             elif document.kind == "scan":
                 scans.append(Attachment(document.filename, document.content_type, data))
-        return tuple(sheets[-1:] + scans)
+        if originals:
+            sheets = [self._our_sheet(revision, lines)]
+        return tuple(sheets[-1:] + originals + scans)
+
+    def _our_sheet(self, revision: Revision, lines: Sequence[Line] | None) -> Attachment:
+        lines = queries.revision_lines(self.s, revision.id) if lines is None else lines
+        sheet = self.app.notifier.sheet_attachment(self.order, self.s.get(Supplier, self.order.supplier_id), lines)
+        return replace(sheet, filename=f"{self.order.ref}-bill-rev{revision.number}.xlsx")
 
     # --- the buyer's decision ------------------------------------------------------------
 
@@ -270,14 +303,14 @@ class Applier:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _view(self, revision: Revision, lines: Sequence[Line] | None = None) -> BillView:
+    def _view(self, revision: Revision, lines: Sequence[Line] | None = None, send_held: bool = False) -> BillView:
         """`lines`: the revision's lines when this message just wrote them (no need to read them back)."""
         lines = queries.revision_lines(self.s, revision.id) if lines is None else lines
         earlier = [r for r in queries.revisions_of(self.s, self.order.id)
                    if r.number < revision.number and r.status in DECIDED_BEFORE]
         previous = queries.revision_lines(self.s, earlier[-1].id) if earlier else None
         return bill_view(revision.number, self.order.currency, lines,
-                         queries.order_lines(self.s, self.order.id), previous)
+                         queries.order_lines(self.s, self.order.id), previous, origin_of(self.s, revision, send_held))
 
     def _event(self, kind: str, detail: str, revision_id: int | None = None) -> None:
         queries.add_event(self.s, self.order.id, self.now, self.message.sender, kind, detail,
@@ -285,6 +318,29 @@ class Applier:
 
     def _applied(self, disposition: str) -> Outcome:
         return Outcome(InboundStatus.APPLIED, disposition, self.order.id)
+
+
+def line_notes(bill: BillFromDocuments) -> tuple[LineNote, ...]:
+    return tuple(LineNote(_where(source), "; ".join(source.remarks)[:2000], source.uncertain)
+                 for source in bill.sources)
+
+
+def _where(source: LineSource) -> str:
+    printed = f" (“{source.printed_as}”)" if source.printed_as else ""
+    return f"{source.where}{printed}"[:1000]
+
+
+def origin_of(s: Session, revision: Revision, send_held: bool = False) -> BillOrigin | None:
+    """How a revision was read, for the emails: None when it came on the bot's own sheet."""
+    if not revision.read_from:
+        return None
+    doubts = tuple(line for line in revision.doubts.split("\n") if line)
+    return BillOrigin(revision.read_from, bool(revision.reconciled), doubts,
+                      tuple(queries.revision_notes(s, revision.id)), send_held)
+
+
+def _text_type(filename: str) -> str:
+    return "text/csv" if filename.lower().endswith(".csv") else "application/octet-stream"
 
 
 def _invoice_summary(invoice: Invoice, currency: str) -> str:

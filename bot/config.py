@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from parsers.intake.ocr import OcrLimits
+from parsers.intake.pdf import PdfLimits
 from parsers.reply import DEFAULT_KEYWORDS, CommandKind
 
 _REQUIRED = object()
@@ -83,6 +85,16 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class ReadingSettings:
+    """Reading the supplier's own PDFs and scans: a small process pool, with limits."""
+
+    processes: int = 2
+    seconds_per_document: float = 180.0
+    ocr: OcrLimits = OcrLimits()
+    pdf: PdfLimits = PdfLimits()
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotSettings
     imap: ServerSettings
@@ -93,6 +105,7 @@ class Config:
     schedule: ScheduleSettings = ScheduleSettings()
     contracts: ContractSettings = ContractSettings()
     limits: LimitSettings = LimitSettings()
+    reading: ReadingSettings = ReadingSettings()
 
 
 class _Section:
@@ -168,7 +181,8 @@ def load_config(path: Path) -> Config:
 def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
     problems: list[str] = []
     sections = {name: _Section(_table(data, name, problems), name, problems)
-                for name in ("bot", "imap", "smtp", "storage", "commands", "auth", "schedule", "contracts", "limits")}
+                for name in ("bot", "imap", "smtp", "storage", "commands", "auth", "schedule", "contracts", "limits",
+                             "reading")}
     for name in sorted(set(data) - set(sections)):
         problems.append(f"{name}: unknown section")
     config = Config(
@@ -181,6 +195,7 @@ def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
         schedule=_schedule(sections["schedule"]),
         contracts=_contracts(sections["contracts"]),
         limits=_limits(sections["limits"]),
+        reading=_reading(sections["reading"]),
     )
     for section in sections.values():
         section.finish()
@@ -299,6 +314,15 @@ def _limits(s: _Section) -> LimitSettings:
         max_attachments_mb=s.integer("max_attachments_mb", 40, 1, 500),
         max_attachments=s.integer("max_attachments", 10, 1, 100),
     )
+
+
+def _reading(s: _Section) -> ReadingSettings:
+    ocr = OcrLimits(max_pixels=s.integer("max_image_megapixels", 40, 1, 200) * 1_000_000,
+                    seconds_per_page=float(s.integer("ocr_seconds_per_page", 60, 5, 600)),
+                    languages=s.text("ocr_languages", "eng+deu+fra", "Tesseract languages such as eng+deu"))
+    return ReadingSettings(processes=s.integer("processes", 2, 1, 32),
+                           seconds_per_document=float(s.integer("seconds_per_document", 180, 10, 3600)),
+                           ocr=ocr, pdf=PdfLimits(max_pages=s.integer("max_pdf_pages", 20, 1, 500)))
 
 
 def _keywords(s: _Section) -> dict[CommandKind, tuple[str, ...]]:

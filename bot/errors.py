@@ -162,3 +162,18 @@ class PaymentNotDue(UserError):
     template = "payment_not_due"
     summary = "only an invoiced order can be marked paid"
     status: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentsUnreadable(UserError):
+    template = "documents_unreadable"
+    summary = "an attached document could not be read"
+    unreadable: tuple[tuple[str, str], ...] = ()  # (file name, why, in the supplier's words)
+
+
+@dataclass(frozen=True)
+class BillLinesUnreadable(UserError):
+    template = "bill_lines_unreadable"
+    summary = "no line of the bill could be read"
+    filename: str = ""
+    remarks: tuple[str, ...] = ()

@@ -19,6 +19,7 @@ from parsers.bill_sheet import ODS_TYPE, XLSX_TYPE, SheetHeader, write_bill_shee
 from parsers.records import Attachment, Line, ParsedMessage
 from parsers.reply import REPLY_MARKER
 from storage import queries
+from storage.queries import LineNote
 from storage.models import Comment, Invoice, OutboxMessage, Payment, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
@@ -36,14 +37,35 @@ class BillView:
     base_totals: bills.Totals
     changed: bool
     previous: list[bills.LineChange] | None = None  # against the previous revision, from rev 2
+    origin: BillOrigin | None = None  # read from the supplier's own document, not from our sheet
+
+    def note(self, index: int) -> LineNote | None:
+        """Where the line at `index` of the bill (not of the removed ones) was read, if it was."""
+        notes = self.origin.notes if self.origin else ()
+        return notes[index] if index < len(notes) else None
+
+
+@dataclass(frozen=True)
+class BillOrigin:
+    """A bill read from the supplier's own files: from what, whether it all added up, and why not."""
+
+    read_from: str
+    reconciled: bool
+    doubts: tuple[str, ...]  # document-level: unreadable rows, totals that differ
+    notes: tuple[LineNote, ...]  # one per line of the bill
+    send_held: bool = False  # SEND came with it, but it did not add up: it waits as a draft
+
+    @property
+    def doubtful_lines(self) -> int:
+        return sum(1 for note in self.notes if note.doubtful)
 
 
 def bill_view(number: int | None, currency: str, lines: Sequence[Line], base: Sequence[Line],
-              previous: Sequence[Line] | None = None) -> BillView:
+              previous: Sequence[Line] | None = None, origin: BillOrigin | None = None) -> BillView:
     changes = bills.diff_lines(base, lines)
     against_previous = bills.diff_lines(previous, lines) if previous is not None else None
     return BillView(number, currency, changes, bills.totals(lines), bills.totals(base),
-                    bills.has_changes(changes), against_previous)
+                    bills.has_changes(changes), against_previous, origin)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ failed (raw bytes kept) for the operator; it never loses the message.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,10 +23,11 @@ from bot.apply import Applier, Outcome
 from bot.matching import match_order
 from bot.workflow import Approve, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
 from parsers.authresults import dmarc_verdict
-from parsers.bill_sheet import SheetInvalid, read_bill_sheet
+from bot.reading import BillInput, bill_files, bill_input
 from parsers.documents import DocumentLimits, sort_attachments
+from parsers.intake import BillFromDocuments, build_bill
 from parsers.message import MessageUnreadable, bounced_message_ids, parse_message
-from parsers.records import Attachment, BillSheet, ParsedMessage
+from parsers.records import ParsedMessage
 from parsers.reply import parse_command
 from storage import queries
 from storage.db import session
@@ -34,9 +36,7 @@ from storage.models import InboundMessage, InboundStatus, OutboxStatus, Purchase
 
 log = logging.getLogger("supplierbot.pipeline")
 TRANSACTION_SECONDS = 0.25
-
-SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet", "opendocument.spreadsheet")
-SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+_MAYBE_DOCUMENT = re.compile(rb"(?i)application/pdf|image/|octet-stream|\.pdf|\.png|\.jpe?g|\.tiff?")
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,16 @@ def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome |
     """
     outcomes: list[Outcome | None] = []
     while len(outcomes) < len(batch):
+        first = len(outcomes)
+        prepare(app, *batch[first])  # a PDF or scan is read before the transaction opens
         with session(app.engine) as s:
             # bounded by time too: a transaction that never finishes (a bot killed over and
             # over mid-batch) would otherwise never let the work progress
             deadline = time.monotonic() + TRANSACTION_SECONDS
             last_uid = 0
-            for source, raw in batch[len(outcomes):]:
+            for index, (source, raw) in enumerate(batch[first:]):
+                if index and needs_reading(app, raw):
+                    break  # read it first, in the next round: OCR never holds the database
                 outcomes.append(_process_one(app, s, source, raw))
                 last_uid = max(last_uid, source.uid)
                 if time.monotonic() > deadline:
@@ -84,6 +88,34 @@ def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome |
             log.info("message processed", extra={"uid": source.uid, "status": outcome.status.value,
                                                  "disposition": outcome.disposition})
     return outcomes
+
+
+def prepare(app: App, source: Source, raw: bytes) -> None:
+    """Read the message's PDFs and scans in the reader pool, outside any transaction."""
+    slow = _slow_documents(app, raw)
+    if slow and not _in_ledger(app, source):
+        app.readers.prepare(slow)
+
+
+def needs_reading(app: App, raw: bytes) -> bool:
+    return bool(_slow_documents(app, raw))
+
+
+def _slow_documents(app: App, raw: bytes) -> tuple:
+    if len(raw) > app.config.limits.max_message_mb << 20 or not _MAYBE_DOCUMENT.search(raw):
+        return ()  # most replies carry no PDF or image: they are not parsed an extra time
+    try:
+        message = parse_message(raw)
+    except MessageUnreadable:
+        return ()
+    if message.automatic or not message.attachments:
+        return ()
+    return bill_files(message.attachments, parse_command(message.new_text, app.config.keywords).kind).slow
+
+
+def _in_ledger(app: App, source: Source) -> bool:
+    with session(app.engine) as s:
+        return queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid) is not None
 
 
 def _process_one(app: App, s: Session, source: Source, raw: bytes) -> Outcome | None:
@@ -219,31 +251,41 @@ def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMes
 
 
 def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, released: bool) -> Outcome:
-    sheet, sheet_name, sheet_error = read_sheet(message.attachments)
+    command = parse_command(message.new_text, app.config.keywords)
+    given = bill_input(app.readers, message.attachments, command.kind)
     limits = app.config.limits
-    documents, refused = sort_attachments([a for a in message.attachments if not _looks_like_sheet(a)],
+    documents, refused = sort_attachments([a for a in message.attachments if a.filename not in given.not_documents],
                                           DocumentLimits(limits.max_attachment_mb << 20, limits.max_attachments_mb << 20,
                                                          limits.max_attachments))
     attachment_error = errors.AttachmentsNotAccepted(tuple((r.filename, r.reason) for r in refused)) if refused else None
-    sheet_ref = sheet.order_ref if sheet else None
     bot = app.config.bot
-    match = match_order(message, sheet_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
     if match is None:
         return _refuse(app, s, row, message, errors.UnknownOrder(), None)
     order = s.get(PurchaseOrder, match.order_id)
     assert order is not None
+    role = Role(queries.role_of(s, order.id, message.sender))
+    if role is not Role.SUPPLIER and not given.not_documents:
+        given = BillInput()  # a buyer's PDF or photo is a document, never a bill
     reply = Reply(
-        role=Role(queries.role_of(s, order.id, message.sender)),
-        command=parse_command(message.new_text, app.config.keywords),
-        sheet=sheet, sheet_filename=sheet_name, sheet_error=sheet_error,
+        role=role, command=command,
+        sheet=given.sheet, sheet_filename=given.filename, sheet_error=given.error,
         bound_revision_id=match.revision_id, documents=len(documents), attachment_error=attachment_error,
+        bill=_bill(s, order, given),
     )
     decision = decide(order_view(s, order), reply)
     if isinstance(decision, Approve | Reject | RecordPayment) and app.config.auth.require_dmarc and not released:
         verdict = dmarc_verdict(message.auth_results, app.config.auth.authserv_id, message.sender)
         if not verdict.passed:
             return _hold(app, s, row, order, message, verdict.reason)
-    return Applier(app, s, row, message, order, documents).apply(decision, reply)
+    return Applier(app, s, row, message, order, documents, given.originals).apply(decision, reply)
+
+
+def _bill(s: Session, order: PurchaseOrder, given: BillInput) -> BillFromDocuments | None:
+    """The supplier's own documents set against this order's lines."""
+    if not given.readings:
+        return None
+    return build_bill(given.readings, queries.order_lines(s, order.id))
 
 
 def _hold(app: App, s: Session, row: InboundMessage, order: PurchaseOrder, message: ParsedMessage,
@@ -279,26 +321,6 @@ def drop(app: App, inbound_id: int) -> bool:
                               inbound_id=row.id)
         s.commit()
         return True
-
-
-def read_sheet(attachments: tuple[Attachment, ...]) -> tuple[BillSheet | None, str, errors.UserError | None]:
-    """The bill sheet among the attachments: (sheet, filename, error)."""
-    candidates = [a for a in attachments if _looks_like_sheet(a)]
-    if len(candidates) > 1:
-        return None, "", errors.TooManySheets(filenames=tuple(a.filename for a in candidates))
-    if not candidates:
-        return None, "", None
-    attachment = candidates[0]
-    try:
-        return read_bill_sheet(attachment.data, attachment.filename), attachment.filename, None
-    except SheetInvalid as invalid:
-        return None, attachment.filename, errors.SheetProblems(filename=attachment.filename,
-                                                                problems=invalid.problems)
-
-
-def _looks_like_sheet(attachment: Attachment) -> bool:
-    name = attachment.filename.lower()
-    return name.endswith(SHEET_SUFFIXES) or any(t in attachment.content_type for t in SHEET_TYPES)
 
 
 def order_view(s: Session, order: PurchaseOrder) -> OrderView:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot import errors
+from parsers.intake import BillFromDocuments
 from parsers.records import BillSheet, Line
 from parsers.reply import Command, CommandKind
 from storage.models import OrderStatus, RevisionStatus
@@ -66,6 +67,7 @@ class Reply:
     bound_revision_id: int | None = None  # from the approval request's token or thread
     documents: int = 0  # accepted scans/PDFs attached (the sheet not counted)
     attachment_error: errors.UserError | None = None
+    bill: BillFromDocuments | None = None  # read from the supplier's own spreadsheet, CSV, PDF or scan
 
     @property
     def note(self) -> str:
@@ -90,6 +92,8 @@ class CreateDraft:
     submit: bool  # SEND came with the sheet
     note: str = ""
     supersedes_id: int | None = None  # with SEND: a submitted revision nobody decided yet
+    source: BillFromDocuments | None = None  # where each line came from, when not from our sheet
+    send_held: bool = False  # SEND came, but a bill that does not fully add up waits as a draft
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ def _supplier(order: OrderView, reply: Reply) -> Decision:
         return _invoice(order, reply)
     if reply.sheet is not None:
         return _new_sheet(order, reply)
+    if reply.bill is not None:
+        return _new_bill(order, reply)
     if kind is CommandKind.SEND:
         return _send(order)
     if kind in (CommandKind.APPROVE, CommandKind.REJECT):
@@ -202,6 +208,25 @@ def _new_sheet(order: OrderView, reply: Reply) -> Decision:
     )
 
 
+def _new_bill(order: OrderView, reply: Reply) -> Decision:
+    """A bill read from the supplier's own document: SEND submits it at once only when every
+    line and the document's totals add up; otherwise it waits as a draft for the supplier's look."""
+    bill = reply.bill
+    assert bill is not None
+    if bill.order_ref and bill.order_ref != order.ref:
+        return Refuse(errors.SheetForOtherOrder(filename=reply.sheet_filename, sheet_ref=bill.order_ref))
+    if order.status in CLOSED:
+        return Refuse(errors.OrderClosed(status=order.status.value))
+    if not bill.lines:
+        return Refuse(errors.BillLinesUnreadable(filename=reply.sheet_filename, remarks=bill.remarks))
+    draft, pending = order.draft, order.pending
+    send = reply.command.kind is CommandKind.SEND
+    submit = send and bill.reconciled
+    return CreateDraft(lines=bill.lines, replaces_id=draft.id if draft else None, submit=submit, note=reply.note,
+                       supersedes_id=pending.id if submit and pending else None, source=bill,
+                       send_held=send and not submit)
+
+
 def _send(order: OrderView) -> Decision:
     if order.status in CLOSED:
         return Refuse(errors.OrderClosed(status=order.status.value))
@@ -215,7 +240,8 @@ def _send(order: OrderView) -> Decision:
 
 def _buyer(order: OrderView, reply: Reply) -> Decision:
     kind = reply.command.kind
-    if reply.sheet is not None or reply.sheet_error is not None or kind in (CommandKind.SEND, CommandKind.INVOICE):
+    if (reply.sheet is not None or reply.bill is not None or reply.sheet_error is not None
+            or kind in (CommandKind.SEND, CommandKind.INVOICE)):
         return Refuse(errors.OnlySupplierBills())
     if kind in (CommandKind.APPROVE, CommandKind.REJECT):
         return _decision(order, reply)

@@ -174,12 +174,19 @@ class Revision(SQLModel, table=True):
     reason: str = ""  # REJECT's reason
     note: str = ""  # APPROVE's note
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    # a bill read from the supplier's own document: what it was read from, and whether it added up
+    read_from: str = Field(sa_type=Text, default="")  # "" for the bot's own sheet
+    reconciled: bool | None = None
+    doubts: str = Field(sa_type=Text, default="")  # what did not add up, one remark a line of text
 
 
 class RevisionLine(_LineColumns, table=True):
     __tablename__ = "revision_line"
     id: int | None = Field(default=None, primary_key=True)
     revision_id: int = Field(foreign_key="revision.id", index=True)
+    source: str = Field(sa_type=Text, default="")  # where in the supplier's document ("" from our sheet)
+    remark: str = Field(sa_type=Text, default="")  # how the line was read, and why it is doubtful if it is
+    doubtful: bool = False  # it did not add up, or the scan was unclear: the supplier and buyer see a mark
 
 
 class Document(SQLModel, table=True):
@@ -190,7 +197,7 @@ class Document(SQLModel, table=True):
     filename: str
     content_type: str
     size: int
-    kind: str  # bill_sheet, scan, invoice
+    kind: str  # bill_sheet, bill_source (a bill read from the supplier's own file), scan, invoice
     order_id: int = Field(foreign_key="purchase_order.id", index=True)
     revision_id: int | None = Field(default=None, foreign_key="revision.id")
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
@@ -291,6 +298,8 @@ class Invoice(SQLModel, table=True):
     number: str = ""
     invoice_date: date
     total_read: Decimal | None = Field(default=None, sa_type=DecimalText)
+    net_read: Decimal | None = Field(default=None, sa_type=DecimalText)
+    tax_read: Decimal | None = Field(default=None, sa_type=DecimalText)
     total_expected: Decimal = Field(sa_type=DecimalText)
     read_method: str = "none"  # text, ocr, none
     terms: str = "net 30"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, or_, update
@@ -95,11 +96,33 @@ def revision_lines(s: Session, revision_id: int) -> list[Line]:
     return [to_line(row) for row in s.exec(query)]
 
 
-def replace_revision_lines(s: Session, revision_id: int, lines: Sequence[Line]) -> None:
-    """Bulk statements: building one ORM object per line costs more than the insert."""
+def replace_revision_lines(s: Session, revision_id: int, lines: Sequence[Line],
+                           notes: Sequence[LineNote] = ()) -> None:
+    """Bulk statements: building one ORM object per line costs more than the insert.
+    `notes`: for a bill read from the supplier's own document, each line's place and remark."""
     s.execute(delete(RevisionLine).where(col(RevisionLine.revision_id) == revision_id))
-    s.execute(insert(RevisionLine), [{"revision_id": revision_id, "position": position, **_line_fields(line)}
+    s.execute(insert(RevisionLine), [{"revision_id": revision_id, "position": position, **_line_fields(line),
+                                      **(_note_fields(notes[position - 1]) if notes else {})}
                                      for position, line in enumerate(lines, start=1)])
+
+
+@dataclass(frozen=True)
+class LineNote:
+    """Where a bill line was read in the supplier's document, and what to say about it."""
+
+    source: str
+    remark: str = ""
+    doubtful: bool = False
+
+
+def _note_fields(note: LineNote) -> dict[str, object]:
+    return {"source": note.source, "remark": note.remark, "doubtful": note.doubtful}
+
+
+def revision_notes(s: Session, revision_id: int) -> list[LineNote]:
+    query = select(RevisionLine.source, RevisionLine.remark, RevisionLine.doubtful).where(
+        RevisionLine.revision_id == revision_id).order_by(col(RevisionLine.position))
+    return [LineNote(*row) for row in s.exec(query)]
 
 
 def add_order_lines(s: Session, order_id: int, lines: Sequence[Line]) -> None:

@@ -1,6 +1,7 @@
 """Comments, scans and the invoice over the real mail servers."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,7 +13,16 @@ from tests.conftest import World
 from tests.pdfgen import text_pdf
 from tests.test_round_trip import order_json, sheet_of
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 400
+def _photo() -> bytes:
+    """A real (tiny) photo with no text on it: a document, not a bill."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 90, 60)).save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _photo()
 DELIVERY_NOTE = text_pdf(["Delivery note 88", "500 bolts, 500 nuts"])
 
 

@@ -39,7 +39,7 @@ def document_family(data: bytes, filename: str) -> str | None:
         return "pdf"
     if data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")):
         return "image"
-    if filename.lower().endswith((".csv", ".txt", ".tsv")) and b"\x00" not in data[:4096]:
+    if filename.lower().endswith((".csv", ".tsv")) and b"\x00" not in data[:4096]:
         return "csv"
     return None
 

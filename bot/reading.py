@@ -1,0 +1,239 @@
+"""Reading the supplier's own documents, away from the database: which attachments are the bill,
+and a small process pool that reads PDFs and scans with a time and memory limit.
+
+A reader that crashes, hangs or runs out of memory takes down only its pool process: the
+document is answered as unreadable and the message goes on. The pipeline reads a message's
+slow documents before it opens the transaction, so OCR never holds the database.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import multiprocessing
+import resource
+import zipfile
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from bot import errors
+from bot.config import ReadingSettings
+from parsers.bill_sheet import REF_SHEET, SheetInvalid, read_bill_sheet
+from parsers.intake import DocumentReading, DocumentUnreadable, document_family, read_bill_document
+from parsers.intake.ocr import OcrLimits
+from parsers.intake.ocr import available as ocr_available
+from parsers.intake.pdf import PdfLimits
+from parsers.records import Attachment, BillSheet, Problem
+from parsers.reply import CommandKind
+from storage.files import sha256
+
+log = logging.getLogger("supplierbot.reading")
+SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet", "opendocument.spreadsheet")
+SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+READER_MEMORY = 2 << 30  # address space of a reader process (pdfium and tesseract included)
+
+
+@dataclass(frozen=True)
+class BillFiles:
+    """The attachments that may be the bill, sorted by how they are read."""
+
+    sheets: tuple[Attachment, ...]  # workbooks and CSV: read at once, in the bot's process
+    documents: tuple[Attachment, ...]  # PDFs and images: read in the pool, only when no sheet came
+
+    @property
+    def slow(self) -> tuple[Attachment, ...]:
+        return () if self.sheets else self.documents
+
+
+def bill_files(attachments: Sequence[Attachment], command: CommandKind) -> BillFiles:
+    """Sheets and CSVs are always bills; PDFs and images only without a sheet and not as INVOICE."""
+    sheets = tuple(a for a in attachments if looks_like_sheet(a) or document_family(a.data, a.filename) == "csv")
+    readable = ("pdf", "image") if ocr_available() else ("pdf",)  # without OCR, images stay scans
+    documents = () if command is CommandKind.INVOICE else tuple(
+        a for a in attachments if document_family(a.data, a.filename) in readable)
+    return BillFiles(sheets, documents)
+
+
+def looks_like_sheet(attachment: Attachment) -> bool:
+    name = attachment.filename.lower()
+    return name.endswith(SHEET_SUFFIXES) or any(t in attachment.content_type for t in SHEET_TYPES)
+
+
+def read_own_sheet(attachment: Attachment) -> BillSheet | None:
+    """The bot's own sheet (it carries the hidden order reference) read strictly; None for others.
+    SheetInvalid when it is ours and has problems: the supplier is told exactly where."""
+    if not _is_ours(attachment):
+        return None
+    return read_bill_sheet(attachment.data, attachment.filename)
+
+
+def _is_ours(attachment: Attachment) -> bool:
+    return f'"{REF_SHEET}"'.encode() in _sheet_list(attachment.data)
+
+
+def _sheet_list(data: bytes) -> bytes:
+    """The workbook's list of sheets (xlsx) or its content (ods), if small enough to be a bill."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in ("xl/workbook.xml", "content.xml"):
+                if name in archive.namelist() and archive.getinfo(name).file_size < 5 << 20:
+                    return archive.read(name)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, NotImplementedError, RuntimeError):
+        pass
+    return b""
+
+
+Read = DocumentReading | DocumentUnreadable
+
+
+class Readers:
+    """Reads documents in a pool of processes; results kept by content hash until taken."""
+
+    def __init__(self, settings: ReadingSettings = ReadingSettings()) -> None:
+        self.settings = settings
+        self._pool: ProcessPoolExecutor | None = None
+        self._done: dict[str, Read] = {}
+
+    def prepare(self, attachments: Sequence[Attachment]) -> None:
+        """Read these now (outside any transaction), in order, as one job: a bill over two
+        photos needs the first photo's header to read the second. `read` answers from what was kept."""
+        todo = [a for a in attachments if sha256(a.data) not in self._done]
+        if not todo:
+            return
+        for attachment, result in zip(todo, self._run(todo)):
+            self._done[sha256(attachment.data)] = result
+
+    def read(self, attachment: Attachment) -> Read:
+        digest = sha256(attachment.data)
+        if digest not in self._done:
+            self.prepare([attachment])
+        return self._done.pop(digest)
+
+    def _run(self, todo: list[Attachment]) -> list[Read]:
+        job = [(a.data, a.filename) for a in todo]
+        limit = self.settings.seconds_per_document * len(todo)
+        try:
+            future = self._executor().submit(_read_all, job, self.settings.ocr, self.settings.pdf)
+            return future.result(timeout=limit)
+        except FutureTimeout:
+            log.warning("reader timed out", extra={"files": len(todo)})
+            self._restart()
+            return [DocumentUnreadable(f"reading it took longer than {limit:.0f} s")] * len(todo)
+        except (BrokenProcessPool, MemoryError):
+            log.warning("reader crashed", extra={"files": len(todo)})
+            self._restart()
+            return [DocumentUnreadable("it could not be read: the reader gave up on it")] * len(todo)
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(self.settings.processes, mp_context=context, initializer=_limit_memory)
+        return self._pool
+
+    def _restart(self) -> None:
+        """A hung or dead reader: kill the pool's processes and start afresh at the next read."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (READER_MEMORY, READER_MEMORY))
+
+
+def _read_all(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> list[Read]:
+    """In the pool process: each document in turn, the header carried from one photo to the next."""
+    results: list[Read] = []
+    carried = None
+    for data, filename in job:
+        result = _read_one(data, filename, carried, ocr, pdf)
+        if isinstance(result, DocumentReading) and result.method == "ocr":
+            carried = result.header or carried
+        results.append(result)
+    return results
+
+
+def _read_one(data: bytes, filename: str, carried, ocr: OcrLimits, pdf: PdfLimits) -> Read:
+    """Every failure becomes a value, so nothing but a crash crosses back to the bot."""
+    try:
+        return read_bill_document(data, filename, carried, ocr=ocr, pdf=pdf)
+    except DocumentUnreadable as exc:
+        return exc
+    except MemoryError:
+        return DocumentUnreadable("it needs more memory to read than a bill may")
+    except Exception:  # a reader's bug on a strange file: this file is unreadable, the bot goes on
+        log.exception("reader failed")
+        return DocumentUnreadable("it could not be read")
+
+
+@dataclass(frozen=True)
+class BillInput:
+    """What a message brings as a bill, before the order is known."""
+
+    sheet: BillSheet | None = None  # the bot's own sheet, read strictly
+    filename: str = ""  # the sheet's, or the first bill document's, name
+    readings: tuple[DocumentReading, ...] = ()  # the supplier's own documents that hold lines
+    originals: tuple[Attachment, ...] = ()  # the files those readings came from
+    error: errors.UserError | None = None
+    not_documents: frozenset[str] = frozenset()  # sheets and CSVs: never kept as scans
+
+    @property
+    def order_ref(self) -> str | None:
+        if self.sheet is not None:
+            return self.sheet.order_ref
+        return next((r.order_ref for r in self.readings if r.order_ref), None)
+
+
+def bill_input(readers: Readers, attachments: Sequence[Attachment], command: CommandKind) -> BillInput:
+    files = bill_files(attachments, command)
+    if len(files.sheets) > 1:
+        return BillInput(error=errors.TooManySheets(filenames=tuple(a.filename for a in files.sheets)),
+                         not_documents=frozenset(a.filename for a in files.sheets))
+    if files.sheets:
+        return _sheet_input(files.sheets[0])
+    return _documents_input(readers, files.slow)
+
+
+def _sheet_input(attachment: Attachment) -> BillInput:
+    name, kept = attachment.filename, frozenset([attachment.filename])
+    try:
+        own = read_own_sheet(attachment) if looks_like_sheet(attachment) else None
+    except SheetInvalid as invalid:
+        return BillInput(filename=name, error=errors.SheetProblems(filename=name, problems=invalid.problems),
+                         not_documents=kept)
+    if own is not None:
+        return BillInput(sheet=own, filename=name, not_documents=kept)
+    result = _read_one(attachment.data, name, None, OcrLimits(), PdfLimits())  # sheets and CSV: quick
+    if isinstance(result, DocumentUnreadable):
+        return BillInput(filename=name, error=errors.SheetProblems(filename=name, problems=(Problem(str(result)),)),
+                         not_documents=kept)
+    if not result.is_bill:
+        return BillInput(filename=name, error=errors.SheetProblems(filename=name, problems=(Problem(NO_TABLE),)),
+                         not_documents=kept)
+    return BillInput(filename=name, readings=(result,), originals=(attachment,), not_documents=kept)
+
+
+NO_TABLE = ("no table of bill lines was found: no row names a quantity, a unit price or amount, "
+            "and a description or article number")
+
+
+def _documents_input(readers: Readers, documents: Sequence[Attachment]) -> BillInput:
+    """PDFs and images: the ones with a table of lines are the bill; the others stay scans."""
+    results = [(a, readers.read(a)) for a in documents]
+    unreadable = tuple((a.filename, str(r)) for a, r in results if isinstance(r, DocumentUnreadable))
+    if unreadable:
+        return BillInput(error=errors.DocumentsUnreadable(unreadable=unreadable))
+    bills = [(a, r) for a, r in results if isinstance(r, DocumentReading) and r.is_bill]
+    if not bills:
+        return BillInput()
+    return BillInput(filename=bills[0][0].filename, readings=tuple(r for _, r in bills),
+                     originals=tuple(a for a, _ in bills))
