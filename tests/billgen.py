@@ -479,6 +479,8 @@ def _table(doc: _Doc, spreadsheet: bool, allow_discount: bool = True) -> _Table:
         per100 = "header" if cheap and rng.random() < 0.5 else "column"
     if doc.force in ("per100-column", "per100-header"):
         per100 = doc.force.split("-")[1]
+    elif doc.force == "discount":
+        per100 = ""
     discount = allow_discount and not per100 and doc.want("discount", 0.25)
     if discount:
         tail += ["list", "disc", "netp"]
@@ -885,7 +887,7 @@ def _pdf(doc: _Doc, for_image: bool = False) -> _PdfLayout:
     from fpdf import FPDF
 
     rng = doc.rng
-    table = _table(doc, spreadsheet=False, allow_discount=not for_image and rng.random() < 0.5)
+    table = _table(doc, spreadsheet=False, allow_discount=not for_image)
     style = _number_style(rng, doc.lang)
     if style.group == "\u00a0":
         style = NumberStyle(",", " ")
@@ -977,16 +979,23 @@ def _pdf(doc: _Doc, for_image: bool = False) -> _PdfLayout:
     for index, line in enumerate(table.rows):
         desc = str(line["desc"]).translate(_PDF_SAFE)
         second = ""
+        pdf.set_font(font, "", size)
+        room = widths["desc"] - 1.5
         if wrap and index % rng.choice((1, 2, 3)) == 0:
             desc, second = _wrap(desc, rng)
-        if not second and pdf.get_string_width(desc) > widths["desc"] - 1:
-            desc, second = _wrap(desc, rng, force=True)
-        pdf.set_font(font, "", size)
-        while second == "" and pdf.get_string_width(desc) > widths["desc"] - 1:
+        if pdf.get_string_width(desc) > room:  # fill the first line, the rest below
+            words = f"{desc} {second}".split()
+            cut = 1
+            while cut < len(words) and pdf.get_string_width(" ".join(words[:cut + 1])) <= room:
+                cut += 1
+            if cut == len(words) and len(words) > 1:
+                cut -= 1
+            desc, second = " ".join(words[:cut]), " ".join(words[cut:])
+        while pdf.get_string_width(desc) > room:
             desc = desc[:-1]
+        while pdf.get_string_width(second) > room:
+            second = second[:-1]
         if second:
-            while pdf.get_string_width(second) > widths["desc"] - 1:
-                second = second[:-1]
             doc.tag("wrapped")
         height = 9.5 if second else 5.5
         if y + height > bottom - 8:
@@ -1060,7 +1069,7 @@ def _wrap(desc: str, rng: random.Random, force: bool = False) -> tuple[str, str]
     if len(words) < 3 and not force:
         return desc, rng.choice(("DIN EN ISO 9001", "lot 2026/04", "RoHS compliant", "cert. 3.1"))
     cut = max(1, len(words) // 2 + (1 if len(words) % 2 else 0))
-    return " ".join(words[:cut]), " ".join(words[cut:])
+    return " ".join(words[:cut]), " ".join(words[cut:])  # the caller refills by width
 
 
 def _terms_pdf(doc: _Doc) -> bytes:
@@ -1159,7 +1168,8 @@ def _scan_files(doc: _Doc, pdf: _PdfLayout) -> list[tuple[str, bytes]]:
                 for i, p in enumerate(pages)]
     if fmt == "jpeg":
         return [(f"{stem}_{i + 1}.jpg" if len(pages) > 1 else f"{stem}.jpg",
-                 _save(p, "JPEG", quality=rng.randint(70, 88), dpi=(dpi, dpi))) for i, p in enumerate(pages)]
+                 _save(p, "JPEG", quality=rng.randint(70, 88 if dpi < 300 else 78), dpi=(dpi, dpi)))
+                for i, p in enumerate(pages)]
     if fmt == "tiff":
         bilevel = [p.point(lambda v: 255 if v > paper * 0.6 else 0).convert("1") for p in pages]
         out = io.BytesIO()
