@@ -25,13 +25,14 @@ LOW_CONFIDENCE = 70.0
 _TOTAL_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern)) for kind, pattern in (
     ("carried", r"(ubertrag|uebertrag|carried forward|brought forward|carry forward|a reporter|report|transfert|"
                 r"vortrag|transfer)\b"),
+    ("gross", r"(total ttc|montant ttc|net a payer|total a payer|gesamtbetrag|gesamtsumme|endbetrag|rechnungsbetrag|"
+              r"bruttobetrag|summe brutto|gesamt brutto|grand total|total due|amount due|balance due|invoice total|"
+              r"zu zahlen|zahlbetrag|total amount due|total incl\w*|total gross)\b"),
     ("tax", r"(zzgl\.? |plus |\+ ?)?(mwst|ust|umsatzsteuer|mehrwertsteuer|vat|tax|tva|sales tax|gst|iva|steuer)\b"),
     ("net", r"(net|netto|nettobetrag|summe netto|nettosumme|warenwert|subtotal|sub total|sub-total|zwischensumme|"
             r"total ht|total net|net total|montant ht|sous total|sous-total|total hors tax\w*|gesamt netto|"
             r"total excl\w*|total before tax|goods total|total net amount)\b"),
-    ("gross", r"(total ttc|montant ttc|net a payer|total a payer|gesamtbetrag|gesamtsumme|endbetrag|rechnungsbetrag|"
-              r"bruttobetrag|brutto|summe brutto|grand total|total due|amount due|balance due|invoice total|"
-              r"zu zahlen|zahlbetrag|total amount|total incl\w*|gesamt brutto|total)\b"),
+    ("gross", r"(total|brutto|total amount)\b"),
     ("any", r"(summe|gesamt|montant total|somme)\b"),
 ))
 _PAGE_FOOTER = re.compile(r"^(seite|page|pagina|blatt|bl\.)\s*\d", re.I)
@@ -79,7 +80,7 @@ def read_table(table: Table, carried: Header | None = None) -> TableReading | No
     header = header or carried
     if header is None:
         return None
-    aligned = _alignment(table.rows[start:], header) if table.method == "pdf" else {}
+    aligned = _alignment(table.rows[start:], header) if table.method == "pdf" and header else {}
     rows, totals_rows = _classify(table.rows[start:], header, table.method, aligned)
     conventions = _conventions(rows + totals_rows)
     lines = [_line(row, header, conventions) for row in rows]
@@ -89,28 +90,47 @@ def read_table(table: Table, carried: Header | None = None) -> TableReading | No
 
 # --- rows ----------------------------------------------------------------------------------
 
-def _alignment(rows: Sequence[Row], header: Header) -> dict[float, str]:
-    """Numbers of one column share their right edge: a short "1" right-aligned under a left-aligned
-    "Menge" may sit nearer the next header, but it belongs with the 500 above it. Right edge →
-    the role most numbers with that edge were placed in."""
-    edges: list[tuple[float, str | None]] = []
+@dataclass(frozen=True)
+class _Edge:
+    """Where a numeric column's numbers line up: their right edges (or left, if left-aligned)."""
+
+    right: bool
+    at: float
+
+    def holds(self, cell: Cell) -> bool:
+        return abs((cell.x1 if self.right else cell.x0) - self.at) <= EDGE_SLACK
+
+
+EDGE_SLACK = 2.0
+
+
+def _alignment(rows: Sequence[Row], header: Header) -> dict[str, _Edge]:
+    """Numbers of one column share an edge: a short "1" right-aligned under a left-aligned "Menge"
+    may sit nearer the next header, and "45" at the end of a long description may reach into the
+    quantity's zone; the edge tells them apart. Role → the edge most of its numbers share."""
+    placed: dict[str, list[Cell]] = {}
     for row in rows:
         for cell in row.cells:
-            if numbers.looks_numeric(cell.value):
-                edges.append((cell.x1, _zone_role(cell, header)))
-    groups: list[list[tuple[float, str | None]]] = []
-    for edge in sorted(edges, key=lambda e: e[0]):
-        if groups and edge[0] - groups[-1][-1][0] <= 1.5:
-            groups[-1].append(edge)
-        else:
-            groups.append([edge])
-    aligned: dict[float, str] = {}
-    for group in groups:
-        roles = [role for _, role in group if role in NUMERIC_ROLES]
-        if len(group) >= 2 and roles:
-            winner = max(set(roles), key=roles.count)
-            aligned.update({round(x, 1): winner for x, _ in group})
-    return aligned
+            role = _zone_role(cell, header)
+            if role in NUMERIC_ROLES and numbers.looks_numeric(cell.value):
+                placed.setdefault(role, []).append(cell)
+    edges = {}
+    for role, cells in placed.items():
+        right, left = _mode([c.x1 for c in cells]), _mode([c.x0 for c in cells])
+        best = (True, right) if right[1] >= left[1] else (False, left)
+        if best[1][1] >= 2:
+            edges[role] = _Edge(best[0], best[1][0])
+    return edges
+
+
+def _mode(values: list[float]) -> tuple[float, int]:
+    """The value most others lie within EDGE_SLACK of, and how many do."""
+    best = (0.0, 0)
+    for value in values:
+        count = sum(1 for other in values if abs(other - value) <= EDGE_SLACK)
+        if count > best[1]:
+            best = (value, count)
+    return best
 
 
 def _zone_role(cell: Cell, header: Header) -> str | None:
@@ -120,8 +140,16 @@ def _zone_role(cell: Cell, header: Header) -> str | None:
     return spans[sum(1 for bound in bounds if middle > bound)][0]
 
 
+def _text_role_left_of(cell: Cell, header: Header) -> str | None:
+    """The column a description's last words spill from: the nearest text column to the left."""
+    spans = sorted((s for s in header.spans if s[0] and s[0] not in NUMERIC_ROLES and s[1] < cell.x0),
+                   key=lambda s: s[1])
+    roles = [s[0] for s in spans]
+    return "description" if "description" in roles else (roles[-1] if roles else None)
+
+
 def _classify(rows: Sequence[Row], header: Header, method: str,
-              aligned: dict[float, str]) -> tuple[list[_Row], list[_Row]]:
+              aligned: dict[str, _Edge]) -> tuple[list[_Row], list[_Row]]:
     by_position = method in ("pdf", "ocr")
     lines: list[_Row] = []
     totals: list[_Row] = []
@@ -146,13 +174,14 @@ def _classify(rows: Sequence[Row], header: Header, method: str,
             lines.append(values)
             previous_was_line = True
         elif by_position and previous_was_line and _continues(values):
-            lines[-1].texts["description"] = f"{lines[-1].texts.get('description', '')} {values.label}".strip()
+            more = " ".join(str(c.value) for c in row.cells if c.value is not None)
+            lines[-1].texts["description"] = f"{lines[-1].texts.get('description', '')} {more}".strip()
         else:
             previous_was_line = False
     return lines, totals
 
 
-def _assign(row: Row, header: Header, method: str, aligned: dict[float, str]) -> _Row:
+def _assign(row: Row, header: Header, method: str, aligned: dict[str, _Edge]) -> _Row:
     if method == "ocr":
         cells = _by_sequence(row, header)
     elif method == "pdf":
@@ -165,17 +194,34 @@ def _assign(row: Row, header: Header, method: str, aligned: dict[float, str]) ->
     return _Row(row.where, texts, cells, " ".join(label.split()), row.cells)
 
 
-def _by_zone(row: Row, header: Header, aligned: dict[float, str]) -> dict[str, list[Cell]]:
-    """Each word goes to the header column whose zone holds its middle (zones meet half-way),
-    a number to the column its right edge is aligned with."""
+def _by_zone(row: Row, header: Header, edges: dict[str, _Edge]) -> dict[str, list[Cell]]:
+    """Each word goes to the header column whose zone holds its middle (zones meet half-way);
+    a number to the column whose numbers share its edge; words that only reach into a numeric
+    column from the left belong to the description."""
     cells: dict[str, list[Cell]] = {}
     for cell in row.cells:
         role = _zone_role(cell, header)
-        if numbers.looks_numeric(cell.value):
-            role = aligned.get(round(cell.x1, 1), role)
+        if role in NUMERIC_ROLES or numbers.looks_numeric(cell.value):
+            role = _numeric_place(cell, role, header, edges, bool(cells.get(role or "")))
         if role is not None:
             cells.setdefault(role, []).append(cell)
     return _split_qty_unit(cells)
+
+
+def _numeric_place(cell: Cell, role: str | None, header: Header, edges: dict[str, _Edge],
+                   role_has_cells: bool) -> str | None:
+    if numbers.looks_numeric(cell.value):
+        lined_up = [r for r, edge in edges.items() if edge.holds(cell)]
+        if lined_up:
+            return role if role in lined_up else lined_up[0]
+        if role in edges and cell.x1 < edges[role].at - EDGE_SLACK and edges[role].right:
+            return _text_role_left_of(cell, header)  # "… pointure 45": the size, not the quantity
+        return role
+    if role_has_cells:
+        return role  # "500 Stk": the unit after the quantity, in its column
+    if role in edges and edges[role].right and cell.x1 < edges[role].at - EDGE_SLACK:
+        return _text_role_left_of(cell, header)
+    return role
 
 
 def _by_sequence(row: Row, header: Header) -> dict[str, list[Cell]]:
@@ -243,13 +289,20 @@ def _norm_label(text: str) -> str:
 
 
 def _total_kind(row: _Row) -> str | None:
-    if numbers.looks_numeric(row.value("quantity")) or not row.label:
+    """A totals row: a label such as Net, MwSt 19 %, Gesamtbetrag, and no quantity (a rate such
+    as the 19 of "VAT 19 %" may stand where a quantity would)."""
+    if not row.label:
         return None
     label = _norm_label(row.label)
-    for kind, pattern in _TOTAL_KINDS:
-        if pattern.match(label):
-            return kind
-    return None
+    kind = next((kind for kind, pattern in _TOTAL_KINDS if pattern.match(label)), None)
+    if kind is None or (numbers.looks_numeric(row.value("quantity")) and not _is_rate(row, kind)):
+        return None
+    return kind
+
+
+def _is_rate(row: _Row, kind: str) -> bool:
+    texts = [str(c.value) for c in row.every]
+    return kind == "tax" and any(text.endswith("%") for text in texts)
 
 
 def _is_line(row: _Row) -> bool:
@@ -414,21 +467,17 @@ def _totals(rows: Sequence[_Row], convention: Convention) -> DocumentTotals:
 
 def _row_amount(row: _Row, convention: Convention) -> Decimal | None:
     """The rightmost number of a totals row that is not a percentage."""
-    candidates = [_cell_text(c.value) for c in row.every if c.value not in (None, "")]
-    for index in range(len(candidates) - 1, -1, -1):
-        text = candidates[index]
-        if "%" in text or (index + 1 < len(candidates) and candidates[index + 1].strip() == "%"):
+    values = [c.value for c in row.every if c.value not in (None, "")]
+    for index in range(len(values) - 1, -1, -1):
+        text = str(values[index])
+        if "%" in text or (index + 1 < len(values) and str(values[index + 1]).strip() == "%"):
             continue
-        if numbers.looks_numeric(text):
+        if numbers.looks_numeric(values[index]):
             try:
-                return numbers.to_decimal(text, convention)
+                return numbers.to_decimal(values[index], convention)
             except ValueError:
                 return None
     return None
-
-
-def _cell_text(value: object) -> str:
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _rate(label: str, row: _Row) -> Decimal | None:

@@ -98,15 +98,33 @@ def _pair_by_description(read: Sequence[ReadLine], order: Sequence[Line],
             taken.add(index)
 
 
-def _similarity(a: str, b: str) -> float:
-    a, b = _words(a), _words(b)
-    if not a or not b:
+_SUBSTITUTE = re.compile(r"\b(alternativ\w*|substitut\w*|ersatz\w*|remplacement|equivalent|instead|statt|anstelle)\b")
+
+
+def _similarity(printed: str, ordered: str) -> float:
+    """How alike two descriptions are. Sizes and norms (M8x40, 10 mm, DIN 934) decide first, in any
+    language: "Wire rope 8 mm" is never "Wire rope 10 mm". A line offered as a substitute is new."""
+    a, b = _words(printed), _words(ordered)
+    if not a or not b or _SUBSTITUTE.search(a):
         return 0.0
-    if a in b or b in a:
-        return 0.9
+    text = 0.9 if a in b or b in a else max(SequenceMatcher(None, a, b).ratio(), _overlap(a, b))
+    sizes_a, sizes_b = _sizes(a), _sizes(b)
+    if sizes_a and sizes_b:
+        if sizes_a == sizes_b:
+            return 0.7 + 0.3 * text
+        if sizes_a < sizes_b or sizes_b < sizes_a:  # a size lost in a wrapped line, or not printed
+            return 0.45 + 0.3 * text
+        return 0.3 * text
+    return text
+
+
+def _sizes(words: str) -> frozenset[str]:
+    return frozenset(word for word in words.split() if any(ch.isdigit() for ch in word))
+
+
+def _overlap(a: str, b: str) -> float:
     tokens_a, tokens_b = set(a.split()), set(b.split())
-    overlap = len(tokens_a & tokens_b) / max(len(tokens_a | tokens_b), 1)
-    return max(SequenceMatcher(None, a, b).ratio(), overlap)
+    return len(tokens_a & tokens_b) / max(len(tokens_a | tokens_b), 1)
 
 
 def build_bill(readings: Sequence[DocumentReading], order: Sequence[Line]) -> BillFromDocuments:

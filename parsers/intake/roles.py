@@ -100,7 +100,7 @@ def clusters(row: Row, by_position: bool) -> list[Cell]:
         return list(row.cells)
     merged: list[Cell] = []
     for cell in row.cells:
-        if merged and cell.x0 - merged[-1].x1 < 0.8 * (cell.height or 10.0):
+        if merged and cell.x0 - merged[-1].x1 < 0.5 * min(cell.height or 10.0, merged[-1].height or 10.0):
             last = merged[-1]
             merged[-1] = Cell(f"{last.value} {cell.value}", last.x0, cell.x1, min(last.confidence, cell.confidence),
                               cell.height)

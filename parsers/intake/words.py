@@ -6,11 +6,15 @@ column it belongs to.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import median
 
 from parsers.intake.records import Cell, Row, Where
+
+_GROUP_HEAD = re.compile(r"^[-+(]?(\d{1,3}|\d{1,3}([ .,']\d{3})+)$")  # "1" or "1 234" before "234,50"
+_GROUP_TAIL = re.compile(r"^\d{3}([.,]\d+)?[)%-]?$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,21 @@ def _height(line: Iterable[Word]) -> float:
 
 
 def _cells(line: list[Word]) -> list[Cell]:
-    """One cell a word: which words make one column's value is decided against the header."""
-    height = _height(line)
-    return [Cell(w.text, w.x0, w.x1, w.confidence, height) for w in line]
+    """One cell a word: which words make one column's value is decided against the header. Digit
+    groups a space apart ("1 234,50", French and Swiss style) are one number again."""
+    cells: list[Cell] = []
+    for word in line:
+        last = cells[-1] if cells else None
+        if last is not None and _continues_number(last, word):
+            cells[-1] = Cell(f"{last.value}{word.text}", last.x0, word.x1, min(last.confidence, word.confidence),
+                             last.height)
+        else:
+            cells.append(Cell(word.text, word.x0, word.x1, word.confidence, word.height))
+    return cells
+
+
+def _continues_number(last: Cell, word: Word) -> bool:
+    gap = word.x0 - last.x1
+    return (gap < 0.45 * word.height and _GROUP_HEAD.match(str(last.value)) is not None
+            and _GROUP_TAIL.match(word.text) is not None)
+
