@@ -368,13 +368,20 @@ def _line(row: _Row, header: Header, conventions: dict[str | None, Convention]) 
         where=row.where, their_sku=_their_sku(row), description=row.texts.get("description", ""),
         quantity=quantity, unit=row.texts.get("unit", ""), unit_price=unit_price, amount=amount,
         tax_rate=tax_rate if tax_rate is not None and 0 <= tax_rate <= 100 else None,
-        skus=tuple(v for v in (row.texts.get(r, "") for r in ("our_sku", "sku", "their_sku")) if v),
+        skus=_codes(row),
         remarks=tuple(notes + doubts), uncertain=bool(doubts),
     )
 
 
 def _their_sku(row: _Row) -> str:
-    return row.texts.get("their_sku") or row.texts.get("sku") or row.texts.get("our_sku", "")
+    codes = _codes(row)
+    return next((c for c in (row.texts.get("their_sku"), row.texts.get("sku")) if c in codes), codes[0] if codes else "")
+
+
+def _codes(row: _Row) -> tuple[str, ...]:
+    """Article numbers on the line; a bare 1, 2, 3 under "Item" is a position, not an article."""
+    found = [row.texts.get(role, "") for role in ("our_sku", "sku", "their_sku")]
+    return tuple(code for code in found if code and not re.fullmatch(r"\d{1,3}\.?", code))
 
 
 def _price(row: _Row, header: Header, quantity: Decimal | None, amount: Decimal | None, number) -> _Price:

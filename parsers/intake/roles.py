@@ -17,7 +17,9 @@ from parsers.intake.records import Cell, Row
 #: role → full-match patterns over the normalised header (lower case, no accents, letters and digits)
 ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("our_sku", r"(ihre|ihr|kunden|your|customer|cust|votre|vos|client|buyer)(art|artikel|artikelnr|artnr|material|"
-                r"matnr|materialnr|sku|partno|part|itemno|item|ref|reference|code|no|nr|number)\w*"),
+                r"matnr|materialnr|sku|partno|part|itemno|item|ref|reference|code|no|nr|number)\w*|"
+                r"(art|artnr|artikelnr|ref|reference|code|sku|partno|itemno|no|nr|material|matnr)"
+                r"(client|kunde|kunden|customer|cust|buyer)"),
     ("their_sku", r"(unsere|unser|our|notre|nos|supplier|vendor|lieferant|lief)(art|artikel|artikelnr|artnr|"
                   r"material|matnr|sku|partno|part|itemno|item|ref|reference|code|no|nr|number)\w*"),
     ("pos", r"pos|posnr|position|pos\w{0,3}|lfdnr|lfd|nr|no|n|line|lineno|ligne|zeile|#"),
@@ -95,18 +97,45 @@ def _match(norm: str) -> str | None:
 
 
 def clusters(row: Row, by_position: bool) -> list[Cell]:
-    """Header cells: in a sheet, each cell; on a page, words closer than a character's height."""
+    """Header cells: in a sheet, each cell; on a page, words a space apart (a space as wide as
+    this font makes it), with a phrase that names no role split where its parts do ("Qty Unit")."""
     if not by_position:
         return list(row.cells)
-    merged: list[Cell] = []
+    groups: list[list[Cell]] = []
     for cell in row.cells:
-        if merged and cell.x0 - merged[-1].x1 < 0.5 * min(cell.height or 10.0, merged[-1].height or 10.0):
-            last = merged[-1]
-            merged[-1] = Cell(f"{last.value} {cell.value}", last.x0, cell.x1, min(last.confidence, cell.confidence),
-                              cell.height)
+        if groups and cell.x0 - groups[-1][-1].x1 < _space(groups[-1][-1], cell):
+            groups[-1].append(cell)
         else:
-            merged.append(cell)
-    return merged
+            groups.append([cell])
+    return [merged for group in groups for merged in _named_parts(group)]
+
+
+def _space(left: Cell, right: Cell) -> float:
+    widths = [(c.x1 - c.x0) / max(len(str(c.value)), 1) for c in (left, right)]
+    heights = [c.height or 10.0 for c in (left, right)]
+    return max(0.5 * min(heights), 1.15 * min(widths))
+
+
+def _join(cells: Sequence[Cell]) -> Cell:
+    return Cell(" ".join(str(c.value) for c in cells), cells[0].x0, cells[-1].x1,
+                min(c.confidence for c in cells), cells[-1].height)
+
+
+def _named_parts(group: list[Cell]) -> list[Cell]:
+    """The phrase as one cell if it names a role, else the split whose named parts cover the most
+    words, in the fewest parts ("Prix net | Montant", not "Prix | net | Montant")."""
+    if len(group) == 1 or role_of(str(_join(group).value))[0] or len(group) > 8:
+        return [_join(group)]
+    best: list[tuple[int, int, list[Cell]]] = [(0, 0, [])]  # per prefix length: (words named, -parts, cells)
+    for end in range(1, len(group) + 1):
+        options = []
+        for start in range(end):
+            named, parts, cells = best[start]
+            part = _join(group[start:end])
+            covered = end - start if role_of(str(part.value))[0] is not None else 0
+            options.append((named + covered, parts - 1, cells + [part]))
+        best.append(max(options, key=lambda option: option[:2]))
+    return best[-1][2]
 
 
 def find_header(rows: Sequence[Row], by_position: bool, start: int = 0) -> Header | None:

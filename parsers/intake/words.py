@@ -90,7 +90,12 @@ def _cells(line: list[Word]) -> list[Cell]:
 
 
 def _continues_number(last: Cell, word: Word) -> bool:
+    """One space apart, however wide a space is in this font (a typewriter font's is a whole character)."""
     gap = word.x0 - last.x1
-    return (gap < 0.45 * word.height and _GROUP_HEAD.match(str(last.value)) is not None
+    return (gap < 1.2 * char_width(word.text, word.x0, word.x1) and _GROUP_HEAD.match(str(last.value)) is not None
             and _GROUP_TAIL.match(word.text) is not None)
+
+
+def char_width(text: str, x0: float, x1: float) -> float:
+    return (x1 - x0) / max(len(text), 1)
 
