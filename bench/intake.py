@@ -144,7 +144,8 @@ def _score_draft(bill: GeneratedBill, draft, readings: Sequence, score: BillScor
             score.wrong_unmarked += 1
         where = getattr(source, "where", "?")
         expected = (f"expected {truth.quantity} x {truth.unit_price}" if truth is not None
-                    else "no such line in the bill" if matched or not added else "no added line like it")
+                    else "that order line is not in the bill" if matched
+                    else "read as added; the bill adds no such line")
         score.problems.append(f"{'WRONG UNMARKED ' if not marked else 'wrong (marked) '}{where}: "
                               f"{line.sku or '-'} '{line.description[:40]}' {line.quantity} x {line.unit_price} "
                               f"({expected}){' ' + '; '.join(source.remarks)[:200] if marked and source else ''}")
@@ -163,6 +164,9 @@ def _score_draft(bill: GeneratedBill, draft, readings: Sequence, score: BillScor
     stated_gross = next((r.totals.gross for r in reversed(readings) if r.totals.gross is not None), None)
     if "totals" in bill.variant.split():
         score.doc_totals_read = stated_net == bill.net and stated_gross == bill.gross
+        if not score.doc_totals_read:
+            score.problems.append(f"document totals read as net {stated_net} gross {stated_gross}, "
+                                  f"printed {bill.net} / {bill.gross}")
     if not score.totals_right:
         score.problems.append(f"totals: lines give net {net} gross {net + tax}, document {bill.net} / {bill.gross}")
 
