@@ -35,6 +35,7 @@ _TOTAL_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(
     ("gross", r"(total|brutto|total amount)\b"),
     ("any", r"(summe|gesamt|montant total|somme)\b"),
 ))
+_CARRIED = re.compile(r"\b(ubertrag|uebertrag|carried forward|brought forward|carry forward|a reporter|report)\b")
 _PAGE_FOOTER = re.compile(r"^(seite|page|pagina|blatt|bl\.)\s*\d", re.I)
 _QTY_UNIT = re.compile(r"^([+-]?[\d.,'\s]*\d)\s*([^\d\s.,].{0,11})$")
 _RATE = re.compile(r"(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
@@ -170,7 +171,7 @@ def _classify(rows: Sequence[Row], header: Header, method: str,
         if kind:
             totals.append(values)
             previous_was_line = False
-        elif _is_line(values):
+        elif _is_line(values, method):
             lines.append(values)
             previous_was_line = True
         elif by_position and previous_was_line and _continues(values):
@@ -225,44 +226,70 @@ def _numeric_place(cell: Cell, role: str | None, header: Header, edges: dict[str
 
 
 def _by_sequence(row: Row, header: Header) -> dict[str, list[Cell]]:
-    """OCR rows of a photo are not straight enough for zones: numbers are taken from the right
-    in the header's order (amount, price, …), the words before them are SKU and description."""
+    """OCR rows of a photo are not straight enough for zones: the values are taken from the right
+    in the header's order (amount, VAT, price, price unit, discount, unit, quantity); the words
+    left before them are the position, the article numbers and the description."""
     order = [role for role, _, _ in sorted(header.spans, key=lambda s: s[1]) if role]
-    numeric = [r for r in order if r in NUMERIC_ROLES and r != "per"]
-    words = list(row.cells)
+    tail = order[max((i for i, r in enumerate(order) if r not in NUMERIC_ROLES and r != "unit"), default=-1) + 1:]
+    words = [w for w in row.cells if str(w.value) not in _NOISE]
     cells: dict[str, list[Cell]] = {}
-    for role in reversed(numeric):
-        if role == "discount" or not words:
-            continue
-        if role == "tax_rate" and not _percent_at_end(words):
-            continue
-        if words and words[-1].value in ("%", "€", "EUR"):
-            words.pop()
-        if not words or not numbers.looks_numeric(str(words[-1].value)):
+    for role in reversed(tail):
+        taken = _take(words, role)
+        if taken is None:
+            if role in ("unit", "discount", "per"):
+                continue  # often left blank on a line
             break
-        cells[role] = [words.pop()]
-        if role == "quantity":
-            break
-        if role in ("unit_price", "list_price") and "unit" in order and words and _unit_word(words[-1]):
-            cells["unit"] = [words.pop()]
+        cells[role] = taken
     _leading_texts(words, order, cells)
     return cells
 
 
-def _percent_at_end(words: list[Cell]) -> bool:
-    text = str(words[-1].value)
-    return text.endswith("%") or text == "%"
+_NOISE = ("€", "EUR", "|", "[", "]", "_", "—", "-")
+
+
+def _take(words: list[Cell], role: str) -> list[Cell] | None:
+    """The value of one column from the end of the row's words, or None when it is not there."""
+    if not words:
+        return None
+    words[-1] = _ocr_digits(words[-1])
+    last = str(words[-1].value)
+    if role == "unit":
+        return [words.pop()] if _unit_word(words[-1]) else None
+    if last == "%" and len(words) > 1 and numbers.looks_numeric(words[-2].value):
+        percent = words.pop()
+        return [words.pop(), percent]
+    if not numbers.looks_numeric(last.rstrip("%")):
+        return None
+    if role in ("discount", "tax_rate") and not last.endswith("%") and not _small(last):
+        return None
+    return [words.pop()]
+
+
+_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "|": "1"})
+
+
+def _ocr_digits(cell: Cell) -> Cell:
+    """OCR's l, I and O among digits ("l", "1O,50") are 1 and 0; the value is marked less sure,
+    so only the line's own arithmetic can vouch for it."""
+    text = str(cell.value)
+    if numbers.looks_numeric(text) or not (len(text) == 1 or any(ch.isdigit() for ch in text)):
+        return cell
+    fixed = text.translate(_LOOKALIKES)
+    if fixed == text or not numbers.looks_numeric(fixed.rstrip("%")):
+        return cell
+    return replace(cell, value=fixed, confidence=min(cell.confidence, LOW_CONFIDENCE - 1))
+
+
+def _small(text: str) -> bool:
+    return bool(re.fullmatch(r"\d{1,2}([.,]\d{1,2})?", text))
 
 
 def _unit_word(cell: Cell) -> bool:
-    text = str(cell.value)
-    return text.isalpha() and len(text) <= 6
+    text = str(cell.value).rstrip(".")
+    return text.isalpha() and len(text) <= 8
 
 
 def _leading_texts(words: list[Cell], order: list[str], cells: dict[str, list[Cell]]) -> None:
-    if words and "unit" in order and "unit" not in cells and "quantity" in cells and _unit_word(words[-1]):
-        # "500 Stk 0,12 60,00": the unit may sit after the quantity, which was taken already
-        pass
     if words and "pos" in order and re.fullmatch(r"\d{1,4}\.?", str(words[0].value)):
         cells["pos"] = [words.pop(0)]
     for role in ("our_sku", "sku", "their_sku"):
@@ -294,7 +321,8 @@ def _total_kind(row: _Row) -> str | None:
     if not row.label:
         return None
     label = _norm_label(row.label)
-    kind = next((kind for kind, pattern in _TOTAL_KINDS if pattern.match(label)), None)
+    kind = "carried" if _CARRIED.search(label) else next(
+        (kind for kind, pattern in _TOTAL_KINDS if pattern.match(label)), None)
     if kind is None or (numbers.looks_numeric(row.value("quantity")) and not _is_rate(row, kind)):
         return None
     return kind
@@ -305,17 +333,22 @@ def _is_rate(row: _Row, kind: str) -> bool:
     return kind == "tax" and any(text.endswith("%") for text in texts)
 
 
-def _is_line(row: _Row) -> bool:
+def _is_line(row: _Row, method: str) -> bool:
+    """A description or article number, and a quantity or amount; from OCR, a quantity and a
+    price or amount (one number alone is the end of a wrapped description: "… DIN 338")."""
     if _PAGE_FOOTER.match(row.label):
         return False
     named = any(row.texts.get(role) for role in ("description", "sku", "our_sku", "their_sku"))
-    counted = numbers.looks_numeric(row.value("quantity")) or numbers.looks_numeric(row.value("amount"))
-    return named and counted
+    quantity = numbers.looks_numeric(row.value("quantity"))
+    priced = numbers.looks_numeric(row.value("amount")) or numbers.looks_numeric(row.value("unit_price"))
+    if method == "ocr":
+        return named and quantity and priced
+    return named and (quantity or priced)
 
 
 def _continues(row: _Row) -> bool:
-    numeric = any(numbers.looks_numeric(row.value(role)) for role in ("quantity", "unit_price", "amount"))
-    return not numeric and bool(row.label) and not _PAGE_FOOTER.match(row.label)
+    numeric = sum(numbers.looks_numeric(row.value(role)) for role in ("quantity", "unit_price", "amount"))
+    return numeric <= 1 and bool(row.label) and not _PAGE_FOOTER.match(row.label)
 
 
 # --- numbers -------------------------------------------------------------------------------

@@ -119,7 +119,9 @@ def _similarity(printed: str, ordered: str) -> float:
 
 
 def _sizes(words: str) -> frozenset[str]:
-    return frozenset(word for word in words.split() if any(ch.isdigit() for ch in word))
+    """The digit runs of a description ("M8x40", "EN 166" and "10 mm" survive OCR's spacing as
+    8, 40, 166, 10) and clothing sizes (S, M, L, XL): what tells one variant from another."""
+    return frozenset(re.findall(r"\d+", words)) | frozenset(re.findall(r"\b(x{0,3}[sml]|x{1,3}l|xs)\b", words))
 
 
 def _overlap(a: str, b: str) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from difflib import get_close_matches
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -93,7 +94,16 @@ def role_of(text: str) -> tuple[str | None, int]:
 
 
 def _match(norm: str) -> str | None:
-    return next((role for role, pattern in _COMPILED if norm and pattern.fullmatch(norm)), None)
+    found = next((role for role, pattern in _COMPILED if norm and pattern.fullmatch(norm)), None)
+    if found is None and len(norm) >= 5:  # OCR drops or swaps a letter: "Quantit", "Bezeichnunq"
+        close = get_close_matches(norm, list(_VOCABULARY), n=1, cutoff=0.86)
+        found = _VOCABULARY[close[0]] if close else None
+    return found
+
+
+#: every plain header word of the patterns → its role (for near misses only)
+_VOCABULARY: dict[str, str] = {word: role for role, pattern in reversed(ROLE_PATTERNS)
+                               for word in re.split(r"[|()]", pattern) if word.isalnum() and len(word) >= 5}
 
 
 def clusters(row: Row, by_position: bool) -> list[Cell]:
