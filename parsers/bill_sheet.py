@@ -7,18 +7,18 @@ is inspected before any XML is parsed.
 from __future__ import annotations
 
 import io
-import math
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from python_calamine import CalamineError, CalamineWorkbook
 
+from parsers.intake.numbers import Convention, decide, tidy, to_decimal
 from parsers.records import BillSheet, Line, Problem
 
 BILL_SHEET = "Bill"
@@ -257,6 +257,7 @@ def _visible_ref(rows: list[list]) -> str | None:
 def read_lines_table(rows: Sequence[Sequence[object]], sheet: str) -> tuple[Line, ...]:
     """A table of lines (header row, then one line per row) → lines, or SheetInvalid."""
     header_index, columns = _find_header(rows, sheet)
+    conventions = column_conventions(rows[header_index + 1:], columns)
     lines: list[Line] = []
     problems: list[Problem] = []
     for index in range(header_index + 1, len(rows)):
@@ -266,7 +267,7 @@ def read_lines_table(rows: Sequence[Sequence[object]], sheet: str) -> tuple[Line
         if _is_trailer(row, columns):
             break
         try:
-            lines.append(_read_line(row, columns, sheet, index + 1))
+            lines.append(_read_line(row, columns, sheet, index + 1, conventions))
         except SheetInvalid as invalid:
             problems.extend(invalid.problems)
     if problems:
@@ -298,14 +299,15 @@ def _header_columns(row: Sequence[object]) -> dict[str, int]:
     return columns
 
 
-def _read_line(row: Sequence[object], columns: dict[str, int], sheet: str, number: int) -> Line:
+def _read_line(row: Sequence[object], columns: dict[str, int], sheet: str, number: int,
+               conventions: dict[str, Convention]) -> Line:
     problems: list[Problem] = []
 
     def number_at(field: str, title: str, default: Decimal | None = None) -> Decimal:
         position = columns.get(field)
         value = row[position] if position is not None and position < len(row) else None
         try:
-            parsed = parse_decimal(value)
+            parsed = parse_decimal(value, conventions.get(field, Convention.UNKNOWN))
         except ValueError:
             problems.append(Problem(f"{title} must be a number, found {_show(value)}", sheet, number,
                                     _column_name(position, title)))
@@ -366,53 +368,16 @@ def _show(value: object) -> str:
     return repr(text[:40] + "…" if len(text) > 40 else text)
 
 
-MAX_NUMBER = Decimal("1e12")
-_GERMAN = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
-_COMMA_DECIMAL = re.compile(r"^-?\d+,\d+$")
-_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+def parse_decimal(value: object, convention: Convention = Convention.UNKNOWN) -> Decimal | None:
+    """A cell → Decimal; None when empty; ValueError when it is not a number. Text is read in the
+    column's convention when it is known (see `column_conventions`), else as it shows itself:
+    "0.014" is fourteen thousandths, never fourteen."""
+    return to_decimal(value, convention)
 
 
-def parse_decimal(value: object) -> Decimal | None:
-    """A cell → Decimal; None when empty; ValueError when it is not a number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError("boolean")
-    if isinstance(value, int):
-        return _bounded(Decimal(value))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("not finite")
-        return tidy(_bounded(Decimal(repr(round(value, 6)))))
-    if not isinstance(value, str):
-        raise ValueError("not a number")
-    return _decimal_from_text(value)
-
-
-def _bounded(number: Decimal) -> Decimal:
-    """No bill needs a trillion of anything; beyond that exact arithmetic would overflow."""
-    if not number.is_finite() or abs(number) >= MAX_NUMBER:
-        raise ValueError("out of range")
-    return number
-
-
-def _decimal_from_text(text: str) -> Decimal:
-    text = re.sub(r"[\s\u00a0€$£%]|EUR|USD|GBP|CHF", "", text.strip())
-    if _GERMAN.match(text):
-        text = text.replace(".", "").replace(",", ".")
-    elif _COMMA_DECIMAL.match(text):
-        text = text.replace(",", ".")
-    elif _THOUSANDS.match(text):
-        text = text.replace(",", "")
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ValueError("not a number") from None
-    return tidy(_bounded(number))
-
-
-def tidy(number: Decimal) -> Decimal:
-    """12.500 → 12.5 and 10.0 → 10, without switching to exponent notation."""
-    if number == number.to_integral_value():
-        return number.quantize(Decimal(1))
-    return number.normalize()
+def column_conventions(rows: Sequence[Sequence[object]], columns: dict[str, int]) -> dict[str, Convention]:
+    """Each numeric column's decimal separator, decided from all its text values at once."""
+    texts = {field: [row[index] for row in rows if index < len(row) and isinstance(row[index], str)]
+             for field, index in columns.items() if field in ("quantity", "unit_price", "tax_rate")}
+    document = decide(str(text) for column in texts.values() for text in column)
+    return {field: decide((str(t) for t in column), document) for field, column in texts.items()}

@@ -129,6 +129,21 @@ def test_cells_become_exact_decimals(value: object, expected: D | None) -> None:
     assert parse_decimal(value) == expected
 
 
+def test_a_price_of_fourteen_thousandths_is_never_read_as_fourteen() -> None:
+    assert parse_decimal("0.014") == D("0.014")
+    assert parse_decimal("0,014") == D("0.014")
+
+
+def test_an_order_csv_decides_its_decimal_mark_per_column() -> None:
+    from parsers.order_lines import read_order_lines
+
+    dotted = b"sku;description;quantity;unit;unit price;tax rate\nWSH-M8;Washer;1.000;pcs;0,014;19\nBLT;Bolt;500;pcs;1.234,50;19\n"
+    english = b"sku,description,quantity,unit,unit price,tax rate\nWSH-M8,Washer,1000,pcs,0.014,19\nBLT,Bolt,500,pcs,1234.50,19\n"
+    for data in (dotted, english):
+        lines = read_order_lines(data, "lines.csv")
+        assert [(l.quantity, l.unit_price) for l in lines] == [(D(1000), D("0.014")), (D(500), D("1234.5"))]
+
+
 @pytest.mark.parametrize("value", ["12 apples", True, float("nan"), "1e400", "--1"])
 def test_cells_that_are_not_numbers_are_refused(value: object) -> None:
     with pytest.raises(ValueError):
