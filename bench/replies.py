@@ -1,0 +1,306 @@
+"""Score the reply reader on other projects' reply corpora, beside mail-parser-reply alone.
+
+    python -m bench.replies [--corpora PATH] [--misses]
+
+The corpora (`../shared/corpora/replies` from the repo root, data only, never
+copied here) hold `<corpus>/<name>.email.txt|.email.html` and
+`<name>.expected.txt`: the text the upstream project expects a reader to keep.
+Per corpus it prints, for our reader and for mail-parser-reply alone:
+  exact   whole new text equal to the expected one (line ends and trailing
+          blanks normalised, nothing else)
+  first   first non-empty line equal (that is where the command is read)
+  leaks   the result holds a line the expected text does not: history,
+          headers or quoted text relayed as if the sender had written it
+Then a decision-safety pass over every case: an APPROVE put into the quoted
+part must never be read as a command; a `REJECT <reason>` put as the reply's
+first line must always be read, with its reason. Last, the reader's time per
+reply (median over the corpora; target < 1 ms).
+
+Where an upstream expectation contradicts PRODUCT.md ("only the new text
+counts"), the case is a named policy difference (POLICY_DIFFERENCES) and is
+left out of the first-line target, with its reason printed.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPORA = REPO.parent / "shared" / "corpora" / "replies"
+REASON = "prices differ from the quote"
+
+#: Upstream expectations that contradict our rules, keyed "<corpus>/<case>".
+POLICY_DIFFERENCES: dict[str, str] = {
+    "talon/dont_parse_quotations_for_forwarded_messages":
+        "talon keeps a forwarded message; for us a forwarded part is history, not new text",
+    "talon/forwarded_message_in_quotations":
+        "talon keeps the forwarded message below the reply; for us it is history",
+}
+
+Reader = Callable[[str, str], str]
+
+
+@dataclass(frozen=True)
+class Case:
+    corpus: str
+    name: str
+    plain: str
+    html: str
+    expected: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.corpus}/{self.name}"
+
+
+@dataclass
+class Score:
+    cases: int = 0
+    exact: int = 0
+    first: int = 0
+    leaks: int = 0
+    first_misses: list[str] | None = None
+    exact_misses: list[str] | None = None
+    leak_cases: list[str] | None = None
+
+
+def load_cases(root: Path) -> list[Case]:
+    cases = []
+    for expected in sorted(root.glob("*/*.expected.txt")):
+        name = expected.name.removesuffix(".expected.txt")
+        plain, html = (expected.with_name(f"{name}.email.{ext}") for ext in ("txt", "html"))
+        cases.append(Case(expected.parent.name, name, _read(plain), _read(html), _read(expected)))
+    return cases
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+def normalise(text: str) -> str:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def first_line(text: str) -> str:
+    return next((line.strip() for line in text.split("\n") if line.strip()), "")
+
+
+def leaked(result: str, expected: str) -> bool:
+    kept = {_squash(line) for line in expected.split("\n")}
+    return any(_squash(line) and _squash(line) not in kept for line in result.split("\n"))
+
+
+def _squash(line: str) -> str:
+    return " ".join(line.split())
+
+
+def score(cases: list[Case], reader: Reader) -> Score:
+    result = Score(first_misses=[], exact_misses=[], leak_cases=[])
+    for case in cases:
+        got, want = normalise(reader(case.plain, case.html)), normalise(case.expected)
+        result.cases += 1
+        result.exact += got == want
+        _tally(result.exact_misses, got == want, case.key)
+        result.first += first_line(got) == first_line(want)
+        _tally(result.first_misses, first_line(got) == first_line(want), case.key)
+        result.leaks += leaked(got, want)
+        _tally(result.leak_cases, not leaked(got, want), case.key)
+    return result
+
+
+def _tally(misses: list[str] | None, ok: bool, key: str) -> None:
+    if not ok and misses is not None:
+        misses.append(key)
+
+
+def ours(plain: str, html: str) -> str:
+    from parsers.reply import new_text
+
+    return new_text(plain, html)
+
+
+def mail_parser_reply_alone(plain: str, html: str) -> str:
+    from mailparser_reply import EmailReplyParser
+
+    from parsers.reply import html_to_text
+
+    languages = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs"]
+    return EmailReplyParser(languages=languages).parse_reply(plain if plain.strip() else html_to_text(html)) or ""
+
+
+# --- decision safety -------------------------------------------------------------------------
+
+def quoted_approvals(case: Case) -> Iterator[str]:
+    """The case's plain text with APPROVE put into its history, one variant per place.
+
+    Places: inside the '>' quote (after its first and its last line, at the
+    quote's depth), at the start of an unquoted history's body (after the
+    first blank line below the reply's end: below a header block or an
+    attribution), and at the very end. The reply's end is the last line of
+    the expected text found in the email; cases whose expected text holds
+    the whole email (policy differences) have no history to put it in.
+    """
+    lines = _lines(case)
+    taken = _expected_lines(case, lines)
+    quoted = [i for i, line in enumerate(lines) if line.lstrip().startswith(">") and i not in taken]
+    for index in sorted({quoted[0], quoted[-1]} if quoted else set()):
+        depth = re.match(r"\s*(>[\s>]*)", lines[index]).group(1)  # type: ignore[union-attr]
+        yield _insert(lines, index + 1, f"{depth.rstrip()} APPROVE")
+    end = max(taken, default=-1)
+    history = [i for i in range(end + 1, len(lines)) if i not in quoted]
+    if not any(lines[i].strip() for i in history):
+        return
+    first = next(i for i in history if lines[i].strip())
+    body = next((i for i in range(first, len(lines)) if not lines[i].strip()), None)
+    if body is not None and body + 1 < len(lines):
+        yield _insert(lines, body + 1, "APPROVE")
+    yield _insert(lines, len(lines), "APPROVE")
+
+
+def _lines(case: Case) -> list[str]:
+    return case.plain.replace("\r\n", "\n").split("\n")
+
+
+def _expected_lines(case: Case, lines: list[str]) -> set[int]:
+    """Indexes of the email's lines that make up the expected text, matched in order."""
+    taken: set[int] = set()
+    start = 0
+    for wanted in (line.strip() for line in case.expected.split("\n") if line.strip()):
+        index = next((i for i in range(start, len(lines)) if lines[i].strip() == wanted), None)
+        if index is not None:
+            taken.add(index)
+            start = index + 1
+    return taken
+
+
+def _insert(lines: list[str], index: int, line: str) -> str:
+    return "\n".join([*lines[:index], line, *lines[index:]])
+
+
+def with_reject_first(case: Case) -> tuple[str, str]:
+    if case.plain.strip():
+        return f"REJECT {REASON}\n{case.plain}", ""
+    return "", f"<div>REJECT {REASON}</div>{case.html}"
+
+
+@dataclass
+class Safety:
+    approve_trials: int = 0
+    false_decisions: int = 0
+    reject_trials: int = 0
+    reject_misses: int = 0
+    failures: list[str] | None = None
+
+
+def decision_safety(cases: list[Case]) -> Safety:
+    from parsers.reply import CommandKind, new_text, parse_command
+
+    safety = Safety(failures=[])
+    for case in cases:
+        for text in quoted_approvals(case) if case.plain.strip() else ():
+            safety.approve_trials += 1
+            if parse_command(new_text(text)).kind is not CommandKind.NONE:
+                safety.false_decisions += 1
+                safety.failures.append(f"false decision: {case.key}")
+        command = parse_command(new_text(*with_reject_first(case)))
+        safety.reject_trials += 1
+        if (command.kind, command.argument) != (CommandKind.REJECT, REASON):
+            safety.reject_misses += 1
+            safety.failures.append(f"REJECT not read: {case.key}")
+    return safety
+
+
+def reader_time_ms(cases: list[Case], rounds: int = 20) -> tuple[float, float]:
+    """Median and worst per-case median time of new_text + parse_command, in ms."""
+    from parsers.reply import new_text, parse_command
+
+    per_case = []
+    for case in cases:
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            parse_command(new_text(case.plain, case.html))
+            times.append(time.perf_counter() - start)
+        per_case.append(statistics.median(times) * 1000)
+    return statistics.median(per_case), max(per_case)
+
+
+# --- report ----------------------------------------------------------------------------------
+
+def _row(label: str, mine: Score, theirs: Score) -> str:
+    return (f"{label:<20} {mine.cases:>5}  {mine.exact:>5} {mine.first:>5} {mine.leaks:>5}"
+            f"    {theirs.exact:>5} {theirs.first:>5} {theirs.leaks:>5}")
+
+
+def report(cases: list[Case], show_misses: bool) -> bool:
+    print(f"{'corpus':<20} {'cases':>5}  {'exact':>5} {'first':>5} {'leaks':>5}    "
+          f"{'exact':>5} {'first':>5} {'leaks':>5}")
+    print(f"{'':<20} {'':>5}  {'-- supplierbot --':>17}    {'mail-parser-reply':>17}")
+    corpora = sorted({case.corpus for case in cases})
+    for corpus in corpora:
+        subset = [case for case in cases if case.corpus == corpus]
+        print(_row(corpus, score(subset, ours), score(subset, mail_parser_reply_alone)))
+    mine, theirs = score(cases, ours), score(cases, mail_parser_reply_alone)
+    print(_row("all", mine, theirs))
+    return _targets(cases, mine, show_misses)
+
+
+def _targets(cases: list[Case], mine: Score, show_misses: bool) -> bool:
+    policy_misses = [key for key in mine.first_misses or [] if key in POLICY_DIFFERENCES]
+    first_misses = [key for key in mine.first_misses or [] if key not in POLICY_DIFFERENCES]
+    exact_share = mine.exact / max(mine.cases, 1)
+    print(f"\nexact {exact_share:.1%} (target >= 90%)")
+    print(f"first line wrong outside policy differences: {len(first_misses)} (target 0)")
+    print(f"leaks of history: {mine.leaks} (target 0)")
+    print("\npolicy differences (upstream expectation vs PRODUCT.md):")
+    for key, reason in POLICY_DIFFERENCES.items():
+        print(f"  {key}: {reason}" + ("" if key in policy_misses else "  [first line agrees anyway]"))
+    safety = decision_safety(cases)
+    print(f"\ndecision safety: APPROVE put into the quoted part: {safety.approve_trials} trials, "
+          f"{safety.false_decisions} false decisions (target 0)")
+    print(f"                 REJECT <reason> as first line: {safety.reject_trials} trials, "
+          f"{safety.reject_misses} not read with its reason (target 0)")
+    median, worst = reader_time_ms(cases)
+    print(f"\nreader time per reply: median {median:.3f} ms, slowest case {worst:.3f} ms (target median < 1 ms)")
+    if show_misses:
+        _print_misses(cases, mine, safety)
+    return (not first_misses and not mine.leaks and exact_share >= 0.9 and not safety.false_decisions
+            and not safety.reject_misses and median < 1)
+
+
+def _print_misses(cases: list[Case], mine: Score, safety: Safety) -> None:
+    by_key = {case.key: case for case in cases}
+    for key in mine.exact_misses or []:
+        marks = ("FIRST " if key in (mine.first_misses or []) else "") + ("LEAK" if key in (mine.leak_cases or []) else "")
+        print(f"\n=== {key} {marks}\n--- got:\n{normalise(ours(by_key[key].plain, by_key[key].html))}"
+              f"\n--- expected:\n{normalise(by_key[key].expected)}")
+    for failure in safety.failures or []:
+        print(failure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA, help="folder of reply corpora")
+    parser.add_argument("--misses", action="store_true", help="print every case not read exactly")
+    args = parser.parse_args(argv)
+    if not args.corpora.is_dir():
+        print(f"skipped: no reply corpora at {args.corpora} (pass --corpora PATH)")
+        return 0
+    cases = load_cases(args.corpora)
+    if not cases:
+        print(f"skipped: no <name>.expected.txt cases under {args.corpora}")
+        return 0
+    met = report(cases, args.misses)
+    print("\nall targets met" if met else "\nsome targets missed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
