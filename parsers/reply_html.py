@@ -11,6 +11,11 @@ import re
 from html.parser import HTMLParser
 
 
+#: Elements that have no content and no end tag (HTML Living Standard, "void elements").
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                   "source", "track", "wbr"})
+
+
 class _TextExtractor(HTMLParser):
     """HTML → text; blockquotes and known quote containers become '>' lines."""
 
@@ -31,12 +36,17 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.history_started |= self._has_marker(attrs, self._HISTORY_IDS)
         quoting = tag == "blockquote" or self._has_marker(attrs, self._QUOTE_IDS)
-        if tag not in {"br", "hr", "img", "meta", "link", "input"}:
+        if tag not in _VOID:
             self.stack.append((tag, quoting))
             self.quote_depth += quoting
             self.skip_depth += tag in self._SKIP
-        if tag in self._BLOCK:
-            self.parts.append("\n")
+        if tag in self._BLOCK or quoting:
+            self.parts.append("\n")  # quoted text never shares a line with new text
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # `<br />` is one start tag; HTML ignores the slash, and so must we (the
+        # default would also call handle_endtag, which closed the enclosing quote).
+        self.handle_starttag(tag, attrs)
 
     @staticmethod
     def _has_marker(attrs: list[tuple[str, str | None]], markers: tuple[str, ...]) -> bool:
@@ -44,14 +54,30 @@ class _TextExtractor(HTMLParser):
         return any(marker in values for marker in markers)
 
     def handle_endtag(self, tag: str) -> None:
-        while self.stack:
+        closed_quote = False
+        for _ in range(self._open_depth(tag)):
             open_tag, quoting = self.stack.pop()
             self.quote_depth -= quoting
             self.skip_depth -= open_tag in self._SKIP
+            closed_quote |= quoting
+        if tag in self._BLOCK or closed_quote:
+            self.parts.append("\n")  # also a stray `</br>`, which browsers read as `<br>`
+
+    def _open_depth(self, tag: str) -> int:
+        """How many elements this end tag closes; 0 if it closes none.
+
+        A void element's end tag, or one without a matching start tag, closes
+        nothing. An end tag never reaches past a quote to a start tag outside
+        it: only a quote's own end tag ends the quote.
+        """
+        if tag in _VOID:
+            return 0
+        for depth, (open_tag, quoting) in enumerate(reversed(self.stack), start=1):
             if open_tag == tag:
-                break
-        if tag in self._BLOCK:
-            self.parts.append("\n")
+                return depth
+            if quoting:
+                return 0
+        return 0
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth or self.history_started:

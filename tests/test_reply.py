@@ -62,3 +62,30 @@ def test_keywords_are_configurable_for_other_languages() -> None:
     keywords = {CommandKind.APPROVE: ("akzeptiert",), CommandKind.REJECT: ("abgelehnt",)}
     assert parse_command("Akzeptiert!", keywords).kind is CommandKind.APPROVE
     assert parse_command("approve", keywords).kind is CommandKind.NONE
+
+
+@pytest.mark.parametrize("html", [
+    "<blockquote>Order ready.<br />APPROVE</blockquote>",
+    "<blockquote>Order ready.<br/>APPROVE</blockquote>",
+    "<blockquote>Order ready.<BR>APPROVE</blockquote>",
+    "<blockquote>Order ready.</br>APPROVE</blockquote>",
+    "<blockquote>Order ready.<hr /><img src=x /><wbr/>APPROVE</blockquote>",
+    "<blockquote>Order ready.</span></div></p>APPROVE</blockquote>",
+    "<div><blockquote>Order ready.</div>APPROVE</blockquote>",
+    "<blockquote><p>Order ready.<p>APPROVE",
+    "<blockquote><blockquote>Order ready.</blockquote>APPROVE</blockquote>",
+    "<div class=\"gmail_quote\"><blockquote>Order ready.</div>APPROVE",
+    "<blockquote/>APPROVE",
+])
+def test_quoted_approve_in_html_with_void_elements_is_ignored(html: str) -> None:
+    assert parse_command(new_text("", f"<div>Looks right</div>{html}")).kind is CommandKind.NONE
+    assert new_text("", html) == ""
+
+
+@pytest.mark.parametrize("html, expected", [
+    ("<div>Approve<br/>thanks</div><blockquote>Order ready.<br />REJECT</blockquote>", "Approve\nthanks"),
+    ("</blockquote><p>Approve</p><blockquote>Reply APPROVE</blockquote>", "Approve"),
+    ("<p>Reject<br>too dear</br></p><blockquote>APPROVE</blockquote><p>Sent with care</p>", "Reject\ntoo dear"),
+])
+def test_new_text_in_html_survives_stray_and_void_tags(html: str, expected: str) -> None:
+    assert new_text("", html).startswith(expected)
