@@ -1,0 +1,192 @@
+"""What quoted history and signatures look like in a reply, in the languages we meet.
+
+Pure predicates over the lines of a plain-text reply, used by `parsers.reply`:
+attribution lines ("On … wrote:", "Le … a écrit :", "30.09.2017, 18.30,
+"John" <x@y>:"), "Original message" separators, mail-client header blocks
+("From: … Sent: … To: …" in many languages) and signatures ("-- ", "Sent
+from my iPhone", "Regards,"). Each rule is general (a shape, not a case):
+a reader for a decision bot must rather cut too much history than keep any.
+"""
+from __future__ import annotations
+
+import re
+
+# --- attribution lines ---------------------------------------------------------------------
+
+#: The verbs that end an attribution ("… wrote:"), any language we have met.
+_WROTE = (
+    r"wrote|writes|sent|schrieb|geschrieben|het volgende geschreven|schreef|a [ée]crit|escribi[óo]|escreveu"
+    r"|scrisse|ha scritto|napisa[łl]a?|skrev|kirjoitti|написала?|написал\(а\)|пише|írta|yazdı|napsala?"
+    r"|έγραψε|写道|のメッセージ"
+)
+_WROTE_END = re.compile(rf"(?:{_WROTE})\s*:?[\s\-*_]*$", re.IGNORECASE)
+#: Words an attribution starts with (capitalised: "On Mon, …", "Le lun. …", "Am 3. Nov …").
+_LEAD = r"On|Am|Le|El|Il|In data|Op|Den|På|W dniu|Em|Dne|Dana|Quoting|Citando|Zitat von|Στις"
+_LEAD_START = re.compile(rf"(?:{_LEAD})\s")
+_LEAD_INSIDE = re.compile(rf"(?<=[\s\-])(?:{_LEAD})\s")
+_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL_TAIL = re.compile(r"<\s*(?:mailto:)?[\w.+'-]+@[\w.-]+\s*>?\s*:?$|<$|:$")
+#: A line starting with two dashes or more and ending with "wrote ----" (Zoho, Android).
+_DASHED = re.compile(r"^\s*-{2,}")
+_MAX_ATTRIBUTION = 300
+
+
+def is_quoted(line: str) -> bool:
+    return line.lstrip().startswith(">")
+
+
+def attribution_span(lines: list[str], index: int) -> int:
+    """How many lines the attribution starting at `index` takes (0 if none starts there).
+
+    Clients wrap long attributions (Gmail: "On Mon, … Some One <" / "x@y>
+    wrote:"; Polymail even puts blank lines and a '>' inside), so up to six
+    lines are joined while the text has not ended a sentence.
+    """
+    first = lines[index].strip()
+    if not first or is_quoted(first) or not _could_start_attribution(first):
+        return 0
+    joined = ""
+    for offset, line in enumerate(lines[index : index + 6]):
+        part = line.strip().lstrip(">").strip() if offset else first
+        joined = f"{joined} {part}".strip() if part else joined
+        if part and is_attribution(joined):
+            return offset + 1
+        if len(joined) > _MAX_ATTRIBUTION or joined.endswith((".", "!", "?")):
+            return 0
+    return 0
+
+
+def _could_start_attribution(line: str) -> bool:
+    return bool(_LEAD_START.match(line) or _DASHED.match(line) or re.search(r"\d", line[:25]))
+
+
+def is_attribution(text: str) -> bool:
+    """An attribution: "<lead/date> … wrote:", "---- … wrote ----", or "<date> … <email>:"."""
+    text = text.strip()
+    if len(text) > _MAX_ATTRIBUTION:
+        return False
+    if _WROTE_END.search(text):
+        return bool(_LEAD_START.match(text) or _DASHED.match(text) or re.search(r"[\d@]", text))
+    dated = re.search(r"\d", text[:25]) and re.search(r"\d[:.]\d\d|\d[./-]\d{1,2}[./-]\d|\d{4}", text)
+    return bool(dated and _EMAIL.search(text) and _EMAIL_TAIL.search(text))
+
+
+def split_shared_line(lines: list[str], index: int) -> tuple[str, str] | None:
+    """"Sounds good On Wed, … wrote:" → ("Sounds good", "On Wed, … wrote:"); None if not shared.
+
+    The attribution may wrap onto the next line; only its start is looked for here.
+    """
+    line = lines[index]
+    tail = " ".join(lines[index : index + 2])
+    if not (_WROTE_END.search(line) or _WROTE_END.search(tail)):
+        return None
+    for lead in _LEAD_INSIDE.finditer(line):
+        reply = line[: lead.start()].rstrip(" -")
+        if reply.strip() and any(is_attribution(text[lead.start():]) for text in (line, tail)):
+            return reply, line[lead.start():]
+    return None
+
+
+# --- separators and header blocks --------------------------------------------------------------
+
+_SEPARATOR_PHRASES = (
+    r"original message|reply message|forwarded message|begin forwarded message|message original"
+    r"|urspr[üu]ngliche nachricht|originalnachricht|antwort nachricht|weitergeleitete nachricht"
+    r"|anfang der weitergeleiteten nachricht|message d'origine|message transf[ée]r[ée]"
+    r"|d[ée]but du message r[ée]exp[ée]di[ée]|mensaje original|mensaje reenviado|messaggio originale"
+    r"|messaggio inoltrato|oorspronkelijk bericht|origineel bericht|doorgestuurd bericht"
+    r"|oprindelig meddelelse|oprindelig besked|videresendt meddelelse|opprinnelig melding"
+    r"|ursprungligt meddelande|vidarebefordrat meddelande|alkuper[äa]inen viesti|v[äa]litetty viesti"
+    r"|wiadomo[śs][ćc] oryginalna|oryginalna wiadomo[śs][ćc]|przekazana wiadomo[śs][ćc]"
+    r"|p[ůu]vodn[íi] zpr[áa]va|исходное сообщение|пересылаемое сообщение|mensagem original"
+    r"|mensagem encaminhada"
+)
+_SEPARATOR = re.compile(rf"^[\s\-=_*]*(?:{_SEPARATOR_PHRASES})[\s\-=_*]*:?[\s\-=_*]*$", re.IGNORECASE)
+#: A rule line (Outlook's "____", "====", "-----") over a header block, or left at the end.
+RULE = re.compile(r"^\s*(?:[-_=*]\s*){4,}$")
+
+_FROM_KEYS = (
+    r"from|de|von|da|fra|van|od|от|från|lähettäjä|feladó|kimden|afzender|remetente|message du|发件人|寄件者"
+)
+_OTHER_KEYS = (
+    r"sent|date|to|cc|bcc|subject|reply-to|envoy[ée](?: le)?|[àa]|objet|sujet|copie [àa]|gesendet|datum|an"
+    r"|betreff|kopie|antwort an|inviato|data|oggetto|enviado(?: el)?|enviada em|fecha|para|asunto|assunto"
+    r"|sendt|til|emne|kopi|verzonden|aan|onderwerp|wys[łl]ane|do|temat|отправлено|дата|кому|тема"
+    r"|skickat|till|ämne|lähetetty|vastaanottaja|aihe|päivämäärä"
+)
+_HEADER = re.compile(
+    rf"^\s*[*_]{{0,2}}(?P<key>{_FROM_KEYS}|{_OTHER_KEYS})[*_]{{0,2}}\s*:(?!//)", re.IGNORECASE)
+
+
+def is_separator(line: str) -> bool:
+    """"-----Original Message-----", "*-------- Original Message --------*", "Begin forwarded message:"…"""
+    return bool(_SEPARATOR.match(line))
+
+
+def starts_header_block(lines: list[str], index: int) -> bool:
+    """A mail client's header block (From/Sent/To/Subject, any language) starts here.
+
+    Two header lines with different keys within five lines: one alone may be
+    the sender's own words ("To: all suppliers").
+    """
+    first = _HEADER.match(lines[index])
+    if not first:
+        return False
+    key = first.group("key").casefold()
+    for line in lines[index + 1 : index + 6]:
+        other = _HEADER.match(line)
+        if other and other.group("key").casefold() != key:
+            return True
+    return False
+
+
+# --- signatures ---------------------------------------------------------------------------
+
+_SIG_DASHES = re.compile(r"^(?:--|__+)\s*$")
+_MOBILE = re.compile(
+    r"^(?:sent (?:from|with|via|using)|get outlook for|envoy[ée] (?:depuis|de|à partir de|avec)|sendt (?:fra|med)"
+    r"|skickat från|gesendet (?:von|mit)|enviado (?:desde|do|de|con)|inviato da(?:l)?|verzonden (?:vanaf|met)"
+    r"|verstuurd (?:vanaf|met)|wys[łl]ane z|odesl[áa]no z|отправлено (?:с|из)|lähetetty|von meinem)\s+(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"^(?:(?:best|kind|warm|warmest|many)\s+regards|regards|best wishes|best|cheers|sincerely|yours (?:truly|sincerely)"
+    r"|mit freundlichen gr[üu](?:ß|ss)en|freundliche gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|beste gr[üu](?:ß|ss)e"
+    r"|liebe gr[üu](?:ß|ss)e|mfg|cordialement|bien cordialement|bien à vous|saludos(?: cordiales)?|un saludo"
+    r"|atentamente|cordiali saluti|distinti saluti|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?"
+    r"|med vänlig hälsning|vänliga hälsningar|med venlig hilsen|vennlig hilsen|ystävällisin terveisin"
+    r"|pozdrawiam|z poważaniem|с уважением|atenciosamente)\b[,.!]?(?P<name>.*)$",
+    re.IGNORECASE,
+)
+
+
+def is_signature_start(lines: list[str], index: int) -> bool:
+    """A signature starts here: "-- ", a phone's "Sent from my …", a closing with a short tail."""
+    line = lines[index].strip()
+    return bool(_SIG_DASHES.match(line) or _is_mobile_signature(line) or _is_closing(lines, index)
+                or _is_dash_name(lines, index))
+
+
+def _is_mobile_signature(line: str) -> bool:
+    """"Sent from my iPhone" is a signature; "Sent from my desk, is much easier…" is a sentence."""
+    match = _MOBILE.match(line)
+    if not match:
+        return False
+    rest = re.sub(r"<[^>]*>|\([^)]*\)", " ", match.group("rest")).strip().rstrip(".")
+    return len(rest.split()) <= 5 and not re.search(r"[,;:!?]|\.\s", rest)
+
+
+def _is_closing(lines: list[str], index: int) -> bool:
+    """"Regards," / "Best regards, Ann" followed only by a few short lines (name, role, phone)."""
+    match = _CLOSING.match(lines[index].strip())
+    if index == 0 or not match or len(match.group("name").split()) > 3:
+        return False
+    tail = [line for line in lines[index + 1 :] if line.strip()]
+    return len(tail) <= 5 and all(len(line.strip()) <= 60 for line in tail)
+
+
+def _is_dash_name(lines: list[str], index: int) -> bool:
+    """"-Ann Smith" as the last line: a sign-off, where "- a bullet" has a space."""
+    line = lines[index].strip()
+    last = not any(later.strip() for later in lines[index + 1 :])
+    return index > 0 and last and bool(re.fullmatch(r"-[^\W\d_][\w.'-]*(?: [\w.'-]+){0,2}", line))
