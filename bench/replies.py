@@ -38,9 +38,18 @@ REASON = "prices differ from the quote"
 #: Upstream expectations that contradict our rules, keyed "<corpus>/<case>".
 POLICY_DIFFERENCES: dict[str, str] = {
     "talon/dont_parse_quotations_for_forwarded_messages":
-        "talon keeps a forwarded message; for us a forwarded part is history, not new text",
-    "talon/forwarded_message_in_quotations":
-        "talon keeps the forwarded message below the reply; for us it is history",
+        "talon keeps a forwarded message below the reply; for us a forwarded part is not new text",
+    "talon/standard_iphone": "talon keeps signatures ('Sent from my iPhone'); we remove them",
+    "talon/standard_sparrow": "talon keeps signatures ('--' block, 'Sent with Sparrow'); we remove them",
+    "talon/quotation_separator_takes_2_lines": "talon keeps the sign-off 'Regards, Roman'; we remove signatures",
+    "talon/reply_wraps_quotations": "talon keeps the sign-off 'Regards, Roman'; we remove signatures",
+    "talon/reply_wraps_nested_quotations": "talon keeps the sign-off 'Regards, Roman'; we remove signatures",
+    "crisp/email_1": "crisp keeps the sign-off '-Abhishek Kona' (github's corpus drops it from the same mail, "
+                     "github_email_1_1); we remove signatures",
+    "crisp/email_3": "crisp keeps the sign-off '-Abhishek Kona'; we remove signatures",
+    "talon/quotation_marker_false_positive":
+        "talon keeps a '>>> >>> http://… <<<' line as not quoted; for us a line starting with '>' is "
+        "quoted, whatever follows (else '> APPROVE' could decide)",
 }
 
 Reader = Callable[[str, str], str]
@@ -256,12 +265,15 @@ def _targets(cases: list[Case], mine: Score, show_misses: bool) -> bool:
     policy_misses = [key for key in mine.first_misses or [] if key in POLICY_DIFFERENCES]
     first_misses = [key for key in mine.first_misses or [] if key not in POLICY_DIFFERENCES]
     exact_share = mine.exact / max(mine.cases, 1)
-    print(f"\nexact {exact_share:.1%} (target >= 90%)")
+    other_misses = [key for key in mine.exact_misses or [] if key not in POLICY_DIFFERENCES]
+    print(f"\nexact {exact_share:.1%} (target >= 90%); not exact outside policy differences: "
+          f"{len(other_misses)} {other_misses or ''}")
     print(f"first line wrong outside policy differences: {len(first_misses)} (target 0)")
     print(f"leaks of history: {mine.leaks} (target 0)")
     print("\npolicy differences (upstream expectation vs PRODUCT.md):")
     for key, reason in POLICY_DIFFERENCES.items():
-        print(f"  {key}: {reason}" + ("" if key in policy_misses else "  [first line agrees anyway]"))
+        mark = "first line differs" if key in policy_misses else "first line agrees"
+        print(f"  {key} ({mark}): {reason}")
     safety = decision_safety(cases)
     print(f"\ndecision safety: APPROVE put into the quoted part: {safety.approve_trials} trials, "
           f"{safety.false_decisions} false decisions (target 0)")

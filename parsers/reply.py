@@ -81,7 +81,11 @@ def _drop_quotes(lines: list[str]) -> list[str]:
     kept: list[str] = []
     index = 0
     while index < len(lines):
-        end = _quote_block_end(lines, index)
+        span = attribution_span(lines, index)
+        after = _next_filled(lines, index + span)
+        if span and (after is None or not is_quoted(lines[after])):
+            return kept + lines[index:]  # unquoted history follows: _cut_at_history cuts here
+        end = _quote_block_end(lines, after if span else index)
         if end == index:
             kept.append(lines[index])
             index += 1
@@ -93,16 +97,9 @@ def _drop_quotes(lines: list[str]) -> list[str]:
 
 
 def _quote_block_end(lines: list[str], index: int) -> int:
-    """The index after the quote block (with its attribution) starting at `index`; `index` if none."""
-    start = index
-    span = attribution_span(lines, index)
-    if span:
-        after = _next_filled(lines, index + span)
-        if after is None or not is_quoted(lines[after]):
-            return start
-        index = after
-    if not is_quoted(lines[index]):
-        return start
+    """The index after the '>' lines starting at `index` (with lines broken out of them)."""
+    if index >= len(lines) or not is_quoted(lines[index]):
+        return index
     while index < len(lines) and (is_quoted(lines[index]) or _broken_out_of_quote(lines, index)):
         index += 1
     return index

@@ -16,19 +16,26 @@ import re
 #: The verbs that end an attribution ("… wrote:"), any language we have met.
 _WROTE = (
     r"wrote|writes|sent|schrieb|geschrieben|het volgende geschreven|schreef|a [ée]crit|escribi[óo]|escreveu"
-    r"|scrisse|ha scritto|napisa[łl]a?|skrev|kirjoitti|написала?|написал\(а\)|пише|írta|yazdı|napsala?"
-    r"|έγραψε|写道|のメッセージ"
+    r"|scrisse|ha scritto|napisa[łl](?:a|\(a\))?|đã viết|skrev|kirjoitti|написала?|написал\(а\)|пише|írta|yazdı|napsala?"
+    r"|έγραψε"
 )
-_WROTE_END = re.compile(rf"(?:{_WROTE})\s*:?[\s\-*_]*$", re.IGNORECASE)
+_WROTE_END = re.compile(rf"(?<!\w)(?:{_WROTE})$|(?:写道|のメッセージ)$", re.IGNORECASE)
 #: Words an attribution starts with (capitalised: "On Mon, …", "Le lun. …", "Am 3. Nov …").
-_LEAD = r"On|Am|Le|El|Il|In data|Op|Den|På|W dniu|Em|Dne|Dana|Quoting|Citando|Zitat von|Στις"
+_LEAD = r"On|Am|Le|El|Il|In data|Op|Den|På|W dniu|Dnia|Em|Dne|Dana|Vào|Quoting|Citando|Zitat von|Στις"
 _LEAD_START = re.compile(rf"(?:{_LEAD})\s")
 _LEAD_INSIDE = re.compile(rf"(?<=[\s\-])(?:{_LEAD})\s")
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
-_EMAIL_TAIL = re.compile(r"<\s*(?:mailto:)?[\w.+'-]+@[\w.-]+\s*>?\s*:?$|<$|:$")
+#: A date-only attribution ends with the quoted person's address in brackets (or its wrapped "<").
+_EMAIL_TAIL = re.compile(r"<\s*(?:mailto:)?[\w.+'-]+@[\w.-]+\s*>?\s*:?$|<$")
 #: A line starting with two dashes or more and ending with "wrote ----" (Zoho, Android).
 _DASHED = re.compile(r"^\s*-{2,}")
 _MAX_ATTRIBUTION = 300
+_DATE_OR_TIME = re.compile(r"\d[:.]\d\d|\d[./-]\d{1,2}[./-]\d")
+
+
+def _ends_with_wrote(text: str) -> bool:
+    # Only the last words can match: searching the whole text from every position is slow.
+    return bool(_WROTE_END.search(" ".join(text[-120:].rstrip(" \t:：-*_").split()[-3:])))
 
 
 def is_quoted(line: str) -> bool:
@@ -39,36 +46,44 @@ def attribution_span(lines: list[str], index: int) -> int:
     """How many lines the attribution starting at `index` takes (0 if none starts there).
 
     Clients wrap long attributions (Gmail: "On Mon, … Some One <" / "x@y>
-    wrote:"; Polymail even puts blank lines and a '>' inside), so up to six
-    lines are joined while the text has not ended a sentence.
+    wrote:"), so up to six lines are joined while the text has not ended a
+    sentence. Blank lines inside are skipped only after a lead word
+    (Polymail: "On Tue, … John Smith" / "" / "<" / "mailto:…" / "> wrote:").
     """
     first = lines[index].strip()
     if not first or is_quoted(first) or not _could_start_attribution(first):
         return 0
-    joined = ""
-    for offset, line in enumerate(lines[index : index + 6]):
-        part = line.strip().lstrip(">").strip() if offset else first
-        joined = f"{joined} {part}".strip() if part else joined
-        if part and is_attribution(joined):
-            return offset + 1
-        if len(joined) > _MAX_ATTRIBUTION or joined.endswith((".", "!", "?")):
+    parts = [first]
+    for offset in range(1, 7):
+        joined = " ".join(parts)
+        if (len(parts) <= 2 or _ends_with_wrote(joined)) and is_attribution(joined, len(parts)):
+            return offset
+        if index + offset >= len(lines) or len(" ".join(parts)) > _MAX_ATTRIBUTION or parts[-1].endswith((".", "!", "?")):
             return 0
+        part = lines[index + offset].strip().lstrip(">").strip()
+        if not part and not _LEAD_START.match(first):
+            return 0
+        parts += [part] if part else []
     return 0
 
 
 def _could_start_attribution(line: str) -> bool:
-    return bool(_LEAD_START.match(line) or _DASHED.match(line) or re.search(r"\d", line[:25]))
+    return bool(_LEAD_START.match(line) or _DASHED.match(line) or re.search(r"\d", line[:25])
+                or _ends_with_wrote(line))
 
 
-def is_attribution(text: str) -> bool:
-    """An attribution: "<lead/date> … wrote:", "---- … wrote ----", or "<date> … <email>:"."""
+def is_attribution(text: str, lines: int = 1) -> bool:
+    """An attribution: "<lead/date> … wrote:", "---- … wrote ----", or "<date> … <email>:" on two lines at most."""
     text = text.strip()
     if len(text) > _MAX_ATTRIBUTION:
         return False
-    if _WROTE_END.search(text):
-        return bool(_LEAD_START.match(text) or _DASHED.match(text) or re.search(r"[\d@]", text))
-    dated = re.search(r"\d", text[:25]) and re.search(r"\d[:.]\d\d|\d[./-]\d{1,2}[./-]\d|\d{4}", text)
-    return bool(dated and _EMAIL.search(text) and _EMAIL_TAIL.search(text))
+    if _ends_with_wrote(text):
+        # "as Bob wrote:" in a sentence is no attribution: one names a date, an address or starts so.
+        return bool(_LEAD_START.match(text) or _DASHED.match(text) or _EMAIL.search(text)
+                    or (re.search(r"\d", text[:25]) and _DATE_OR_TIME.search(text)))
+    if lines > 2 or not re.search(r"\d", text[:25]) or not _EMAIL_TAIL.search(text[-100:]):
+        return False
+    return bool(_DATE_OR_TIME.search(text) and _EMAIL.search(text))
 
 
 def split_shared_line(lines: list[str], index: int) -> tuple[str, str] | None:
@@ -78,7 +93,7 @@ def split_shared_line(lines: list[str], index: int) -> tuple[str, str] | None:
     """
     line = lines[index]
     tail = " ".join(lines[index : index + 2])
-    if not (_WROTE_END.search(line) or _WROTE_END.search(tail)):
+    if len(tail) > 2 * _MAX_ATTRIBUTION or not (_ends_with_wrote(line) or _ends_with_wrote(tail)):
         return None
     for lead in _LEAD_INSIDE.finditer(line):
         reply = line[: lead.start()].rstrip(" -")
@@ -143,6 +158,7 @@ def starts_header_block(lines: list[str], index: int) -> bool:
 # --- signatures ---------------------------------------------------------------------------
 
 _SIG_DASHES = re.compile(r"^(?:--|__+)\s*$")
+_DASH_NAME = re.compile(r"-[^\W\d_][\w.'-]*(?: [\w.'-]+){0,2}")
 _MOBILE = re.compile(
     r"^(?:sent (?:from|with|via|using)|get outlook for|envoy[ée] (?:depuis|de|à partir de|avec)|sendt (?:fra|med)"
     r"|skickat från|gesendet (?:von|mit)|enviado (?:desde|do|de|con)|inviato da(?:l)?|verzonden (?:vanaf|met)"
@@ -187,6 +203,7 @@ def _is_closing(lines: list[str], index: int) -> bool:
 
 def _is_dash_name(lines: list[str], index: int) -> bool:
     """"-Ann Smith" as the last line: a sign-off, where "- a bullet" has a space."""
-    line = lines[index].strip()
-    last = not any(later.strip() for later in lines[index + 1 :])
-    return index > 0 and last and bool(re.fullmatch(r"-[^\W\d_][\w.'-]*(?: [\w.'-]+){0,2}", line))
+    if index == 0 or not _DASH_NAME.fullmatch(lines[index].strip()):
+        return False
+    below = next((later.strip() for later in lines[index + 1 :] if later.strip()), None)
+    return below is None or bool(RULE.match(below) or _SIG_DASHES.match(below))
