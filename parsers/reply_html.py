@@ -8,7 +8,18 @@ after its reply markers is left out.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
+
+
+_TEXT, _SOFT, _HARD = "text", "soft", "hard"  # a soft break ends a line only if one is open
+
+
+@dataclass(frozen=True)
+class _Part:
+    kind: str
+    text: str
+    quoted: bool
 
 
 #: Elements that have no content and no end tag (HTML Living Standard, "void elements").
@@ -19,7 +30,8 @@ _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "
 class _TextExtractor(HTMLParser):
     """HTML → text; blockquotes and known quote containers become '>' lines."""
 
-    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
+    _BLOCK = {"p", "div", "tr", "td", "th", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
+              "table", "blockquote", "hr", "pre", "center", "section", "article", "header", "footer", "address"}
     _SKIP = {"style", "script", "head", "title"}
     _QUOTE_IDS = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix")
     #: Outlook puts the history after these markers as siblings, not inside them.
@@ -27,7 +39,7 @@ class _TextExtractor(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
+        self.parts: list[_Part] = []
         self.quote_depth = 0
         self.skip_depth = 0
         self.stack: list[tuple[str, bool]] = []
@@ -40,8 +52,10 @@ class _TextExtractor(HTMLParser):
             self.stack.append((tag, quoting))
             self.quote_depth += quoting
             self.skip_depth += tag in self._SKIP
-        if tag in self._BLOCK or quoting:
-            self.parts.append("\n")  # quoted text never shares a line with new text
+        if tag == "br":
+            self.parts.append(_Part(_HARD, "", self.quote_depth > 0))
+        elif tag in self._BLOCK or quoting:
+            self._soft_break()  # quoted text never shares a line with new text
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # `<br />` is one start tag; HTML ignores the slash, and so must we (the
@@ -60,8 +74,13 @@ class _TextExtractor(HTMLParser):
             self.quote_depth -= quoting
             self.skip_depth -= open_tag in self._SKIP
             closed_quote |= quoting
-        if tag in self._BLOCK or closed_quote:
-            self.parts.append("\n")  # also a stray `</br>`, which browsers read as `<br>`
+        if tag == "br":
+            self.parts.append(_Part(_HARD, "", self.quote_depth > 0))  # browsers read `</br>` as `<br>`
+        elif tag in self._BLOCK or closed_quote:
+            self._soft_break()
+
+    def _soft_break(self) -> None:
+        self.parts.append(_Part(_SOFT, "", False))
 
     def _open_depth(self, tag: str) -> int:
         """How many elements this end tag closes; 0 if it closes none.
@@ -82,14 +101,40 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.skip_depth or self.history_started:
             return
-        if self.quote_depth:
-            data = "\n".join("> " + line for line in data.split("\n"))
-        self.parts.append(data)
+        quoted = self.quote_depth > 0
+        if any(tag == "pre" for tag, _ in self.stack):
+            for index, line in enumerate(data.split("\n")):
+                if index:
+                    self.parts.append(_Part(_HARD, "", quoted))
+                self.parts.append(_Part(_TEXT, line, quoted))
+            return
+        self.parts.append(_Part(_TEXT, re.sub(r"[ \t\r\n\f]+", " ", data), quoted))
+
+
+def _lines(parts: list[_Part]) -> list[str]:
+    """Lay the parts out as a browser would: blocks start lines, `<br>` ends one, space collapses.
+
+    A line that holds any quoted text is quoted as a whole.
+    """
+    lines: list[str] = []
+    words: list[str] = []
+    quoted = False
+    for part in parts:
+        if part.kind == _TEXT and (words or part.text.strip()):
+            words.append(part.text)
+            quoted |= part.quoted and bool(part.text.strip())
+        elif part.kind == _HARD or (part.kind == _SOFT and words):
+            text = "".join(words).replace("\xa0", " ").strip()
+            lines.append(("> " if quoted or (part.quoted and not text) else "") + text)
+            words, quoted = [], False
+    if words:
+        lines.append(("> " if quoted else "") + "".join(words).replace("\xa0", " ").strip())
+    return lines
 
 
 def html_to_text(html: str) -> str:
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    lines = [line.replace("\xa0", " ").rstrip() for line in "".join(parser.parts).split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    text = "\n".join(line.rstrip() for line in _lines(parser.parts))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
