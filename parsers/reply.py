@@ -81,11 +81,13 @@ def _drop_quotes(lines: list[str]) -> list[str]:
     kept: list[str] = []
     index = 0
     while index < len(lines):
-        span = attribution_span(lines, index)
-        after = _next_filled(lines, index + span)
-        if span and (after is None or not is_quoted(lines[after])):
-            return kept + lines[index:]  # unquoted history follows: _cut_at_history cuts here
-        end = _quote_block_end(lines, after if span else index)
+        start = index
+        if span := attribution_span(lines, index):
+            after = _next_filled(lines, index + span)
+            if after is None or not is_quoted(lines[after]):
+                return kept + lines[index:]  # unquoted history follows: _cut_at_history cuts here
+            start = after
+        end = _quote_block_end(lines, start)
         if end == index:
             kept.append(lines[index])
             index += 1
@@ -139,9 +141,10 @@ def _drop_signature(lines: list[str]) -> list[str]:
 
 def _trim_rules(lines: list[str]) -> list[str]:
     """Drop the blank lines and rules ("____", "-----") left at the end above cut history."""
-    while lines and (not lines[-1].strip() or RULE.match(lines[-1])):
-        lines = lines[:-1]
-    return lines
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or RULE.match(lines[end - 1])):
+        end -= 1
+    return lines[:end]
 
 
 def parse_command(

@@ -10,6 +10,7 @@ a reader for a decision bot must rather cut too much history than keep any.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 # --- attribution lines ---------------------------------------------------------------------
 
@@ -121,16 +122,19 @@ _SEPARATOR = re.compile(rf"^[\s\-=_*]*(?:{_SEPARATOR_PHRASES})[\s\-=_*]*:?[\s\-=
 RULE = re.compile(r"^\s*(?:[-_=*]\s*){4,}$")
 
 _FROM_KEYS = (
-    r"from|de|von|da|fra|van|od|от|från|lähettäjä|feladó|kimden|afzender|remetente|message du|发件人|寄件者"
+    r"from|de|von|da|fra|van|od|от|från|lähettäjä|feladó|kimden|afzender|remetente|message du|από|差出人|发件人"
+    r"|發件人|寄件者|보낸 사람"
 )
 _OTHER_KEYS = (
     r"sent|date|to|cc|bcc|subject|reply-to|envoy[ée](?: le)?|[àa]|objet|sujet|copie [àa]|gesendet|datum|an"
     r"|betreff|kopie|antwort an|inviato|data|oggetto|enviado(?: el)?|enviada em|fecha|para|asunto|assunto"
     r"|sendt|til|emne|kopi|verzonden|aan|onderwerp|wys[łl]ane|do|temat|отправлено|дата|кому|тема"
-    r"|skickat|till|ämne|lähetetty|vastaanottaja|aihe|päivämäärä"
+    r"|skickat|till|ämne|lähetetty|vastaanottaja|aihe|päivämäärä|elküldve|címzett|tárgy|gönderildi|kime|konu"
+    r"|odesláno|komu|předmět|στάλθηκε|προς|θέμα|送信日時|宛先|件名|发送时间|發送時間|收件人|收件者|主题|主旨"
+    r"|받는 사람|제목|날짜"
 )
 _HEADER = re.compile(
-    rf"^\s*[*_]{{0,2}}(?P<key>{_FROM_KEYS}|{_OTHER_KEYS})[*_]{{0,2}}\s*:(?!//)", re.IGNORECASE)
+    rf"^\s*[*_]{{0,2}}(?P<key>{_FROM_KEYS}|{_OTHER_KEYS})[*_]{{0,2}}\s*[:：](?!//)", re.IGNORECASE)
 
 
 def is_separator(line: str) -> bool:
@@ -157,6 +161,7 @@ def starts_header_block(lines: list[str], index: int) -> bool:
 
 # --- signatures ---------------------------------------------------------------------------
 
+_MAX_SIGNATURE_LINES = 5  # below a closing: name, role, company, phone, address
 _SIG_DASHES = re.compile(r"^(?:--|__+)\s*$")
 _DASH_NAME = re.compile(r"-[^\W\d_][\w.'-]*(?: [\w.'-]+){0,2}")
 _MOBILE = re.compile(
@@ -166,7 +171,7 @@ _MOBILE = re.compile(
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
-    r"^(?:(?:best|kind|warm|warmest|many)\s+regards|regards|best wishes|best|cheers|sincerely|yours (?:truly|sincerely)"
+    r"^(?:(?:best|kind|warm|warmest|many)\s+regards|regards|best wishes|best(?=\s*[,!]|\s*$)|cheers|sincerely|yours (?:truly|sincerely)"
     r"|mit freundlichen gr[üu](?:ß|ss)en|freundliche gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|beste gr[üu](?:ß|ss)e"
     r"|liebe gr[üu](?:ß|ss)e|mfg|cordialement|bien cordialement|bien à vous|saludos(?: cordiales)?|un saludo"
     r"|atentamente|cordiali saluti|distinti saluti|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?"
@@ -197,13 +202,23 @@ def _is_closing(lines: list[str], index: int) -> bool:
     match = _CLOSING.match(lines[index].strip())
     if index == 0 or not match or len(match.group("name").split()) > 3:
         return False
-    tail = [line for line in lines[index + 1 :] if line.strip()]
-    return len(tail) <= 5 and all(len(line.strip()) <= 60 for line in tail)
+    tail = []
+    for line in _after(lines, index):
+        if line.strip():
+            tail.append(line)
+        if len(tail) > _MAX_SIGNATURE_LINES:
+            return False
+    return all(len(line.strip()) <= 60 for line in tail)
 
 
 def _is_dash_name(lines: list[str], index: int) -> bool:
     """"-Ann Smith" as the last line: a sign-off, where "- a bullet" has a space."""
     if index == 0 or not _DASH_NAME.fullmatch(lines[index].strip()):
         return False
-    below = next((later.strip() for later in lines[index + 1 :] if later.strip()), None)
+    below = next((later.strip() for later in _after(lines, index) if later.strip()), None)
     return below is None or bool(RULE.match(below) or _SIG_DASHES.match(below))
+
+
+def _after(lines: list[str], index: int) -> Iterator[str]:
+    """The lines below `index`, lazily: a slice would copy the rest once per line looked at."""
+    return (lines[later] for later in range(index + 1, len(lines)))

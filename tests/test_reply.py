@@ -160,6 +160,8 @@ def test_history_below_an_original_message_separator_is_dropped(separator: str) 
     "*From:* Supplierbot [mailto:\norders@supplierbot.test]\n*Sent:* Monday, 3 November 2026 10:00",
     "________________________________\nFrom: Supplierbot\nSent: Monday",
     "Date: Mon, 3 Nov 2026 10:00:00 +0100\nTo: anna@buyer.test",
+    "差出人: Supplierbot <orders@supplierbot.test>\n送信日時: 2026年11月3日 10:00\n宛先: Anna",
+    "发件人：Supplierbot\n发送时间：2026年11月3日 10:00\n收件人：Anna",
 ])
 def test_history_below_a_mail_client_header_block_is_dropped(header: str) -> None:
     assert new_text(f"Fine, thanks.\n\n{header}\n\nReply APPROVE\n") == "Fine, thanks."
@@ -195,6 +197,7 @@ def test_signatures_are_not_new_text(signature: str) -> None:
     "Sent from my desk, is much easier than my phone.",
     "Regards to the whole team in Munich: we will visit next week and bring the samples for line 4.",
     "- a bullet, not a name",
+    "Best offer so far, please keep it",
 ])
 def test_sentences_that_look_like_signatures_are_kept(sentence: str) -> None:
     assert new_text(f"Approve\n\n{sentence}\n") == f"Approve\n\n{sentence}"
