@@ -28,7 +28,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,12 +71,21 @@ class Case:
 @dataclass
 class Score:
     cases: int = 0
-    exact: int = 0
-    first: int = 0
-    leaks: int = 0
-    first_misses: list[str] | None = None
-    exact_misses: list[str] | None = None
-    leak_cases: list[str] | None = None
+    exact_misses: list[str] = field(default_factory=list)
+    first_misses: list[str] = field(default_factory=list)
+    leak_cases: list[str] = field(default_factory=list)
+
+    @property
+    def exact(self) -> int:
+        return self.cases - len(self.exact_misses)
+
+    @property
+    def first(self) -> int:
+        return self.cases - len(self.first_misses)
+
+    @property
+    def leaks(self) -> int:
+        return len(self.leak_cases)
 
 
 def load_cases(root: Path) -> list[Case]:
@@ -111,22 +120,15 @@ def _squash(line: str) -> str:
 
 
 def score(cases: list[Case], reader: Reader) -> Score:
-    result = Score(first_misses=[], exact_misses=[], leak_cases=[])
+    result = Score(cases=len(cases))
     for case in cases:
         got, want = normalise(reader(case.plain, case.html)), normalise(case.expected)
-        result.cases += 1
-        result.exact += got == want
-        _tally(result.exact_misses, got == want, case.key)
-        result.first += first_line(got) == first_line(want)
-        _tally(result.first_misses, first_line(got) == first_line(want), case.key)
-        result.leaks += leaked(got, want)
-        _tally(result.leak_cases, not leaked(got, want), case.key)
+        for misses, wrong in ((result.exact_misses, got != want),
+                              (result.first_misses, first_line(got) != first_line(want)),
+                              (result.leak_cases, leaked(got, want))):
+            if wrong:
+                misses.append(case.key)
     return result
-
-
-def _tally(misses: list[str] | None, ok: bool, key: str) -> None:
-    if not ok and misses is not None:
-        misses.append(key)
 
 
 def ours(plain: str, html: str) -> str:
@@ -205,13 +207,13 @@ class Safety:
     false_decisions: int = 0
     reject_trials: int = 0
     reject_misses: int = 0
-    failures: list[str] | None = None
+    failures: list[str] = field(default_factory=list)
 
 
 def decision_safety(cases: list[Case]) -> Safety:
     from parsers.reply import CommandKind, new_text, parse_command
 
-    safety = Safety(failures=[])
+    safety = Safety()
     for case in cases:
         for text in quoted_approvals(case) if case.plain.strip() else ():
             safety.approve_trials += 1
@@ -262,10 +264,10 @@ def report(cases: list[Case], show_misses: bool) -> bool:
 
 
 def _targets(cases: list[Case], mine: Score, show_misses: bool) -> bool:
-    policy_misses = [key for key in mine.first_misses or [] if key in POLICY_DIFFERENCES]
-    first_misses = [key for key in mine.first_misses or [] if key not in POLICY_DIFFERENCES]
+    policy_misses = [key for key in mine.first_misses if key in POLICY_DIFFERENCES]
+    first_misses = [key for key in mine.first_misses if key not in POLICY_DIFFERENCES]
     exact_share = mine.exact / max(mine.cases, 1)
-    other_misses = [key for key in mine.exact_misses or [] if key not in POLICY_DIFFERENCES]
+    other_misses = [key for key in mine.exact_misses if key not in POLICY_DIFFERENCES]
     print(f"\nexact {exact_share:.1%} (target >= 90%); not exact outside policy differences: "
           f"{len(other_misses)} {other_misses or ''}")
     print(f"first line wrong outside policy differences: {len(first_misses)} (target 0)")
@@ -289,11 +291,12 @@ def _targets(cases: list[Case], mine: Score, show_misses: bool) -> bool:
 
 def _print_misses(cases: list[Case], mine: Score, safety: Safety) -> None:
     by_key = {case.key: case for case in cases}
-    for key in mine.exact_misses or []:
-        marks = ("FIRST " if key in (mine.first_misses or []) else "") + ("LEAK" if key in (mine.leak_cases or []) else "")
+    for key in mine.exact_misses:
+        marks = " ".join(mark for mark, keys in (("FIRST", mine.first_misses), ("LEAK", mine.leak_cases))
+                         if key in keys)
         print(f"\n=== {key} {marks}\n--- got:\n{normalise(ours(by_key[key].plain, by_key[key].html))}"
               f"\n--- expected:\n{normalise(by_key[key].expected)}")
-    for failure in safety.failures or []:
+    for failure in safety.failures:
         print(failure)
 
 

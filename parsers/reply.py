@@ -126,9 +126,10 @@ def _next_filled(lines: list[str], index: int) -> int | None:
 def _cut_at_history(lines: list[str]) -> list[str]:
     """Keep what comes before the first sign of unquoted history."""
     for index, line in enumerate(lines):
-        if (_MARKER_RE.search(line) or is_separator(line) or attribution_span(lines, index)
-                or starts_header_block(lines, index)):
-            return lines[:index] + ([line[: match.start()]] if (match := _MARKER_RE.search(line)) else [])
+        if marker := _MARKER_RE.search(line):
+            return [*lines[:index], line[: marker.start()]]
+        if is_separator(line) or attribution_span(lines, index) or starts_header_block(lines, index):
+            return lines[:index]
     return lines
 
 

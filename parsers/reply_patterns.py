@@ -17,8 +17,8 @@ from collections.abc import Iterator
 #: The verbs that end an attribution ("… wrote:"), any language we have met.
 _WROTE = (
     r"wrote|writes|sent|schrieb|geschrieben|het volgende geschreven|schreef|a [ée]crit|escribi[óo]|escreveu"
-    r"|scrisse|ha scritto|napisa[łl](?:a|\(a\))?|đã viết|skrev|kirjoitti|написала?|написал\(а\)|пише|írta|yazdı|napsala?"
-    r"|έγραψε"
+    r"|scrisse|ha scritto|napisa[łl](?:a|\(a\))?|đã viết|skrev|kirjoitti|написала?|написал\(а\)|пише"
+    r"|írta|yazdı|napsala?|έγραψε"
 )
 _WROTE_END = re.compile(rf"(?<!\w)(?:{_WROTE})$|(?:写道|のメッセージ)$", re.IGNORECASE)
 #: Words an attribution starts with (capitalised: "On Mon, …", "Le lun. …", "Am 3. Nov …").
@@ -59,7 +59,7 @@ def attribution_span(lines: list[str], index: int) -> int:
         joined = " ".join(parts)
         if (len(parts) <= 2 or _ends_with_wrote(joined)) and is_attribution(joined, len(parts)):
             return offset
-        if index + offset >= len(lines) or len(" ".join(parts)) > _MAX_ATTRIBUTION or parts[-1].endswith((".", "!", "?")):
+        if index + offset >= len(lines) or len(joined) > _MAX_ATTRIBUTION or parts[-1].endswith((".", "!", "?")):
             return 0
         part = lines[index + offset].strip().lstrip(">").strip()
         if not part and not _LEAD_START.match(first):
@@ -74,7 +74,7 @@ def _could_start_attribution(line: str) -> bool:
 
 
 def is_attribution(text: str, lines: int = 1) -> bool:
-    """An attribution: "<lead/date> … wrote:", "---- … wrote ----", or "<date> … <email>:" on two lines at most."""
+    """An attribution: "<lead/date> … wrote:", "---- … wrote ----", or "<date> … <email>:" (two lines at most)."""
     text = text.strip()
     if len(text) > _MAX_ATTRIBUTION:
         return False
@@ -167,12 +167,14 @@ _DASH_NAME = re.compile(r"-[^\W\d_][\w.'-]*(?: [\w.'-]+){0,2}")
 _MOBILE = re.compile(
     r"^(?:sent (?:from|with|via|using)|get outlook for|envoy[ée] (?:depuis|de|à partir de|avec)|sendt (?:fra|med)"
     r"|skickat från|gesendet (?:von|mit)|enviado (?:desde|do|de|con)|inviato da(?:l)?|verzonden (?:vanaf|met)"
-    r"|verstuurd (?:vanaf|met)|wys[łl]ane z|odesl[áa]no z|отправлено (?:с|из)|lähetetty|von meinem)\s+(?P<rest>.*)$",
+    r"|verstuurd (?:vanaf|met)|wys[łl]ane z|odesl[áa]no z|отправлено (?:с|из)|lähetetty|von meinem)"
+    r"\s+(?P<rest>.*)$",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
-    r"^(?:(?:best|kind|warm|warmest|many)\s+regards|regards|best wishes|best(?=\s*[,!]|\s*$)|cheers|sincerely|yours (?:truly|sincerely)"
-    r"|mit freundlichen gr[üu](?:ß|ss)en|freundliche gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|beste gr[üu](?:ß|ss)e"
+    r"^(?:(?:best|kind|warm|warmest|many)\s+regards|regards|best wishes|best(?=\s*[,!]|\s*$)|cheers|sincerely"
+    r"|yours (?:truly|sincerely)|mit freundlichen gr[üu](?:ß|ss)en|freundliche gr[üu](?:ß|ss)e"
+    r"|viele gr[üu](?:ß|ss)e|beste gr[üu](?:ß|ss)e"
     r"|liebe gr[üu](?:ß|ss)e|mfg|cordialement|bien cordialement|bien à vous|saludos(?: cordiales)?|un saludo"
     r"|atentamente|cordiali saluti|distinti saluti|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?"
     r"|med vänlig hälsning|vänliga hälsningar|med venlig hilsen|vennlig hilsen|ystävällisin terveisin"
