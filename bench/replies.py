@@ -152,11 +152,11 @@ def quoted_approvals(case: Case) -> Iterator[str]:
     """The case's plain text with APPROVE put into its history, one variant per place.
 
     Places: inside the '>' quote (after its first and its last line, at the
-    quote's depth), at the start of an unquoted history's body (after the
-    first blank line below the reply's end: below a header block or an
-    attribution), and at the very end. The reply's end is the last line of
-    the expected text found in the email; cases whose expected text holds
-    the whole email (policy differences) have no history to put it in.
+    quote's depth); in unquoted history, at the start of its body (the first
+    line after the first blank line below the reply's end: below a header
+    block or an attribution) and at the very end. The reply's end is the
+    last line of the expected text found in the email; cases whose expected
+    text holds the whole email have no history to put it in.
     """
     lines = _lines(case)
     taken = _expected_lines(case, lines)
@@ -164,15 +164,18 @@ def quoted_approvals(case: Case) -> Iterator[str]:
     for index in sorted({quoted[0], quoted[-1]} if quoted else set()):
         depth = re.match(r"\s*(>[\s>]*)", lines[index]).group(1)  # type: ignore[union-attr]
         yield _insert(lines, index + 1, f"{depth.rstrip()} APPROVE")
-    end = max(taken, default=-1)
-    history = [i for i in range(end + 1, len(lines)) if i not in quoted]
-    if not any(lines[i].strip() for i in history):
+    # An unquoted APPROVE next to a quote is what a bottom-poster types: new text, not history.
+    # So below the reply's end it goes only where the history itself is unquoted.
+    filled = [i for i in range(max(taken, default=-1) + 1, len(lines)) if lines[i].strip()]
+    unquoted = [i for i in filled if i not in quoted]
+    if not unquoted:
         return
-    first = next(i for i in history if lines[i].strip())
-    body = next((i for i in range(first, len(lines)) if not lines[i].strip()), None)
-    if body is not None and body + 1 < len(lines):
-        yield _insert(lines, body + 1, "APPROVE")
-    yield _insert(lines, len(lines), "APPROVE")
+    body = next((i for i in range(unquoted[0], len(lines)) if not lines[i].strip()), None)
+    below = next((i for i in filled if body is not None and i > body), None)
+    if below is not None and below in unquoted:
+        yield _insert(lines, below, "APPROVE")
+    if filled[-1] in unquoted:
+        yield _insert(lines, len(lines), "APPROVE")
 
 
 def _lines(case: Case) -> list[str]:
