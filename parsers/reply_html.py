@@ -36,22 +36,24 @@ class _TextExtractor(HTMLParser):
     _QUOTE_IDS = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix")
     #: Outlook puts the history after these markers as siblings, not inside them.
     _HISTORY_IDS = ("divrplyfwdmsg", "appendonsend")
+    _SIGNATURE_CLASSES = ("gmail_signature", "moz-signature")
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[_Part] = []
         self.quote_depth = 0
         self.skip_depth = 0
-        self.stack: list[tuple[str, bool]] = []
+        self.stack: list[tuple[str, bool, bool]] = []  # tag, quoting, skipped
         self.history_started = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.history_started |= self._has_marker(attrs, self._HISTORY_IDS)
         quoting = tag == "blockquote" or self._has_marker(attrs, self._QUOTE_IDS)
         if tag not in _VOID:
-            self.stack.append((tag, quoting))
+            skipped = tag in self._SKIP or self._is_signature(attrs)
+            self.stack.append((tag, quoting, skipped))
             self.quote_depth += quoting
-            self.skip_depth += tag in self._SKIP
+            self.skip_depth += skipped
         if tag == "br":
             self.parts.append(_Part(_HARD, "", self.quote_depth > 0))
         elif tag in self._BLOCK or quoting:
@@ -67,12 +69,17 @@ class _TextExtractor(HTMLParser):
         values = " ".join((value or "") for name, value in attrs if name in {"id", "class"}).casefold()
         return any(marker in values for marker in markers)
 
+    def _is_signature(self, attrs: list[tuple[str, str | None]]) -> bool:
+        """Gmail's and Thunderbird's signature blocks, Outlook's `<div id="Signature">`."""
+        ids = {(value or "").casefold() for name, value in attrs if name == "id"}
+        return "signature" in ids or self._has_marker(attrs, self._SIGNATURE_CLASSES)
+
     def handle_endtag(self, tag: str) -> None:
         closed_quote = False
         for _ in range(self._open_depth(tag)):
-            open_tag, quoting = self.stack.pop()
+            _, quoting, skipped = self.stack.pop()
             self.quote_depth -= quoting
-            self.skip_depth -= open_tag in self._SKIP
+            self.skip_depth -= skipped
             closed_quote |= quoting
         if tag == "br":
             self.parts.append(_Part(_HARD, "", self.quote_depth > 0))  # browsers read `</br>` as `<br>`
@@ -91,7 +98,7 @@ class _TextExtractor(HTMLParser):
         """
         if tag in _VOID:
             return 0
-        for depth, (open_tag, quoting) in enumerate(reversed(self.stack), start=1):
+        for depth, (open_tag, quoting, _) in enumerate(reversed(self.stack), start=1):
             if open_tag == tag:
                 return depth
             if quoting:
@@ -102,7 +109,7 @@ class _TextExtractor(HTMLParser):
         if self.skip_depth or self.history_started:
             return
         quoted = self.quote_depth > 0
-        if any(tag == "pre" for tag, _ in self.stack):
+        if any(tag == "pre" for tag, _, _ in self.stack):
             for index, line in enumerate(data.split("\n")):
                 if index:
                     self.parts.append(_Part(_HARD, "", quoted))

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 _WROTE = (
     r"wrote|writes|sent|schrieb|geschrieben|het volgende geschreven|schreef|a [ée]crit|escribi[óo]|escreveu"
     r"|scrisse|ha scritto|napisa[łl](?:a|\(a\))?|đã viết|skrev|kirjoitti|написала?|написал\(а\)|пише"
-    r"|írta|yazdı|napsala?|έγραψε"
+    r"|írta|yazdı|napsal(?:a|\(a\))?|napísal|napisao|napisala|написав|a scris|va escriure|rašė|menulis"
+    r"|έγραψε|כתב|כתבה|كتب|작성"
 )
 _WROTE_END = re.compile(rf"(?<!\w)(?:{_WROTE})$|(?:写道|のメッセージ)$", re.IGNORECASE)
 #: Words an attribution starts with (capitalised: "On Mon, …", "Le lun. …", "Am 3. Nov …").
@@ -128,7 +129,7 @@ _FROM_KEYS = (
 _OTHER_KEYS = (
     r"sent|date|to|cc|bcc|subject|reply-to|envoy[ée](?: le)?|[àa]|objet|sujet|copie [àa]|gesendet|datum|an"
     r"|betreff|kopie|antwort an|inviato|data|oggetto|enviado(?: el)?|enviada em|fecha|para|asunto|assunto"
-    r"|sendt|til|emne|kopi|verzonden|aan|onderwerp|wys[łl]ane|do|temat|отправлено|дата|кому|тема"
+    r"|sendt|til|emne|kopi|verzonden|aan|onderwerp|wys[łl]ane|wys[łl]ano|do|temat|отправлено|дата|кому|тема"
     r"|skickat|till|ämne|lähetetty|vastaanottaja|aihe|päivämäärä|elküldve|címzett|tárgy|gönderildi|kime|konu"
     r"|odesláno|komu|předmět|στάλθηκε|προς|θέμα|送信日時|宛先|件名|发送时间|發送時間|收件人|收件者|主题|主旨"
     r"|받는 사람|제목|날짜"

@@ -84,6 +84,12 @@ def test_quoted_approve_in_html_with_void_elements_is_ignored(html: str) -> None
     assert new_text("", html) == ""
 
 
+def test_html_signature_blocks_are_not_new_text() -> None:
+    html = ('<div dir="ltr">Approve<br><div class="gmail_signature">Anna Buyer<br>Purchasing</div></div>'
+            '<div id="Signature"><p>Sent from Outlook</p></div><blockquote>REJECT</blockquote>')
+    assert new_text("", html) == "Approve"
+
+
 @pytest.mark.parametrize("html, expected", [
     ("<div>Approve<br/>thanks</div><blockquote>Order ready.<br />REJECT</blockquote>", "Approve\nthanks"),
     ("</blockquote><p>Approve</p><blockquote>Reply APPROVE</blockquote>", "Approve"),
@@ -120,6 +126,10 @@ ATTRIBUTIONS = [
     "ma 3.11.2026 klo 10.00 Supplierbot (orders@supplierbot.test) kirjoitti:",
     "pon., 3 lis 2026 o 10:00 Supplierbot <orders@supplierbot.test> napisał(a):",
     "пн, 3 нояб. 2026 г. в 10:00, Supplierbot <orders@supplierbot.test>:",
+    "Dne po 3. 11. 2026 v 10:00 Supplierbot <orders@supplierbot.test> napsal(a):",
+    "2026年11月3日(月) 10:00 Supplierbot <orders@supplierbot.test>:",
+    "在 2026年11月3日 10:00，Supplierbot <orders@supplierbot.test> 写道：",
+    "2026년 11월 3일 (월) 오전 10:00, Supplierbot <orders@supplierbot.test>님이 작성:",
     "03.11.2026, 10.00, \"Supplierbot\" <orders@supplierbot.test>:",
     "2026-11-03 10:00 GMT+01:00 Supplierbot <orders@supplierbot.test>:",
     "---- Anna Buyer wrote ----",
@@ -157,6 +167,7 @@ def test_history_below_an_original_message_separator_is_dropped(separator: str) 
     "Da: Supplierbot\nInviato: lunedì 3 novembre 2026 10:00\nA: Anna\nOggetto: Ordine",
     "Von: Supplierbot\nGesendet: Montag, 3. November 2026 10:00\nAn: Anna\nBetreff: Bestellung",
     "Van: Supplierbot\nVerzonden: maandag 3 november 2026 10:00\nAan: Anna",
+    "Od: Supplierbot\nWysłano: poniedziałek, 3 listopada 2026 10:00\nDo: Anna\nTemat: Zamówienie",
     "*From:* Supplierbot [mailto:\norders@supplierbot.test]\n*Sent:* Monday, 3 November 2026 10:00",
     "________________________________\nFrom: Supplierbot\nSent: Monday",
     "Date: Mon, 3 Nov 2026 10:00:00 +0100\nTo: anna@buyer.test",
