@@ -120,7 +120,7 @@ _SEPARATOR_PHRASES = (
 )
 _SEPARATOR = re.compile(rf"^[\s\-=_*]*(?:{_SEPARATOR_PHRASES})[\s\-=_*]*:?[\s\-=_*]*$", re.IGNORECASE)
 #: A rule line (Outlook's "____", "====", "-----") over a header block, or left at the end.
-RULE = re.compile(r"^\s*(?:[-_=*]\s*){4,}$")
+RULE = re.compile(r"^\s*(?:[-_=*~—–─━═]\s*){4,}$")
 
 _FROM_KEYS = (
     r"from|de|von|da|fra|van|od|от|från|lähettäjä|feladó|kimden|afzender|remetente|message du|από|差出人|发件人"
@@ -179,16 +179,17 @@ _CLOSING = re.compile(
     r"|liebe gr[üu](?:ß|ss)e|mfg|cordialement|bien cordialement|bien à vous|saludos(?: cordiales)?|un saludo"
     r"|atentamente|cordiali saluti|distinti saluti|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?"
     r"|med vänlig hälsning|vänliga hälsningar|med venlig hilsen|vennlig hilsen|ystävällisin terveisin"
-    r"|pozdrawiam|z poważaniem|с уважением|atenciosamente)\b[,.!]?(?P<name>.*)$",
+    r"|pozdrawiam|z poważaniem|s pozdravem|с уважением|atenciosamente|cumprimentos|[üu]dv[öo]zlettel|groeten"
+    r"|hälsningar|un saluto)\b[,.!]?(?P<name>.*)$",
     re.IGNORECASE,
 )
 
 
 def is_signature_start(lines: list[str], index: int) -> bool:
-    """A signature starts here: "-- ", a phone's "Sent from my …", a closing with a short tail."""
+    """A signature starts here: "-- ", a phone's "Sent from my …", a closing or a rule with a short tail."""
     line = lines[index].strip()
-    return bool(_SIG_DASHES.match(line) or _is_mobile_signature(line) or _is_closing(lines, index)
-                or _is_dash_name(lines, index))
+    return bool(_SIG_DASHES.match(line) or _is_mobile_signature(line) or _is_dash_name(lines, index)
+                or ((_CLOSING.match(line) or RULE.match(line)) and _is_short_tail_signature(lines, index)))
 
 
 def _is_mobile_signature(line: str) -> bool:
@@ -200,10 +201,10 @@ def _is_mobile_signature(line: str) -> bool:
     return len(rest.split()) <= 5 and not re.search(r"[,;:!?]|\.\s", rest)
 
 
-def _is_closing(lines: list[str], index: int) -> bool:
-    """"Regards," / "Best regards, Ann" followed only by a few short lines (name, role, phone)."""
+def _is_short_tail_signature(lines: list[str], index: int) -> bool:
+    """"Regards," / "Best regards, Ann" / "————" followed only by a few short lines (name, role, phone)."""
     match = _CLOSING.match(lines[index].strip())
-    if index == 0 or not match or len(match.group("name").split()) > 3:
+    if index == 0 or (match and len(match.group("name").split()) > 3):
         return False
     tail = []
     for line in _after(lines, index):

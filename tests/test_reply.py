@@ -198,7 +198,7 @@ def test_a_reply_on_the_attributions_line_is_kept(plain: str, expected: str) -> 
     "Von meinem iPhone gesendet", "Enviado desde mi iPhone", "Enviado do meu iPhone", "Inviato da iPhone",
     "Verzonden vanaf mijn iPhone", "Get Outlook for iOS<https://aka.ms/o0ukef>", "Sent from my BlackBerry® device",
     "--\nAnna Buyer\nPurchasing", "Best regards,\nAnna Buyer\n+49 30 1234567", "Mit freundlichen Grüßen\nAnna",
-    "Cordialement,\nAnna", "-Anna",
+    "Cordialement,\nAnna", "Üdvözlettel,\nAnna", "-Anna", "——————————————\n\nAnna Buyer\nPurchasing",
 ])
 def test_signatures_are_not_new_text(signature: str) -> None:
     assert new_text(f"Reject: line 2 is wrong\n\n{signature}\n") == "Reject: line 2 is wrong"
