@@ -120,7 +120,7 @@ _SEPARATOR_PHRASES = (
 )
 _SEPARATOR = re.compile(rf"^[\s\-=_*]*(?:{_SEPARATOR_PHRASES})[\s\-=_*]*:?[\s\-=_*]*$", re.IGNORECASE)
 #: A rule line (Outlook's "____", "====", "-----") over a header block, or left at the end.
-RULE = re.compile(r"^\s*(?:[-_=*~—–─━═]\s*){4,}$")
+RULE = re.compile(r"^\s*(?:_{2,}|(?:[-_=*~—–─━═]\s*){4,})\s*$")
 
 _FROM_KEYS = (
     r"from|de|von|da|fra|van|od|от|från|lähettäjä|feladó|kimden|afzender|remetente|message du|από|差出人|发件人"
@@ -163,7 +163,7 @@ def starts_header_block(lines: list[str], index: int) -> bool:
 # --- signatures ---------------------------------------------------------------------------
 
 _MAX_SIGNATURE_LINES = 5  # below a closing: name, role, company, phone, address
-_SIG_DASHES = re.compile(r"^(?:--|__+)\s*$")
+_SIG_DASHES = re.compile(r"^--\s*$")  # RFC 3676 "-- ", and "--"
 _DASH_NAME = re.compile(r"-[^\W\d_][\w.'-]*(?: [\w.'-]+){0,2}")
 _MOBILE = re.compile(
     r"^(?:sent (?:from|with|via|using)|get outlook for|envoy[ée] (?:depuis|de|à partir de|avec)|sendt (?:fra|med)"
@@ -189,7 +189,8 @@ def is_signature_start(lines: list[str], index: int) -> bool:
     """A signature starts here: "-- ", a phone's "Sent from my …", a closing or a rule with a short tail."""
     line = lines[index].strip()
     return bool(_SIG_DASHES.match(line) or _is_mobile_signature(line) or _is_dash_name(lines, index)
-                or ((_CLOSING.match(line) or RULE.match(line)) and _is_short_tail_signature(lines, index)))
+                or (_CLOSING.match(line) and _is_short_tail_signature(lines, index))
+                or (RULE.match(line) and _is_short_tail_signature(lines, index) and _is_name_block(lines, index)))
 
 
 def _is_mobile_signature(line: str) -> bool:
@@ -213,6 +214,12 @@ def _is_short_tail_signature(lines: list[str], index: int) -> bool:
         if len(tail) > _MAX_SIGNATURE_LINES:
             return False
     return all(len(line.strip()) <= 60 for line in tail)
+
+
+def _is_name_block(lines: list[str], index: int) -> bool:
+    """Below a rule, a signature's lines name someone; a sentence or a sign-off means the reply goes on."""
+    tail = [line.strip() for line in _after(lines, index) if line.strip()]
+    return not any(line.endswith((".", "!", "?", "。", "！", "？")) or _CLOSING.match(line) for line in tail)
 
 
 def _is_dash_name(lines: list[str], index: int) -> bool:

@@ -214,6 +214,11 @@ def test_sentences_that_look_like_signatures_are_kept(sentence: str) -> None:
     assert new_text(f"Approve\n\n{sentence}\n") == f"Approve\n\n{sentence}"
 
 
+def test_a_rule_inside_the_reply_is_no_signature() -> None:
+    plain = "Approve\n\n______________________________\n\nAnd line 4 is fine too.\n\nBest regards,\nAnna\n"
+    assert new_text(plain) == "Approve\n\n______________________________\n\nAnd line 4 is fine too."
+
+
 @pytest.mark.parametrize("plain", [
     "APPROVE 3 items, as Bob wrote:\nsee below\n",
     "REJECT 12 units short, see orders@acme.test:\nthe rest is fine\n",
