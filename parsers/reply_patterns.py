@@ -22,6 +22,8 @@ _WROTE = (
     r"|έγραψε|כתב|כתבה|كتب|작성"
 )
 _WROTE_END = re.compile(rf"(?<!\w)(?:{_WROTE})$|(?:写道|のメッセージ)$", re.IGNORECASE)
+#: German, Dutch and Scandinavian put the name after the verb: "Am 13.05.2026 um 09:05 schrieb Ann:".
+_WROTE_BEFORE_NAME = re.compile(r"(?<!\w)(?:schrieb|schreef|skrev)(?!\w)", re.IGNORECASE)
 #: Words an attribution starts with (capitalised: "On Mon, …", "Le lun. …", "Am 3. Nov …").
 _LEAD = r"On|Am|Le|El|Il|In data|Op|Den|På|W dniu|Dnia|Em|Dne|Dana|Vào|Quoting|Citando|Zitat von|Στις"
 _LEAD_START = re.compile(rf"(?:{_LEAD})\s")
@@ -79,13 +81,13 @@ def is_attribution(text: str, lines: int = 1) -> bool:
     text = text.strip()
     if len(text) > _MAX_ATTRIBUTION:
         return False
+    dated = bool(re.search(r"\d", text[:25]) and _DATE_OR_TIME.search(text))
     if _ends_with_wrote(text):
         # "as Bob wrote:" in a sentence is no attribution: one names a date, an address or starts so.
-        return bool(_LEAD_START.match(text) or _DASHED.match(text) or _EMAIL.search(text)
-                    or (re.search(r"\d", text[:25]) and _DATE_OR_TIME.search(text)))
-    if lines > 2 or not re.search(r"\d", text[:25]) or not _EMAIL_TAIL.search(text[-100:]):
-        return False
-    return bool(_DATE_OR_TIME.search(text) and _EMAIL.search(text))
+        return bool(_LEAD_START.match(text) or _DASHED.match(text) or _EMAIL.search(text) or dated)
+    if text.endswith((":", "：")) and (_LEAD_START.match(text) or dated) and _WROTE_BEFORE_NAME.search(text):
+        return True
+    return bool(lines <= 2 and dated and _EMAIL_TAIL.search(text[-100:]) and _EMAIL.search(text))
 
 
 def split_shared_line(lines: list[str], index: int) -> tuple[str, str] | None:

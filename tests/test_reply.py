@@ -115,6 +115,9 @@ ATTRIBUTIONS = [
     "On Mon, 3 Nov 2026 at 10:00, Supplierbot <orders@supplierbot.test> wrote:",
     "On Mon, Nov 3, 2026 at 10:00 AM Supplierbot <\norders@supplierbot.test> wrote:",
     "Am Mo., 3. Nov. 2026 um 10:00 Uhr schrieb Supplierbot <orders@supplierbot.test>:",
+    "Am 03.11.2026 um 10:00 schrieb Supplierbot:",
+    "Op 3 nov. 2026 om 10:00 schreef Supplierbot:",
+    "Den 3. nov. 2026 kl. 10:00 skrev Supplierbot:",
     "Le lun. 3 nov. 2026 à 10:00, Supplierbot <orders@supplierbot.test>\na écrit :",
     "El lun., 3 nov. 2026 a las 10:00, Supplierbot (<orders@supplierbot.test>) escribió:",
     "Em seg., 3 de nov. de 2026 às 10:00, Supplierbot <orders@supplierbot.test> escreveu:",
@@ -223,6 +226,7 @@ def test_a_rule_inside_the_reply_is_no_signature() -> None:
     "APPROVE 3 items, as Bob wrote:\nsee below\n",
     "REJECT 12 units short, see orders@acme.test:\nthe rest is fine\n",
     "Reject: On Monday the price was different\n",
+    "Approve\n\nOn Monday we sent the new price list, details:\n- line 4 is 12.50\n",
 ])
 def test_a_command_line_that_mentions_writing_or_an_address_is_not_history(plain: str) -> None:
     assert new_text(plain) == plain.strip()
