@@ -168,12 +168,19 @@ _MAX_SIGNATURE_LINES = 5  # below a closing: name, role, company, phone, address
 _SIG_DASHES = re.compile(r"^--\s*$")  # RFC 3676 "-- ", and "--"
 _DASH_NAME = re.compile(r"-[^\W\d_][\w.'-]*(?: [\w.'-]+){0,2}")
 _MOBILE = re.compile(
-    r"^(?:sent (?:from|with|via|using)|get outlook for|envoy[ée] (?:depuis|de|à partir de|avec)|sendt (?:fra|med)"
+    r"^(?:sent (?:from|with|via|using|by)|get outlook for|envoy[ée] (?:depuis|de|à partir de|avec)|sendt (?:fra|med)"
     r"|skickat från|gesendet (?:von|mit)|enviado (?:desde|do|de|con)|inviato da(?:l)?|verzonden (?:vanaf|met)"
-    r"|verstuurd (?:vanaf|met)|wys[łl]ane z|odesl[áa]no z|отправлено (?:с|из)|lähetetty|von meinem)"
-    r"\s+(?P<rest>.*)$",
+    r"|verstuurd (?:vanaf|met)|wys[łl]ane z|odesl[áa]no z|отправлено (?:с|из)|lähetetty|von meinem"
+    r"|diese nachricht wurde von meinem)\s+(?P<rest>.*)$",
     re.IGNORECASE,
 )
+#: Phones that put the device first: "iPhoneから送信", "從我的 iPhone 傳送", "Von meinem iPhone gesendet".
+_MOBILE_WHOLE = re.compile(r"^(?:從我的|发自我的|來自我的)\s*[\w -]{1,30}(?:傳送|发送)?$|^[\w -]{1,30}(?:から送信|에서 보냄)$")
+#: "Sent from my cell, please excuse any typos": the apology belongs to the signature.
+_APOLOGY = re.compile(r"[,.]?\s*(?:please\s+)?(?:excuse|pardon|forgive)\b.*$", re.IGNORECASE)
+_MOBILE_MAX_WORDS = 6  # "my Samsung Galaxy s5 Octacore device"
+
+
 _CLOSING = re.compile(
     r"^(?:(?:best|kind|warm|warmest|many)\s+regards|regards|best wishes|best(?=\s*[,!]|\s*$)|cheers|sincerely"
     r"|yours (?:truly|sincerely)|mit freundlichen gr[üu](?:ß|ss)en|freundliche gr[üu](?:ß|ss)e"
@@ -197,11 +204,13 @@ def is_signature_start(lines: list[str], index: int) -> bool:
 
 def _is_mobile_signature(line: str) -> bool:
     """"Sent from my iPhone" is a signature; "Sent from my desk, is much easier…" is a sentence."""
+    line = line.strip("()<>[] ")
     match = _MOBILE.match(line)
     if not match:
-        return False
-    rest = re.sub(r"<[^>]*>|\([^)]*\)", " ", match.group("rest")).strip().rstrip(".")
-    return len(rest.split()) <= 5 and not re.search(r"[,;:!?]|\.\s", rest)
+        return bool(_MOBILE_WHOLE.match(line))
+    rest = _APOLOGY.sub("", re.sub(r"<[^>]*>|\([^)]*\)|https?://\S+", " ", match.group("rest")))
+    rest = rest.strip().rstrip(".")
+    return len(rest.split()) <= _MOBILE_MAX_WORDS and not re.search(r"[,;:!?]|\.\s", rest)
 
 
 def _is_short_tail_signature(lines: list[str], index: int) -> bool:

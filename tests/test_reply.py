@@ -200,6 +200,7 @@ def test_a_reply_on_the_attributions_line_is_kept(plain: str, expected: str) -> 
     "Envoyé de mon iPad", "Sendt fra min iPad", "Skickat från min iPhone", "Gesendet von Outlook für Android",
     "Von meinem iPhone gesendet", "Enviado desde mi iPhone", "Enviado do meu iPhone", "Inviato da iPhone",
     "Verzonden vanaf mijn iPhone", "Get Outlook for iOS<https://aka.ms/o0ukef>", "Sent from my BlackBerry® device",
+    "Sent from my phone, please excuse any typos.", "(sent from a phone)", "iPhoneから送信", "從我的 iPhone 傳送",
     "--\nAnna Buyer\nPurchasing", "Best regards,\nAnna Buyer\n+49 30 1234567", "Mit freundlichen Grüßen\nAnna",
     "Cordialement,\nAnna", "Üdvözlettel,\nAnna", "-Anna", "——————————————\n\nAnna Buyer\nPurchasing",
 ])
