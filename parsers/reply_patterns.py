@@ -97,7 +97,7 @@ def split_shared_line(lines: list[str], index: int) -> tuple[str, str] | None:
     """
     line = lines[index]
     tail = " ".join(lines[index : index + 2])
-    if len(tail) > 2 * _MAX_ATTRIBUTION or not (_ends_with_wrote(line) or _ends_with_wrote(tail)):
+    if is_quoted(line) or len(tail) > 2 * _MAX_ATTRIBUTION or not (_ends_with_wrote(line) or _ends_with_wrote(tail)):
         return None
     for lead in _LEAD_INSIDE.finditer(line):
         reply = line[: lead.start()].rstrip(" -")
