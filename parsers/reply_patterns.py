@@ -174,13 +174,12 @@ _MOBILE = re.compile(
     r"|diese nachricht wurde von meinem)\s+(?P<rest>.*)$",
     re.IGNORECASE,
 )
-#: Phones that put the device first: "iPhoneから送信", "從我的 iPhone 傳送", "Von meinem iPhone gesendet".
-_MOBILE_WHOLE = re.compile(r"^(?:從我的|发自我的|來自我的)\s*[\w -]{1,30}(?:傳送|发送)?$|^[\w -]{1,30}(?:から送信|에서 보냄)$")
+#: Phones whose signature does not start with its verb: "iPhoneから送信", "從我的 iPhone 傳送".
+_MOBILE_WHOLE = re.compile(
+    r"^(?:從我的|发自我的|來自我的)\s*[\w -]{1,30}(?:傳送|发送)?$|^[\w -]{1,30}(?:から送信|에서 보냄)$")
 #: "Sent from my cell, please excuse any typos": the apology belongs to the signature.
 _APOLOGY = re.compile(r"[,.]?\s*(?:please\s+)?(?:excuse|pardon|forgive)\b.*$", re.IGNORECASE)
 _MOBILE_MAX_WORDS = 6  # "my Samsung Galaxy s5 Octacore device"
-
-
 _CLOSING = re.compile(
     r"^(?:(?:best|kind|warm|warmest|many)\s+regards|regards|best wishes|best(?=\s*[,!]|\s*$)|cheers|sincerely"
     r"|yours (?:truly|sincerely)|mit freundlichen gr[üu](?:ß|ss)en|freundliche gr[üu](?:ß|ss)e"
