@@ -10,18 +10,23 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
-from html.parser import HTMLParser
 
-from mailparser_reply import EmailReplyParser
+from parsers.reply_html import html_to_text
+from parsers.reply_patterns import (
+    RULE,
+    attribution_span,
+    is_quoted,
+    is_separator,
+    is_signature_start,
+    split_shared_line,
+    starts_header_block,
+)
 
 #: The bot writes this line above its own text; everything from it down is history.
 REPLY_MARKER = "## Please type your reply above this line ##"
 _MARKER_RE = re.compile(r"#+\s*please type your reply above this line\s*#+", re.IGNORECASE)
-_ATTRIBUTION_END_RE = re.compile(r"(wrote|schrieb|a écrit|escribió|scrisse|schreef|napisał|skrev)\s*:?\s*$", re.I)
-_FORWARD_RE = re.compile(r"^-{2,}\s*(forwarded message|weitergeleitete nachricht|message transféré)", re.I)
-_SIGNATURE_RE = re.compile(r"^(-- ?|__+|sent from my \w+.*|von meinem \w+ gesendet.*|get outlook for \w+.*)$", re.I)
-_SEPARATOR_TAIL_RE = re.compile(r"(\n|^)\s*[_\-=]{5,}\s*$")  # Outlook's line over the history
-_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs"]
+#: Unquoted lines a client broke out of a quote (a long link's tail) sit between two quoted lines.
+_MAX_BROKEN_QUOTE_LINES = 2
 
 
 class CommandKind(str, Enum):
@@ -52,56 +57,95 @@ DEFAULT_KEYWORDS: dict[CommandKind, tuple[str, ...]] = {
 def new_text(plain: str, html: str = "") -> str:
     """The text the sender just wrote, from the plain part (or the HTML one if that is all)."""
     text = plain if plain.strip() else html_to_text(html)
-    # Quoted lines go first: a bottom-poster's quote holds our marker too, above their text.
-    text = _drop_quoted(text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _cut_at_forward(_cut_at_marker(text))
-    reply = EmailReplyParser(languages=_LANGUAGES).read(text).replies
-    fresh = reply[0].content if reply and not reply[0].headers else ""
-    return _SEPARATOR_TAIL_RE.sub("", _drop_signature(fresh)).strip()
+    lines = _split_shared_lines(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    # Quoted blocks go first: a bottom-poster's quote holds our marker too, above their text.
+    lines = _drop_signature(_cut_at_history(_drop_quotes(lines)))
+    return "\n".join(_trim_rules(lines)).strip()
 
 
-def _cut_at_marker(text: str) -> str:
-    match = _MARKER_RE.search(text)
-    return text[: match.start()] if match else text
-
-
-def _drop_quoted(text: str) -> str:
-    """Remove '>' lines and the attribution line ("On … wrote:") that introduces them."""
-    lines = text.split("\n")
-    kept: list[str] = []
+def _split_shared_lines(lines: list[str]) -> list[str]:
+    """Put an attribution that shares a line with the reply ("OK On Mon, … wrote:") on its own."""
+    out: list[str] = []
     for index, line in enumerate(lines):
-        if line.lstrip().startswith(">"):
-            continue
-        if _introduces_quote(lines, index):
-            continue
-        kept.append(line)
-    return "\n".join(kept)
+        shared = split_shared_line(lines, index)
+        out.extend(shared if shared else (line,))
+    return out
 
 
-def _introduces_quote(lines: list[str], index: int) -> bool:
-    line = lines[index].strip()
-    if not line or not (_ATTRIBUTION_END_RE.search(line) or line.endswith(":")):
+def _drop_quotes(lines: list[str]) -> list[str]:
+    """Remove '>' blocks, the attribution that introduces each, and the blank lines after them.
+
+    What the sender wrote between or below quotes (an interleaved or
+    bottom-posted reply) stays; so do the blank lines above a quote.
+    """
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        start = index
+        if span := attribution_span(lines, index):
+            after = _next_filled(lines, index + span)
+            if after is None or not is_quoted(lines[after]):
+                return kept + lines[index:]  # unquoted history follows: _cut_at_history cuts here
+            start = after
+        end = _quote_block_end(lines, start)
+        if end == index:
+            kept.append(lines[index])
+            index += 1
+            continue
+        index = end
+        while index < len(lines) and not lines[index].strip():
+            index += 1
+    return kept
+
+
+def _quote_block_end(lines: list[str], index: int) -> int:
+    """The index after the '>' lines starting at `index` (with lines broken out of them)."""
+    if index >= len(lines) or not is_quoted(lines[index]):
+        return index
+    while index < len(lines) and (is_quoted(lines[index]) or _broken_out_of_quote(lines, index)):
+        index += 1
+    return index
+
+
+def _broken_out_of_quote(lines: list[str], index: int) -> bool:
+    """A line or two with no blank line between quoted lines: the client broke a quoted line."""
+    if not lines[index].strip():
         return False
-    for following in lines[index + 1 :]:
-        if following.strip():
-            return following.lstrip().startswith(">")
+    for ahead in range(index + 1, min(index + 1 + _MAX_BROKEN_QUOTE_LINES, len(lines))):
+        if is_quoted(lines[ahead]):
+            return True
+        if not lines[ahead].strip():
+            return False
     return False
 
 
-def _cut_at_forward(text: str) -> str:
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        if _FORWARD_RE.match(line.strip()):
-            return "\n".join(lines[:index])
-    return text
+def _next_filled(lines: list[str], index: int) -> int | None:
+    return next((i for i in range(index, len(lines)) if lines[i].strip()), None)
 
 
-def _drop_signature(text: str) -> str:
-    lines = text.split("\n")
+def _cut_at_history(lines: list[str]) -> list[str]:
+    """Keep what comes before the first sign of unquoted history."""
     for index, line in enumerate(lines):
-        if index > 0 and _SIGNATURE_RE.match(line.strip()):
-            return "\n".join(lines[:index])
-    return text
+        if marker := _MARKER_RE.search(line):
+            return [*lines[:index], line[: marker.start()]]
+        if is_separator(line) or attribution_span(lines, index) or starts_header_block(lines, index):
+            return lines[:index]
+    return lines
+
+
+def _drop_signature(lines: list[str]) -> list[str]:
+    for index in range(len(lines)):
+        if is_signature_start(lines, index):
+            return lines[:index]
+    return lines
+
+
+def _trim_rules(lines: list[str]) -> list[str]:
+    """Drop the blank lines and rules ("____", "-----") left at the end above cut history."""
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or RULE.match(lines[end - 1])):
+        end -= 1
+    return lines[:end]
 
 
 def parse_command(
@@ -120,61 +164,3 @@ def parse_command(
 def _strip_punctuation(word: str) -> str:
     """`Approve.`, `approved!`, `*APPROVE*`, `„Approve"` → the bare word."""
     return "".join(ch for ch in word if not unicodedata.category(ch).startswith(("P", "S")))
-
-
-class _TextExtractor(HTMLParser):
-    """HTML → text; blockquotes and known quote containers become '>' lines."""
-
-    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
-    _SKIP = {"style", "script", "head", "title"}
-    _QUOTE_IDS = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix")
-    #: Outlook puts the history after these markers as siblings, not inside them.
-    _HISTORY_IDS = ("divrplyfwdmsg", "appendonsend")
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.quote_depth = 0
-        self.skip_depth = 0
-        self.stack: list[tuple[str, bool]] = []
-        self.history_started = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.history_started |= self._has_marker(attrs, self._HISTORY_IDS)
-        quoting = tag == "blockquote" or self._has_marker(attrs, self._QUOTE_IDS)
-        if tag not in {"br", "hr", "img", "meta", "link", "input"}:
-            self.stack.append((tag, quoting))
-            self.quote_depth += quoting
-            self.skip_depth += tag in self._SKIP
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    @staticmethod
-    def _has_marker(attrs: list[tuple[str, str | None]], markers: tuple[str, ...]) -> bool:
-        values = " ".join((value or "") for name, value in attrs if name in {"id", "class"}).casefold()
-        return any(marker in values for marker in markers)
-
-    def handle_endtag(self, tag: str) -> None:
-        while self.stack:
-            open_tag, quoting = self.stack.pop()
-            self.quote_depth -= quoting
-            self.skip_depth -= open_tag in self._SKIP
-            if open_tag == tag:
-                break
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.skip_depth or self.history_started:
-            return
-        if self.quote_depth:
-            data = "\n".join("> " + line for line in data.split("\n"))
-        self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = [line.replace("\xa0", " ").rstrip() for line in "".join(parser.parts).split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -35,6 +35,17 @@ def test_quoted_text_never_survives(text: str) -> None:
     assert parse_command(new_text(f"On Monday, Bot wrote:\n{quoted}\n")).kind is CommandKind.NONE
 
 
+_TAGS = ["<br>", "<br/>", "<br />", "</br>", "<BR>", "<div>", "</div>", "<p>", "</p>", "</span>", "<span>",
+         "<hr>", "<hr/>", "<img src=x />", "<wbr>", "</td>", "<table><tr><td>", "</a>", "<b>", "</b>", "</html>",
+         "</body>", "<blockquote>", "<div class=gmail_quote>", "<!-- x -->", "\n", "Order ready."]
+
+
+@given(st.lists(st.sampled_from(_TAGS), max_size=12), st.lists(st.sampled_from(_TAGS), max_size=12))
+def test_no_markup_inside_a_quote_lets_its_text_out(before: list[str], after: list[str]) -> None:
+    html = f"<div>Looks right</div><blockquote>{''.join(before)}APPROVE{''.join(after)}</blockquote>"
+    assert new_text("", html) == "Looks right"
+
+
 @settings(max_examples=300)
 @given(st.lists(st.lists(cells, max_size=8), max_size=12))
 def test_any_table_gives_valid_lines_or_located_problems(rows: list[list[object]]) -> None:

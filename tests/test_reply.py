@@ -1,6 +1,8 @@
 """parsers.reply: only the new text counts, and the command is its first word."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from parsers.reply import CommandKind, new_text, parse_command
@@ -62,3 +64,180 @@ def test_keywords_are_configurable_for_other_languages() -> None:
     keywords = {CommandKind.APPROVE: ("akzeptiert",), CommandKind.REJECT: ("abgelehnt",)}
     assert parse_command("Akzeptiert!", keywords).kind is CommandKind.APPROVE
     assert parse_command("approve", keywords).kind is CommandKind.NONE
+
+
+@pytest.mark.parametrize("html", [
+    "<blockquote>Order ready.<br />APPROVE</blockquote>",
+    "<blockquote>Order ready.<br/>APPROVE</blockquote>",
+    "<blockquote>Order ready.<BR>APPROVE</blockquote>",
+    "<blockquote>Order ready.</br>APPROVE</blockquote>",
+    "<blockquote>Order ready.<hr /><img src=x /><wbr/>APPROVE</blockquote>",
+    "<blockquote>Order ready.</span></div></p>APPROVE</blockquote>",
+    "<div><blockquote>Order ready.</div>APPROVE</blockquote>",
+    "<blockquote><p>Order ready.<p>APPROVE",
+    "<blockquote><blockquote>Order ready.</blockquote>APPROVE</blockquote>",
+    "<div class=\"gmail_quote\"><blockquote>Order ready.</div>APPROVE",
+    "<blockquote/>APPROVE",
+])
+def test_quoted_approve_in_html_with_void_elements_is_ignored(html: str) -> None:
+    assert parse_command(new_text("", f"<div>Looks right</div>{html}")).kind is CommandKind.NONE
+    assert new_text("", html) == ""
+
+
+def test_html_signature_blocks_are_not_new_text() -> None:
+    html = ('<div dir="ltr">Approve<br><div class="gmail_signature">Anna Buyer<br>Purchasing</div></div>'
+            '<div id="Signature"><p>Sent from Outlook</p></div><blockquote>REJECT</blockquote>')
+    assert new_text("", html) == "Approve"
+
+
+@pytest.mark.parametrize("html, expected", [
+    ("<div>Approve<br/>thanks</div><blockquote>Order ready.<br />REJECT</blockquote>", "Approve\nthanks"),
+    ("</blockquote><p>Approve</p><blockquote>Reply APPROVE</blockquote>", "Approve"),
+    ("<p>Reject<br>too dear</br></p><blockquote>APPROVE</blockquote><p>Sent with care</p>", "Reject\ntoo dear"),
+])
+def test_new_text_in_html_survives_stray_and_void_tags(html: str, expected: str) -> None:
+    assert new_text("", html).startswith(expected)
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "replies"
+
+
+@pytest.mark.parametrize("mail", sorted(p for p in FIXTURES.iterdir() if ".expected." not in p.name),
+                         ids=lambda p: p.name)
+def test_client_formats_keep_only_the_new_text(mail: Path) -> None:
+    body = mail.read_text(encoding="utf-8")
+    plain, html = ("", body) if mail.suffix == ".html" else (body, "")
+    expected = mail.with_name(f"{mail.stem}.expected.txt").read_text(encoding="utf-8").strip()
+    assert new_text(plain, html) == expected
+
+
+ATTRIBUTIONS = [
+    "On Mon, 3 Nov 2026 at 10:00, Supplierbot <orders@supplierbot.test> wrote:",
+    "On Mon, Nov 3, 2026 at 10:00 AM Supplierbot <\norders@supplierbot.test> wrote:",
+    "Am Mo., 3. Nov. 2026 um 10:00 Uhr schrieb Supplierbot <orders@supplierbot.test>:",
+    "Am 03.11.2026 um 10:00 schrieb Supplierbot:",
+    "Op 3 nov. 2026 om 10:00 schreef Supplierbot:",
+    "Den 3. nov. 2026 kl. 10:00 skrev Supplierbot:",
+    "Le lun. 3 nov. 2026 à 10:00, Supplierbot <orders@supplierbot.test>\na écrit :",
+    "El lun., 3 nov. 2026 a las 10:00, Supplierbot (<orders@supplierbot.test>) escribió:",
+    "Em seg., 3 de nov. de 2026 às 10:00, Supplierbot <orders@supplierbot.test> escreveu:",
+    "Il giorno lun 3 nov 2026 alle ore 10:00 Supplierbot <orders@supplierbot.test> ha scritto:",
+    "Op ma 3 nov. 2026 om 10:00 schreef Supplierbot <orders@supplierbot.test>:",
+    "Op 3 nov. 2026, om 10:00 heeft Supplierbot <orders@supplierbot.test> het volgende geschreven:",
+    "Den mån 3 nov. 2026 kl 10:00 skrev Supplierbot <orders@supplierbot.test>:",
+    "man. 3. nov. 2026 kl. 10.00 skrev Supplierbot <orders@supplierbot.test>:",
+    "ma 3.11.2026 klo 10.00 Supplierbot (orders@supplierbot.test) kirjoitti:",
+    "pon., 3 lis 2026 o 10:00 Supplierbot <orders@supplierbot.test> napisał(a):",
+    "пн, 3 нояб. 2026 г. в 10:00, Supplierbot <orders@supplierbot.test>:",
+    "Dne po 3. 11. 2026 v 10:00 Supplierbot <orders@supplierbot.test> napsal(a):",
+    "2026年11月3日(月) 10:00 Supplierbot <orders@supplierbot.test>:",
+    "在 2026年11月3日 10:00，Supplierbot <orders@supplierbot.test> 写道：",
+    "2026년 11월 3일 (월) 오전 10:00, Supplierbot <orders@supplierbot.test>님이 작성:",
+    "03.11.2026, 10.00, \"Supplierbot\" <orders@supplierbot.test>:",
+    "2026-11-03 10:00 GMT+01:00 Supplierbot <orders@supplierbot.test>:",
+    "---- Anna Buyer wrote ----",
+    "------On 11/03/2026 10:00 AM, Supplierbot wrote-----",
+]
+
+
+@pytest.mark.parametrize("attribution", ATTRIBUTIONS)
+@pytest.mark.parametrize("quote", ["> ", ""], ids=["quoted", "unquoted"])
+def test_history_below_an_attribution_in_any_language_is_dropped(attribution: str, quote: str) -> None:
+    history = f"{quote}ACME Ltd sent a bill.\n{quote}APPROVE\n{quote}REJECT <reason>\n"
+    assert new_text(f"Fine, thanks.\n\n{attribution}\n\n{history}") == "Fine, thanks."
+    assert parse_command(new_text(f"{attribution}\n{history}")).kind is CommandKind.NONE
+
+
+@pytest.mark.parametrize("separator", [
+    "-----Original Message-----",
+    "-----Ursprüngliche Nachricht-----",
+    "-------- Mensaje original --------",
+    "-------- Oprindelig meddelelse --------",
+    "-------- Message d'origine --------",
+    "-----Reply Message-----",
+    "*-------- Original Message --------*",
+    "---------- Forwarded message ---------",
+    "Begin forwarded message:",
+])
+def test_history_below_an_original_message_separator_is_dropped(separator: str) -> None:
+    assert new_text(f"Fine, thanks.\n\n{separator}\nReply APPROVE\n") == "Fine, thanks."
+
+
+@pytest.mark.parametrize("header", [
+    "From: Supplierbot <orders@supplierbot.test>\nSent: Monday, 3 November 2026 10:00\nTo: Anna",
+    "From: Supplierbot <orders@supplierbot.test>\nReply-To: orders@supplierbot.test",
+    "De : Supplierbot <orders@supplierbot.test>\nEnvoyé le :lundi 3 novembre 2026 10:00",
+    "Da: Supplierbot\nInviato: lunedì 3 novembre 2026 10:00\nA: Anna\nOggetto: Ordine",
+    "Von: Supplierbot\nGesendet: Montag, 3. November 2026 10:00\nAn: Anna\nBetreff: Bestellung",
+    "Van: Supplierbot\nVerzonden: maandag 3 november 2026 10:00\nAan: Anna",
+    "Od: Supplierbot\nWysłano: poniedziałek, 3 listopada 2026 10:00\nDo: Anna\nTemat: Zamówienie",
+    "*From:* Supplierbot [mailto:\norders@supplierbot.test]\n*Sent:* Monday, 3 November 2026 10:00",
+    "________________________________\nFrom: Supplierbot\nSent: Monday",
+    "Date: Mon, 3 Nov 2026 10:00:00 +0100\nTo: anna@buyer.test",
+    "差出人: Supplierbot <orders@supplierbot.test>\n送信日時: 2026年11月3日 10:00\n宛先: Anna",
+    "发件人：Supplierbot\n发送时间：2026年11月3日 10:00\n收件人：Anna",
+])
+def test_history_below_a_mail_client_header_block_is_dropped(header: str) -> None:
+    assert new_text(f"Fine, thanks.\n\n{header}\n\nReply APPROVE\n") == "Fine, thanks."
+
+
+def test_a_single_header_like_line_is_the_senders_text() -> None:
+    assert new_text("Approve\nTo: all suppliers, same prices next year") == (
+        "Approve\nTo: all suppliers, same prices next year")
+
+
+@pytest.mark.parametrize("plain, expected", [
+    ("Sounds good On Mon, Nov 3, 2026 at 10:00 AM Bot <b@x.test> wrote:\n> APPROVE\n", "Sounds good"),
+    ("Reject--- On Mon, Nov 3, 2026 at 10:00 AM, b@x.test wrote:\n> APPROVE\n", "Reject"),
+    ("Send On Mon, Nov 3, 2026 at 10:00 AM Supplierbot <\nb@x.test> wrote:\n> APPROVE\n", "Send"),
+])
+def test_a_reply_on_the_attributions_line_is_kept(plain: str, expected: str) -> None:
+    assert new_text(plain) == expected
+
+
+@pytest.mark.parametrize("signature", [
+    "Sent from my iPhone", "Sent from TypeApp<http://www.typeapp.com/r>", "Envoyé depuis mon iPhone",
+    "Envoyé de mon iPad", "Sendt fra min iPad", "Skickat från min iPhone", "Gesendet von Outlook für Android",
+    "Von meinem iPhone gesendet", "Enviado desde mi iPhone", "Enviado do meu iPhone", "Inviato da iPhone",
+    "Verzonden vanaf mijn iPhone", "Get Outlook for iOS<https://aka.ms/o0ukef>", "Sent from my BlackBerry® device",
+    "Sent from my phone, please excuse any typos.", "(sent from a phone)", "iPhoneから送信", "從我的 iPhone 傳送",
+    "--\nAnna Buyer\nPurchasing", "Best regards,\nAnna Buyer\n+49 30 1234567", "Mit freundlichen Grüßen\nAnna",
+    "Cordialement,\nAnna", "Üdvözlettel,\nAnna", "-Anna", "——————————————\n\nAnna Buyer\nPurchasing",
+])
+def test_signatures_are_not_new_text(signature: str) -> None:
+    assert new_text(f"Reject: line 2 is wrong\n\n{signature}\n") == "Reject: line 2 is wrong"
+
+
+@pytest.mark.parametrize("sentence", [
+    "Sent from my desk, is much easier than my phone.",
+    "Regards to the whole team in Munich: we will visit next week and bring the samples for line 4.",
+    "- a bullet, not a name",
+    "Best offer so far, please keep it",
+])
+def test_sentences_that_look_like_signatures_are_kept(sentence: str) -> None:
+    assert new_text(f"Approve\n\n{sentence}\n") == f"Approve\n\n{sentence}"
+
+
+def test_a_rule_inside_the_reply_is_no_signature() -> None:
+    plain = "Approve\n\n______________________________\n\nAnd line 4 is fine too.\n\nBest regards,\nAnna\n"
+    assert new_text(plain) == "Approve\n\n______________________________\n\nAnd line 4 is fine too."
+
+
+@pytest.mark.parametrize("plain", [
+    "APPROVE 3 items, as Bob wrote:\nsee below\n",
+    "REJECT 12 units short, see orders@acme.test:\nthe rest is fine\n",
+    "Reject: On Monday the price was different\n",
+    "Approve\n\nOn Monday we sent the new price list, details:\n- line 4 is 12.50\n",
+])
+def test_a_command_line_that_mentions_writing_or_an_address_is_not_history(plain: str) -> None:
+    assert new_text(plain) == plain.strip()
+
+
+def test_a_quote_broken_by_a_long_link_stays_quoted() -> None:
+    plain = ("Fine\n\nOn Mon, Bot wrote:\n> View the bill (https://x.test/a\nb=1)\n> APPROVE\n")
+    assert new_text(plain) == "Fine"
+
+
+def test_interleaved_answers_between_quotes_are_kept() -> None:
+    plain = "> Is line 2 right?\n\nNo, 12 not 10\n\n> Anything else?\n\nReject\n"
+    assert new_text(plain) == "No, 12 not 10\n\nReject"
