@@ -65,11 +65,23 @@ def _revision(s: Session, revision, order_lines: list[Line]) -> dict[str, Any]:
     lines = queries.revision_lines(s, revision.id)
     changes = [f"{c.kind.value}: {c.line.sku or c.line.description}" + (f" ({c.describe()})" if c.fields else "")
                for c in bills.diff_lines(order_lines, lines) if c.kind is not bills.ChangeKind.UNCHANGED]
-    return {"number": revision.number, "status": revision.status.value, "lines": [line_data(l) for l in lines],
+    notes = queries.revision_notes(s, revision.id) if revision.read_from else []
+    return {"number": revision.number, "status": revision.status.value,
+            "lines": [{**line_data(l), **_note(notes, i)} for i, l in enumerate(lines)],
             **_totals(lines), "changes": changes, "reason": revision.reason, "note": revision.note,
+            "read_from": revision.read_from, "reconciled": revision.reconciled,
+            "doubts": [d for d in revision.doubts.split("\n") if d],
             "decided_by": revision.decided_by,
             "submitted_at": revision.submitted_at.isoformat() if revision.submitted_at else None,
             "decided_at": revision.decided_at.isoformat() if revision.decided_at else None}
+
+
+def _note(notes: list, index: int) -> dict[str, Any]:
+    """Where a line read from the supplier's own file came from (nothing for our own sheet)."""
+    if index >= len(notes):
+        return {}
+    note = notes[index]
+    return {"source": note.source, "remark": note.remark, "doubtful": note.doubtful}
 
 
 def order_text(data: dict[str, Any]) -> str:
@@ -80,8 +92,15 @@ def order_text(data: dict[str, Any]) -> str:
         out.append(f"rev {revision['number']}  {revision['status']:<10}  {data['currency']} "
                    f"{Decimal(revision['total']):,.2f}  {len(revision['lines'])} lines{extra}")
         out += [f"        {change}" for change in revision["changes"]]
+        if revision["read_from"]:
+            adds_up = "everything adds up" if revision["reconciled"] else "NOT everything adds up"
+            out.append(f"        read from {revision['read_from']}: {adds_up}")
+            out += [f"        ! {line['sku'] or line['description']}: {line['remark']}"
+                    for line in revision["lines"] if line.get("doubtful")]
+            out += [f"        ! {doubt}" for doubt in revision["doubts"]]
     for document in data["documents"]:
-        out.append(f"document {document['kind']:<10} {document['filename']}  {document['sha256'][:16]}…")
+        out.append(f"document {document['kind']:<11} {document['filename']}  rev {document['revision'] or '-'}  "
+                   f"{document['sha256'][:16]}…")
     invoice = data["invoice"]
     if invoice:
         flag = "  TOTAL DIFFERS" if invoice["mismatch"] else ""

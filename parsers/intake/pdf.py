@@ -25,8 +25,10 @@ class PdfLimits:
 def pdf_words(data: bytes, limits: PdfLimits = PdfLimits()) -> tuple[list[Word], int]:
     """The text layer's words and the page count; an empty list means an image-only PDF."""
     import pdfplumber
-    from pdfminer.pdfdocument import PDFPasswordIncorrect
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
     from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psexceptions import PSException
+    from pdfplumber.utils.exceptions import PdfminerException
 
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
@@ -34,11 +36,20 @@ def pdf_words(data: bytes, limits: PdfLimits = PdfLimits()) -> tuple[list[Word],
             if count > limits.max_pages:
                 raise PdfUnreadable(f"it has {count} pages; a bill may have at most {limits.max_pages}")
             return _words(pdf, limits), count
-    except PDFPasswordIncorrect:
-        raise PdfUnreadable("it is protected by a password") from None
-    except (PDFSyntaxError, ValueError, KeyError, TypeError, AttributeError, RecursionError, AssertionError) as exc:
-        log.info("pdf unreadable", extra={"error": type(exc).__name__})
-        raise PdfUnreadable("it is damaged and could not be opened") from None
+    except PdfminerException as wrapped:  # pdfplumber wraps what pdfminer raised on opening
+        raise _unreadable(wrapped.args[0] if wrapped.args else wrapped) from None
+    except (PDFPasswordIncorrect, PDFEncryptionError, PDFSyntaxError, PSException, ValueError, KeyError, TypeError,
+            AttributeError, IndexError, RecursionError, AssertionError, EOFError) as exc:
+        raise _unreadable(exc) from None
+
+
+def _unreadable(cause: object) -> PdfUnreadable:
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+    log.info("pdf unreadable", extra={"error": type(cause).__name__})
+    if isinstance(cause, PDFPasswordIncorrect | PDFEncryptionError):
+        return PdfUnreadable("it is protected by a password")
+    return PdfUnreadable("it is damaged and could not be opened")
 
 
 def _words(pdf, limits: PdfLimits) -> list[Word]:
