@@ -30,7 +30,6 @@ from parsers.bill_sheet import ODS_TYPE, sheet_content_type
 from parsers.documents import Document as ScanDocument
 from parsers.documents import safe_filename, sniff
 from parsers.intake import BillFromDocuments, LineSource
-from parsers.invoice import read_invoice
 from parsers.records import Attachment, Line, ParsedMessage
 from storage import queries
 from storage.files import sha256
@@ -267,7 +266,7 @@ class Applier:
         assert revision is not None
         scan = next((d for d in self.documents if d.kind == "pdf"), self.documents[0])
         document = self._keep(scan.data, scan.filename, scan.content_type, "invoice", revision.id)
-        facts = read_invoice(scan.data, scan.kind)
+        facts = self.app.readers.invoice(Attachment(scan.filename, scan.content_type, scan.data))
         invoice_date = facts.invoice_date or self.now.date()
         expected = bills.totals(queries.revision_lines(self.s, revision.id)).gross
         supplier = self.s.get(Supplier, self.order.supplier_id)
@@ -276,6 +275,7 @@ class Applier:
         dates = schedule(terms, invoice_date, expected)
         invoice = Invoice(order_id=self.order.id, revision_id=revision.id, document_id=document.id,
                           number=facts.number or "", invoice_date=invoice_date, total_read=facts.total,
+                          net_read=facts.net, tax_read=facts.tax,
                           total_expected=expected, read_method=facts.method, terms=str(terms),
                           due_date=dates.due, discount_until=dates.discount_until,
                           discount_amount=dates.discount_amount, inbound_id=self.row.id, created_at=self.now)

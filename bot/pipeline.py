@@ -23,12 +23,12 @@ from bot.apply import Applier, Outcome
 from bot.matching import match_order
 from bot.workflow import Approve, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
 from parsers.authresults import dmarc_verdict
-from bot.reading import BillInput, bill_files, bill_input
+from bot.reading import BillInput, bill_files, bill_input, invoice_file
 from parsers.documents import DocumentLimits, sort_attachments
 from parsers.intake import BillFromDocuments, build_bill
 from parsers.message import MessageUnreadable, bounced_message_ids, parse_message
-from parsers.records import ParsedMessage
-from parsers.reply import parse_command
+from parsers.records import Attachment, ParsedMessage
+from parsers.reply import CommandKind, parse_command
 from storage import queries
 from storage.db import session
 from storage.files import sha256
@@ -91,26 +91,33 @@ def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome |
 
 
 def prepare(app: App, source: Source, raw: bytes) -> None:
-    """Read the message's PDFs and scans in the reader pool, outside any transaction."""
-    slow = _slow_documents(app, raw)
-    if slow and not _in_ledger(app, source):
-        app.readers.prepare(slow)
+    """Read the message's PDFs and scans (a bill, or the invoice) in the reader pool, outside any
+    transaction; the message's own processing then finds them read."""
+    bills, invoice = _slow_documents(app, raw)
+    if (bills or invoice) and not _in_ledger(app, source):
+        app.readers.prepare(bills)
+        if invoice is not None:
+            app.readers.prepare_invoice(invoice)
 
 
 def needs_reading(app: App, raw: bytes) -> bool:
-    return bool(_slow_documents(app, raw))
+    bills, invoice = _slow_documents(app, raw)
+    return bool(bills) or invoice is not None
 
 
-def _slow_documents(app: App, raw: bytes) -> tuple:
+def _slow_documents(app: App, raw: bytes) -> tuple[tuple[Attachment, ...], Attachment | None]:
     if len(raw) > app.config.limits.max_message_mb << 20 or not _MAYBE_DOCUMENT.search(raw):
-        return ()  # most replies carry no PDF or image: they are not parsed an extra time
+        return (), None  # most replies carry no PDF or image: they are not parsed an extra time
     try:
         message = parse_message(raw)
     except MessageUnreadable:
-        return ()
+        return (), None
     if message.automatic or not message.attachments:
-        return ()
-    return bill_files(message.attachments, parse_command(message.new_text, app.config.keywords).kind).slow
+        return (), None
+    command = parse_command(message.new_text, app.config.keywords).kind
+    if command is CommandKind.INVOICE:
+        return (), invoice_file(message.attachments)
+    return bill_files(message.attachments, command).slow, None
 
 
 def _in_ledger(app: App, source: Source) -> bool:

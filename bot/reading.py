@@ -25,6 +25,8 @@ from parsers.intake import DocumentReading, DocumentUnreadable, document_family,
 from parsers.intake.ocr import OcrLimits
 from parsers.intake.ocr import available as ocr_available
 from parsers.intake.pdf import PdfLimits
+from parsers.documents import sniff
+from parsers.invoice import NOTHING, InvoiceFacts, read_invoice
 from parsers.records import Attachment, BillSheet, Problem
 from parsers.reply import CommandKind
 from storage.files import sha256
@@ -33,6 +35,14 @@ log = logging.getLogger("supplierbot.reading")
 SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet", "opendocument.spreadsheet")
 SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 READER_MEMORY = 2 << 30  # address space of a reader process (pdfium and tesseract included)
+
+
+def invoice_file(attachments: Sequence[Attachment]) -> Attachment | None:
+    """The document INVOICE is read from: the first PDF, else the first image."""
+    found = [(sniff(a.data) or ("", ""))[0] for a in attachments]
+    pdfs = [a for a, kind in zip(attachments, found) if kind == "pdf"]
+    images = [a for a, kind in zip(attachments, found) if kind in ("jpeg", "png", "tiff")]
+    return (pdfs + images)[0] if pdfs or images else None
 
 
 @dataclass(frozen=True)
@@ -94,28 +104,42 @@ class Readers:
     def __init__(self, settings: ReadingSettings = ReadingSettings()) -> None:
         self.settings = settings
         self._pool: ProcessPoolExecutor | None = None
-        self._done: dict[str, Read] = {}
+        self._done: dict[tuple[str, str], Read | InvoiceFacts] = {}
 
     def prepare(self, attachments: Sequence[Attachment]) -> None:
         """Read these now (outside any transaction), in order, as one job: a bill over two
         photos needs the first photo's header to read the second. `read` answers from what was kept."""
-        todo = [a for a in attachments if sha256(a.data) not in self._done]
-        if not todo:
-            return
-        for attachment, result in zip(todo, self._run(todo)):
-            self._done[sha256(attachment.data)] = result
+        todo = [a for a in attachments if ("bill", sha256(a.data)) not in self._done]
+        if todo:
+            for attachment, result in zip(todo, self._run(_read_all, todo)):
+                self._done["bill", sha256(attachment.data)] = result
 
     def read(self, attachment: Attachment) -> Read:
-        digest = sha256(attachment.data)
-        if digest not in self._done:
+        key = ("bill", sha256(attachment.data))
+        if key not in self._done:
             self.prepare([attachment])
-        return self._done.pop(digest)
+        result = self._done.pop(key)
+        assert not isinstance(result, InvoiceFacts)
+        return result
 
-    def _run(self, todo: list[Attachment]) -> list[Read]:
+    def prepare_invoice(self, attachment: Attachment) -> None:
+        key = ("invoice", sha256(attachment.data))
+        if key not in self._done:
+            result = self._run(_read_invoices, [attachment])[0]
+            self._done[key] = result if isinstance(result, InvoiceFacts) else NOTHING
+
+    def invoice(self, attachment: Attachment) -> InvoiceFacts:
+        """Number, date, net, VAT and total of the invoice, read in the pool (NOTHING if unreadable)."""
+        self.prepare_invoice(attachment)
+        result = self._done.pop(("invoice", sha256(attachment.data)))
+        assert isinstance(result, InvoiceFacts)
+        return result
+
+    def _run(self, job_function, todo: list[Attachment]) -> list:
         job = [(a.data, a.filename) for a in todo]
         limit = self.settings.seconds_per_document * len(todo)
         try:
-            future = self._executor().submit(_read_all, job, self.settings.ocr, self.settings.pdf)
+            future = self._executor().submit(job_function, job, self.settings.ocr, self.settings.pdf)
             return future.result(timeout=limit)
         except FutureTimeout:
             log.warning("reader timed out", extra={"files": len(todo)})
@@ -159,6 +183,19 @@ def _read_all(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> l
         if isinstance(result, DocumentReading) and result.method == "ocr":
             carried = result.header or carried
         results.append(result)
+    return results
+
+
+def _read_invoices(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> list[InvoiceFacts]:
+    """In the pool process: each invoice's header facts; NOTHING where it cannot be read."""
+    results = []
+    for data, _ in job:
+        kind = sniff(data)
+        try:
+            results.append(read_invoice(data, kind[0], ocr, pdf) if kind else NOTHING)
+        except Exception:  # a reader's bug on a strange file: the invoice is kept, its facts unread
+            log.exception("invoice reader failed")
+            results.append(NOTHING)
     return results
 
 

@@ -1,27 +1,16 @@
-"""What an invoice says: number, date and total, read from a text PDF (pypdf) or by OCR if available."""
+"""What an invoice says: number, date, net, VAT and total, read by the same engine as bills
+(pdfplumber's words for a text PDF, Tesseract's for a scan) and parsers.intake.facts."""
 from __future__ import annotations
 
-import io
-import logging
-import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
-from parsers.bill_sheet import parse_decimal
-
-log = logging.getLogger("supplierbot.invoice")
-MAX_PAGES = 5
-MAX_TEXT = 200_000
-
-_NUMBER = re.compile(r"(?:invoice|rechnung)\s*(?:no\.?|number|nr\.?|nummer|#)\s*[:#]?\s*([A-Z0-9][A-Z0-9\-/.]{1,39})", re.I)
-_DATE = re.compile(r"(?:invoice\s*date|rechnungsdatum|date|datum)\s*:?\s*(\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4})", re.I)
-_TOTAL = re.compile(r"(?:grand\s+total|total\s+due|amount\s+due|gesamtbetrag|total)\b[^\d\n]{0,25}(-?[\d.,\s]*\d)", re.I)
+from parsers.intake.facts import invoice_facts
+from parsers.intake.ocr import ImageUnreadable, OcrLimits, available, image_pages, ocr_words
+from parsers.intake.pdf import PdfLimits, PdfUnreadable, pdf_page_images, pdf_words
+from parsers.intake.records import Cell, Row, Where
+from parsers.intake.words import rows_from_words
 
 
 @dataclass(frozen=True)
@@ -32,68 +21,51 @@ class InvoiceFacts:
     invoice_date: date | None
     total: Decimal | None
     method: str
+    net: Decimal | None = None
+    tax: Decimal | None = None
 
 
 NOTHING = InvoiceFacts(None, None, None, "none")
 
 
-def read_invoice(data: bytes, kind: str) -> InvoiceFacts:
-    text, method = (_pdf_text(data), "text") if kind == "pdf" else (_ocr_text(data), "ocr")
-    if not text:
+def read_invoice(data: bytes, kind: str, ocr: OcrLimits = OcrLimits(), pdf: PdfLimits = PdfLimits()) -> InvoiceFacts:
+    """kind: pdf, png, jpeg or tiff. A document that cannot be read gives NOTHING, never an error."""
+    try:
+        rows, method = _rows(data, kind, ocr, pdf)
+    except (PdfUnreadable, ImageUnreadable):
         return NOTHING
-    return facts_from_text(text, method)
+    return _facts(rows, method) if rows else NOTHING
+
+
+def _rows(data: bytes, kind: str, ocr: OcrLimits, pdf: PdfLimits) -> tuple[list[Row], str]:
+    if kind == "pdf":
+        words, _ = pdf_words(data, pdf)
+        if words:
+            return rows_from_words(words, "invoice"), "text"
+        images = pdf_page_images(data, pdf) if available() else []
+    else:
+        images = image_pages(data, ocr) if available() else []
+    words = [w for page, png in enumerate(images, start=1) for w in ocr_words(png, page, ocr)]
+    return rows_from_words(words, "invoice"), "ocr"
 
 
 def facts_from_text(text: str, method: str = "text") -> InvoiceFacts:
-    number = _NUMBER.search(text)
-    found_date = _DATE.search(text)
-    totals = [_amount(m.group(1)) for m in _TOTAL.finditer(text)]
-    totals = [t for t in totals if t is not None]
-    return InvoiceFacts(
-        number=number.group(1).rstrip(".") if number else None,
-        invoice_date=_date(found_date.group(1)) if found_date else None,
-        total=totals[-1] if totals else None,  # the last "total" is the grand total on most layouts
-        method=method,
-    )
+    """Plain text (one line a row, words a space apart) read as an invoice."""
+    rows = [Row(tuple(_words(line)), Where("invoice", row=number)) for number, line in enumerate(text.splitlines(), 1)]
+    return _facts(rows, method)
 
 
-def _amount(text: str) -> Decimal | None:
-    try:
-        return parse_decimal(text.replace(" ", ""))
-    except ValueError:
-        return None
+def _words(line: str) -> list[Cell]:
+    cells, x = [], 0.0
+    for word in line.split():
+        cells.append(Cell(word, x, x + 6 * len(word), 100.0, 10.0))
+        x += 6 * (len(word) + 1)
+    return cells
 
 
-def _date(text: str) -> date | None:
-    try:
-        if "-" in text:
-            return date.fromisoformat(text)
-        day, month, year = (int(p) for p in re.split(r"[./]", text))
-        return date(year, month, day)
-    except ValueError:
-        return None
+def _facts(rows: list[Row], method: str) -> InvoiceFacts:
+    found = invoice_facts(rows)
+    return InvoiceFacts(found.number, found.invoice_date, found.total, method, found.net, found.tax)
 
 
-def _pdf_text(data: bytes) -> str:
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        parts = []
-        for page in reader.pages[:MAX_PAGES]:
-            parts.append(page.extract_text() or "")
-            if sum(map(len, parts)) > MAX_TEXT:
-                break
-        return "\n".join(parts)[:MAX_TEXT]
-    except (PyPdfError, ValueError, KeyError, TypeError, RecursionError) as exc:  # hostile or broken PDFs
-        log.info("pdf text unreadable", extra={"error": type(exc).__name__})
-        return ""
-
-
-def _ocr_text(data: bytes) -> str:
-    """Tesseract where it is installed; without it, scanned invoices are simply not read."""
-    if shutil.which("tesseract") is None:
-        return ""
-    try:
-        done = subprocess.run(["tesseract", "stdin", "stdout"], input=data, capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout.decode("utf-8", "replace")[:MAX_TEXT] if done.returncode == 0 else ""
+__all__ = ["NOTHING", "InvoiceFacts", "facts_from_text", "read_invoice"]

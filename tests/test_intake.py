@@ -193,3 +193,53 @@ def test_ocr_has_a_time_limit() -> None:
 
 ORDER = (Line("BLT-M8", "Hex bolt M8x40", D(500), "pcs", D("0.12"), D(19)),
          Line("NUT-M8", "Hex nut M8", D(500), "pcs", D("0.04"), D(19)))
+
+
+# --- invoices ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, number, when, total", [
+    ("Rechnung\nRechnungsnr. 30064443 Kundennr. 47774\nRechnungsdatum 7. Mai 2014\nGesamtbetrag 1.234,50 EUR",
+     "30064443", "2014-05-07", D("1234.5")),
+    ("Facture n°562044387 du 02 Juillet 2015\nTotal HT 24,99\nTVA 20 % 5,00\nTotal TTC 29,99 €",
+     "562044387", "2015-07-02", D("29.99")),
+    ("Invoice INV/2023/03/0008\nInvoice Date: 03/20/2023\nSubtotal $ 262.90\nTotal $ 279.84",
+     "INV/2023/03/0008", "2023-03-20", D("279.84")),
+    ("Factuurnummer: 993548900\nFactuurdatum: 19 april 2014\nTotaal € 717,97", "993548900", "2014-04-19", D("717.97")),
+])
+def test_invoice_facts_in_several_languages_and_layouts(text: str, number: str, when: str, total: D) -> None:
+    from parsers.invoice import facts_from_text
+
+    facts = facts_from_text(text)
+    assert (facts.number, facts.invoice_date.isoformat(), facts.total) == (number, when, total)
+
+
+def test_a_value_under_its_label_in_a_header_table_is_read() -> None:
+    from parsers.intake.facts import invoice_facts
+    from parsers.intake.records import Cell, Row, Where
+
+    def row(*cells: tuple[str, float]) -> Row:
+        return Row(tuple(Cell(text, x, x + 6 * len(text), 100.0, 10.0) for text, x in cells), Where("i.pdf"))
+
+    facts = invoice_facts([row(("Klant", 44), ("Factuur", 310), ("datum", 356), ("Factuur", 432)),
+                           row(("SCONL03", 44), ("8-9-2022", 338), ("VF1005193039", 409)),
+                           row(("Factuur", 300), ("totaal", 350), ("EUR", 390), ("49,99", 420))])
+    assert (facts.number, facts.invoice_date.isoformat(), facts.total) == ("VF1005193039", "2022-09-08", D("49.99"))
+
+
+CORPUS = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "corpora" / "invoices"
+
+
+@pytest.mark.skipif(not (CORPUS / "expected.json").exists(), reason="the shared invoice corpus is not here")
+def test_real_invoices_from_another_projects_suite_are_read() -> None:
+    import json
+
+    from parsers.invoice import read_invoice
+
+    right = {"number": 0, "date": 0, "total": 0}
+    cases = [c for c in json.loads((CORPUS / "expected.json").read_text()) if c["kind"] == "pdf"]
+    for case in cases:
+        facts = read_invoice((CORPUS / case["file"]).read_bytes(), "pdf")
+        right["number"] += (facts.number or "").lstrip("#") == case["number"].lstrip("#")
+        right["date"] += facts.invoice_date is not None and facts.invoice_date.isoformat() == case["date"]
+        right["total"] += facts.total == D(case["total"])
+    assert all(count >= len(cases) - 1 for count in right.values()), right
