@@ -73,7 +73,10 @@ def poll(ctx: click.Context, once: bool) -> None:
         return
     report = poll_once(app)
     click.echo(report.summary())
-    if report.fetch_error or report.send.error:
+    if report.send.failed:
+        click.echo("emails failed for good: `supplierbot outbox list --status failed` says why; "
+                   "`supplierbot outbox retry --failed` sends them again after the fix", err=True)
+    if report.fetch_error or report.send.error or report.send.failed:
         sys.exit(1)
 
 
