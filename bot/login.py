@@ -232,7 +232,9 @@ async def smtp_login(smtp: aiosmtplib.SMTP, login: Login) -> None:
     login.record(None)
 
 
-def _smtp_mechanisms(smtp: aiosmtplib.SMTP) -> list[str]:
+async def _smtp_mechanisms(smtp: aiosmtplib.SMTP) -> list[str]:
+    if smtp.last_ehlo_response is None:  # after STARTTLS the server's extensions must be asked again
+        await smtp.ehlo()
     if not smtp.supports_extension("auth"):
         raise LoginFailed(f"SMTP {smtp.hostname}:{smtp.port} offers no AUTH on this connection: it may want TLS "
                           f"first (smtp.security = \"starttls\" or \"ssl\"), or it is a relay that needs no login "
@@ -241,7 +243,7 @@ def _smtp_mechanisms(smtp: aiosmtplib.SMTP) -> list[str]:
 
 
 async def _smtp_password(smtp: aiosmtplib.SMTP, login: Login) -> None:
-    offered = _smtp_mechanisms(smtp)
+    offered = await _smtp_mechanisms(smtp)
     try:  # one mechanism only: trying PLAIN then LOGIN doubles the failures a provider counts
         if "PLAIN" in offered:
             await smtp.auth_plain(login.username, login.password)
@@ -258,7 +260,7 @@ async def _smtp_password(smtp: aiosmtplib.SMTP, login: Login) -> None:
 
 
 async def _smtp_oauth(smtp: aiosmtplib.SMTP, login: Login) -> None:
-    offered = [m for m in ("OAUTHBEARER", "XOAUTH2") if m in _smtp_mechanisms(smtp)]
+    offered = [m for m in ("OAUTHBEARER", "XOAUTH2") if m in await _smtp_mechanisms(smtp)]
     if not offered:
         raise LoginFailed(f"SMTP {smtp.hostname}:{smtp.port} offers no OAuth2 login: set smtp.auth = \"password\"")
     token = _token(login)

@@ -90,6 +90,21 @@ def _https_context(ca_file: Path | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
 
 
+def _requests_session(ca_file: Path | None, timeout: float = 30.0):
+    """A requests session for msal and google-auth that trusts `ca_file` when given.
+
+    requests lets REQUESTS_CA_BUNDLE override a session's `verify`, so it goes with each request.
+    """
+    import functools
+
+    import requests
+
+    session = requests.Session()
+    session.request = functools.partial(session.request, verify=str(ca_file) if ca_file else True,  # type: ignore[method-assign]
+                                        timeout=timeout)
+    return session
+
+
 def post_form(url: str, form: dict[str, str], ca_file: Path | None, timeout: float = 30.0) -> dict:
     """POST a form to a token endpoint; the JSON answer, or OAuthError with the provider's error code."""
     request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
@@ -167,8 +182,7 @@ class MicrosoftSource:
         # a fresh application each time: msal's own cache would hand back a token the server just refused
         app = msal.ConfidentialClientApplication(
             self.client_id, client_credential=self._credential(),
-            authority=f"{self.authority.rstrip('/')}/{self.tenant}",
-            verify=str(self.ca_file) if self.ca_file else True,
+            authority=f"{self.authority.rstrip('/')}/{self.tenant}", http_client=_requests_session(self.ca_file),
             instance_discovery=False if self.authority != MICROSOFT_AUTHORITY else None)
         try:
             answer = app.acquire_token_for_client(scopes=[self.scope])
@@ -198,7 +212,6 @@ class GoogleServiceAccountSource:
     def fetch(self) -> AccessToken:
         import google.auth.exceptions
         import google.auth.transport.requests
-        import requests
         from google.oauth2 import service_account
 
         try:
@@ -207,10 +220,8 @@ class GoogleServiceAccountSource:
                 info, scopes=[self.scope], subject=self.subject)
         except ValueError as exc:
             raise OAuthError(f"{self.key_file.setting}_file: not a service account key: {exc}") from None
-        http = requests.Session()
-        http.verify = str(self.ca_file) if self.ca_file else True
         try:
-            credentials.refresh(google.auth.transport.requests.Request(http))
+            credentials.refresh(google.auth.transport.requests.Request(_requests_session(self.ca_file)))
         except google.auth.exceptions.GoogleAuthError as exc:
             raise OAuthError(f"Google refused the service account for {self.subject}: {_first_line(exc)}") from None
         # google-auth's expiry is a naive UTC datetime
