@@ -141,8 +141,9 @@ def _imap_password(client: IMAPClient, login: Login) -> None:
 
 
 def _oauth_hint(capabilities: tuple[bytes, ...], server: str) -> str:
-    if any(c in capabilities for c in (b"AUTH=XOAUTH2", b"AUTH=OAUTHBEARER")) and b"AUTH=PLAIN" not in capabilities:
-        return f"; the server offers OAuth2 only: set {server}.auth = \"oauth2\" and an [oauth] section"
+    if any(c in capabilities for c in (b"AUTH=XOAUTH2", b"AUTH=OAUTHBEARER")):
+        return (f"; check {server}.username and {server}.password, or, if this mailbox takes OAuth2 only "
+                f"(Microsoft 365, Google), set {server}.auth = \"oauth2\" and an [oauth] section")
     return f"; check {server}.username and {server}.password"
 
 

@@ -42,6 +42,7 @@ class IdentityProvider:
     service_accounts: dict[str, bytes] = field(default_factory=dict)  # client email → public key PEM
     issued: int = 0
     refused: int = 0
+    tokens_issued: list[str] = field(default_factory=list)  # every access token ever handed out
     _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     _codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # code → (client, mailbox, challenge)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -155,6 +156,7 @@ class IdentityProvider:
         token = f"at-{secrets.token_urlsafe(24)}"
         with self._lock:
             self._tokens[token] = (mailbox, time.time() + self.lifetime)
+            self.tokens_issued.append(token)
             self.issued += 1
         return {"token_type": "Bearer", "access_token": token, "expires_in": int(self.lifetime)}
 
