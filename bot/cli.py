@@ -13,6 +13,7 @@ import click
 from bot.app import App, build_app
 from bot.config import ConfigError, load_config
 from bot.jobs import JOBS
+from bot.mailhealth import mail_health, mail_health_text, requeue_failed
 from bot.orders import NewOrder, OrderRejected, create_order
 from bot.payments import PaymentRefused, payments_due, record_payment, totals_by_currency, write_payments_xlsx
 from bot.terms import TermsInvalid, parse_terms
@@ -202,7 +203,11 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
     app = _app(ctx)
     with session(app.engine) as s:
         data = status(s)
-    click.echo(json.dumps(data, indent=2) if as_json else status_text(data))
+        health = mail_health(app, s)
+    if as_json:
+        click.echo(json.dumps({**data, "mail": health}, indent=2))
+        return
+    click.echo("\n".join(filter(None, (mail_health_text(health), status_text(data)))))
 
 
 @main.group()
@@ -432,6 +437,27 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     for r in rows:
         error = f"\n    {r['last_error']}" if r["last_error"] else ""
         click.echo(f"#{r['id']}  {r['status']:<8} x{r['attempts']}  {r['recipients']}  {r['subject'][:60]}{error}")
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", "every_failed", is_flag=True, help="Every email that failed for good.")
+@click.pass_context
+def outbox_retry(ctx: click.Context, ids: tuple[int, ...], every_failed: bool) -> None:
+    """Send emails that failed for good again, after a fix: the same email, with the same Message-ID."""
+    if not ids and not every_failed:
+        raise click.UsageError("give outbox ids (see `outbox list --status failed`) or --failed")
+    app = _app(ctx)
+    rows, unknown = requeue_failed(app, None if every_failed else ids)
+    for outbox_id in unknown:
+        click.echo(f"#{outbox_id}: not a failed email", err=True)
+    for row in rows:
+        click.echo(f"#{row.id}: queued again {row.message_id} (last time: {row.last_error[:120]})")
+    report = asyncio.run(send_outbox(app))
+    click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.deferred}"
+               + (f"; errors: {report.error}" if report.error else ""))
+    if unknown or report.failed or report.error:
+        sys.exit(1)
 
 
 @main.group()

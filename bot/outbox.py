@@ -232,6 +232,15 @@ def _login_needed(smtp: ServerSettings, exc: Exception) -> str:
     return f"SMTP {smtp.host}:{smtp.port} refused to send without a valid login ({reason}); the emails stay queued"
 
 
+def _reason(exc: Exception) -> str:
+    """The server's own words, as an operator would search for them."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{r.code} {r.message} ({r.recipient})" for r in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.code} {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _is_permanent(exc: Exception) -> bool:
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return all(r.code >= 500 for r in exc.recipients)
@@ -241,7 +250,7 @@ def _is_permanent(exc: Exception) -> bool:
 def _failed(row: OutboxMessage, exc: Exception, permanent: bool, now: datetime) -> None:
     row.attempts += 1
     row.claimed_by, row.claimed_until = "", None
-    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    row.last_error = _reason(exc)[:2000]
     if permanent or row.attempts >= MAX_ATTEMPTS:
         row.status, row.next_attempt_at = OutboxStatus.FAILED, None
     else:
