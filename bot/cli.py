@@ -460,6 +460,25 @@ def outbox_retry(ctx: click.Context, ids: tuple[int, ...], every_failed: bool) -
         sys.exit(1)
 
 
+@main.command("check")
+@click.option("--create-folders", is_flag=True, help="Create imap.processed_folder and failed_folder if missing.")
+@click.option("--send-test", "send_test", default="", metavar="ADDRESS", help="Also send a test email to ADDRESS.")
+@click.pass_context
+def check_command(ctx: click.Context, create_folders: bool, send_test: str) -> None:
+    """Log in to IMAP and SMTP as `run` will, and say what the bot will do on these servers."""
+    from bot.check import run_check
+
+    try:
+        config = load_config(ctx.obj)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    findings = run_check(config, create_folders, send_test)
+    for finding in findings:
+        click.echo(finding.line())
+    if any(f.level == "problem" for f in findings):
+        sys.exit(1)
+
+
 @main.group()
 def db() -> None:
     """The database schema: where it is, and upgrading it to this version."""

@@ -48,6 +48,7 @@ class Login:
     tokens: TokenKeeper | None = None
     backoff: AuthBackoff | None = None
     notices: set[str] = field(default_factory=set)  # what was said once already
+    mechanism: str = ""  # the SASL mechanism of the last successful login, for `check`
 
     def fingerprint(self) -> str:
         source = repr(self.tokens.source) if self.tokens else ""
@@ -114,9 +115,11 @@ def _untrusted(where: str, server: str, exc: ssl.SSLCertVerificationError) -> st
             f"private CA, set {server}.ca_file to that CA's PEM file (or {server}.ca_dir)")
 
 
-def imap_login(client: IMAPClient, login: Login, host: str, port: int) -> None:
-    """Log in with the configured method; raises LoginFailed naming the setting to change."""
-    login.check_backoff()
+def imap_login(client: IMAPClient, login: Login, host: str, port: int, now: bool = False) -> None:
+    """Log in with the configured method; raises LoginFailed naming the setting to change.
+    `now` tries even while a refusal is being waited out (the operator asked, with `check`)."""
+    if not now:
+        login.check_backoff()
     try:
         if login.method == "oauth2":
             _imap_oauth(client, login, host, port)
@@ -135,6 +138,7 @@ def _imap_password(client: IMAPClient, login: Login) -> None:
                           "set imap.security = \"ssl\" or \"starttls\"")
     try:
         client.login(login.username, login.password)
+        login.mechanism = "LOGIN"
     except LoginError as exc:
         hint = _oauth_hint(capabilities, "imap")
         raise LoginFailed(f"IMAP refused the password for {login.username!r}: {_text(exc)}{hint}", counts=True) from None
@@ -162,6 +166,7 @@ def _imap_oauth(client: IMAPClient, login: Login, host: str, port: int) -> None:
                 client.oauthbearer_login(login.username, token)
             else:
                 client.oauth2_login(login.username, token)
+            login.mechanism = offered[0]
             return
         except LoginError as exc:
             if attempt:
@@ -217,11 +222,12 @@ async def connect_smtp(smtp: aiosmtplib.SMTP, security: str, login: Login) -> No
         raise
 
 
-async def smtp_login(smtp: aiosmtplib.SMTP, login: Login) -> None:
+async def smtp_login(smtp: aiosmtplib.SMTP, login: Login, now: bool = False) -> None:
     """Log in if a username is configured: one mechanism, one try (two for an expired token)."""
     if not login.username:
         return
-    login.check_backoff()
+    if not now:
+        login.check_backoff()
     try:
         if login.method == "oauth2":
             await _smtp_oauth(smtp, login)
@@ -248,8 +254,10 @@ async def _smtp_password(smtp: aiosmtplib.SMTP, login: Login) -> None:
     try:  # one mechanism only: trying PLAIN then LOGIN doubles the failures a provider counts
         if "PLAIN" in offered:
             await smtp.auth_plain(login.username, login.password)
+            login.mechanism = "PLAIN"
         elif "LOGIN" in offered:
             await smtp.auth_login(login.username, login.password)
+            login.mechanism = "LOGIN"
         else:
             raise LoginFailed(f"SMTP offers no password login (it offers {' '.join(offered)}): "
                               f"set smtp.auth = \"oauth2\" and an [oauth] section")
@@ -268,6 +276,7 @@ async def _smtp_oauth(smtp: aiosmtplib.SMTP, login: Login) -> None:
     for attempt in range(2):
         code, message = await _smtp_sasl(smtp, offered[0], login, token)
         if code == 235:
+            login.mechanism = offered[0]
             return
         if attempt:
             raise LoginFailed(f"SMTP refused a fresh OAuth2 token for {login.username!r}: {code} {message}; "

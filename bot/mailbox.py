@@ -38,6 +38,19 @@ def server_folder_name(name: str, prefix: str, delimiter: str | None) -> str:
     return server
 
 
+def personal_namespace(client: IMAPClient) -> tuple[str, str | None]:
+    """(prefix, delimiter) of the personal namespace (NAMESPACE, or LIST "" "" where it has none)."""
+    if b"NAMESPACE" in client.capabilities():
+        personal = client.namespace().personal or (("", None),)
+        prefix, delimiter = personal[0]
+    else:
+        listed = client.list_folders("", "")
+        prefix, delimiter = "", listed[0][1] if listed else None
+    if isinstance(delimiter, bytes):
+        delimiter = delimiter.decode()
+    return prefix or "", delimiter or None
+
+
 class ImapMailbox:
     """One connection, one selected folder; a context manager."""
 
@@ -108,15 +121,7 @@ class ImapMailbox:
         """`name` as the server spells it (NAMESPACE, or LIST "" "" where it has none)."""
         assert self.client is not None
         if self._namespace is None:
-            if b"NAMESPACE" in self.client.capabilities():
-                personal = self.client.namespace().personal or (("", None),)
-                prefix, delimiter = personal[0]
-            else:
-                listed = self.client.list_folders("", "")
-                prefix, delimiter = "", listed[0][1] if listed else None
-            if isinstance(delimiter, bytes):
-                delimiter = delimiter.decode()
-            self._namespace = (prefix or "", delimiter or None)
+            self._namespace = personal_namespace(self.client)
         return server_folder_name(name, *self._namespace)
 
     def can_move(self) -> bool:
