@@ -13,6 +13,7 @@ import click
 from bot.app import App, build_app
 from bot.config import ConfigError, load_config
 from bot.jobs import JOBS
+from bot.oauth import GOOGLE_AUTH_URL, GOOGLE_SCOPE, GOOGLE_TOKEN_URL, OAuthError, SecretRef
 from bot.mailhealth import mail_health, mail_health_text, requeue_failed
 from bot.orders import NewOrder, OrderRejected, create_order
 from bot.payments import PaymentRefused, payments_due, record_payment, totals_by_currency, write_payments_xlsx
@@ -477,6 +478,41 @@ def check_command(ctx: click.Context, create_folders: bool, send_test: str) -> N
         click.echo(finding.line())
     if any(f.level == "problem" for f in findings):
         sys.exit(1)
+
+
+@main.command("auth")
+@click.option("--client-id", required=True, help="The OAuth client (type Desktop app) from the Google Cloud console.")
+@click.option("--client-secret-env", default=None, metavar="VARIABLE", help="Its secret, from this variable…")
+@click.option("--client-secret-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="…or from this file.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to store the refresh token (then set oauth.refresh_token_file to it).")
+@click.option("--login-hint", default="", help="The mailbox to sign in as (preselects the account).")
+@click.option("--port", default=0, show_default=True, help="Loopback port for the redirect (0: any free port).")
+@click.option("--timeout", default=300, show_default=True, help="Seconds to wait for the browser.")
+@click.option("--auth-url", default=GOOGLE_AUTH_URL, show_default=True)
+@click.option("--token-url", default=GOOGLE_TOKEN_URL, show_default=True)
+@click.option("--scope", default=GOOGLE_SCOPE, show_default=True)
+def auth_command(client_id: str, client_secret_env: str | None, client_secret_file: Path | None, output: Path,
+                 login_hint: str, port: int, timeout: int, auth_url: str, token_url: str, scope: str) -> None:
+    """Obtain a Gmail user's refresh token once (installed-app flow in a browser) and store it privately."""
+    from bot.authflow import InstalledApp, obtain_refresh_token, store_refresh_token
+
+    secret = SecretRef("--client-secret", env=client_secret_env or "", file=client_secret_file)
+    if not client_secret_env and client_secret_file is None:
+        raise click.UsageError("give --client-secret-env VARIABLE or --client-secret-file PATH")
+    try:
+        app = InstalledApp(client_id, secret.read(), auth_url, token_url, scope)
+        token = obtain_refresh_token(app, lambda url: click.echo(f"Open this address in a browser and sign in:\n{url}"),
+                                     port, login_hint, timeout)
+    except OAuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    store_refresh_token(output, token)
+    click.echo(f"refresh token stored in {output} (mode 0600). In the config:\n"
+               f'[oauth]\nprovider = "google_user"\nclient_id = "{client_id}"\n'
+               + (f'client_secret_env = "{client_secret_env}"' if client_secret_env
+                  else f'client_secret_file = "{client_secret_file}"')
+               + f'\nrefresh_token_file = "{output}"')
 
 
 @main.group()

@@ -34,9 +34,9 @@ def bot_server(server: LocalMailServer, protocol: str, security: str, **keys: An
 
 
 def mail_world(server: LocalMailServer, folder: Path, domain: str, imap: dict[str, Any], smtp: dict[str, Any],
-               oauth: dict[str, Any] | None = None, bot: dict[str, Any] | None = None) -> World:
+               oauth: dict[str, Any] | None = None, bot: dict[str, Any] | None = None, address: str = "") -> World:
     n = next(_counter)
-    address = f"mbot{n}@{domain}"
+    address = address or f"mbot{n}@{domain}"
     sections = {"bot": {"address": address, "customer_name": "ACME GmbH", **(bot or {})},
                 "imap": {"username": address, **imap}, "smtp": {"username": address, **smtp},
                 "storage": {"database_url": "sqlite:///bot.db", "data_dir": "data"}}

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import subprocess
+import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -34,9 +38,9 @@ def microsoft(server: LocalMailServer, mailbox_domain: str, monkeypatch: pytest.
 
 
 def oauth_world(server: LocalMailServer, tmp_path: Path, oauth: dict, imap_security: str = "ssl",
-                smtp_security: str = "starttls", **bot: object):
+                smtp_security: str = "starttls", address: str = "", **bot: object):
     world = mail_world(server, tmp_path, OAUTH_DOMAIN, bot_server(server, "imap", imap_security, auth="oauth2"),
-                       bot_server(server, "smtp", smtp_security, auth="oauth2"), oauth, bot)
+                       bot_server(server, "smtp", smtp_security, auth="oauth2"), oauth, bot, address)
     assert server.idp is not None
     for client_id, (secret, pattern) in list(server.idp.clients.items()):
         if pattern.startswith("mbot*@"):  # the app may act for this mailbox (an admin's grant in Entra)
@@ -199,3 +203,43 @@ def test_a_wrong_port_and_security_pair_fails_fast_naming_the_pair(
     assert time.monotonic() - started < 5  # not the 30 s timeout
     error = report.fetch_error if protocol == "imap" else report.send.error
     assert expected in error and "usual pairs" in error
+
+
+def test_supplierbot_auth_stores_a_gmail_users_refresh_token_that_the_bot_then_uses(
+        provider_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Google itself is not reachable here: the dev identity provider plays accounts.google.com."""
+    idp, idp_server = provider_server.idp, provider_server.idp_server
+    assert idp is not None and idp_server is not None
+    client_id, secret = idp.add_client("nobody")
+    monkeypatch.setenv("TEST_GOOGLE_CLIENT_SECRET", secret)
+    token_file = tmp_path / "secrets" / "gmail-refresh-token"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "auth", "--client-id", client_id, "--client-secret-env",
+         "TEST_GOOGLE_CLIENT_SECRET", "--output", str(token_file), "--timeout", "20",
+         "--auth-url", f"{idp_server.http_url}/authorize", "--token-url", f"{idp_server.http_url}/token"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert command.stdout is not None
+    assert command.stdout.readline().startswith("Open this address in a browser")
+    address = command.stdout.readline().strip()
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(address).query))
+    assert query["code_challenge_method"] == "S256" and query["access_type"] == "offline"
+    assert not token_file.exists()  # nothing is stored before the user signs in
+    idp.browser_user = f"gmail-user-{client_id}@{OAUTH_DOMAIN}"
+    with urllib.request.urlopen(address, timeout=10) as browser:  # sign in; the redirect reaches the bot
+        assert b"You can close this window" in browser.read()
+    rest, errors = command.communicate(timeout=20)
+    assert command.returncode == 0, errors
+    assert 'provider = "google_user"' in rest and f'refresh_token_file = "{token_file}"' in rest
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    stored = token_file.read_text().strip()
+    assert idp.refresh_tokens[stored] == (client_id, idp.browser_user) and stored not in rest + errors
+
+    world = oauth_world(provider_server, tmp_path, {"provider": "google_user", "client_id": client_id,
+                                                    "client_secret_env": "TEST_GOOGLE_CLIENT_SECRET",
+                                                    "refresh_token_file": str(token_file),
+                                                    "token_url": f"{idp_server.http_url}/token"},
+                        address=idp.browser_user)
+    ref = world.order()
+    report = world.poll()
+    assert not report.fetch_error and report.send.sent == 1, report.summary()
+    world.supplier.wait_for(f"[{ref}] New order")

@@ -135,6 +135,7 @@ class IdentityProvider:
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
         if found is None or found[0] != form.get("client_id") or found[2] != challenge:
             raise GrantRefused("invalid_grant")
+        self._client(form)
         answer = self._issue(found[1])
         answer["refresh_token"] = self.add_refresh_token(found[0], found[1])
         return answer
