@@ -36,6 +36,10 @@ class LoginFailed(Exception):
         self.counts = counts
 
 
+class LoginWaiting(LoginFailed):
+    """A refused login is being waited out: nothing was sent to the server, and the refusal was logged."""
+
+
 @dataclass(eq=False)
 class Login:
     """How the bot proves who it is to one server (built from the config, shared by every connection)."""
@@ -64,7 +68,7 @@ class Login:
     def check_backoff(self) -> None:
         refusal = self.backoff.waiting(self.server, self.fingerprint()) if self.backoff else None
         if refusal is not None:
-            raise LoginFailed(refusal.describe())
+            raise LoginWaiting(refusal.describe())
 
     def record(self, failure: LoginFailed | None) -> None:
         if self.backoff is None:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from bot.app import App
 from bot.config import ServerSettings
-from bot.login import LoginFailed, connect_smtp, smtp_client, smtp_login
+from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_client, smtp_login
 from bot.pipeline import backoff
 from storage import queries
 from storage.db import session
@@ -133,6 +133,9 @@ def _holder_is_gone(holder: str) -> bool:
 async def _connect(app: App, work: _Work, report: SendReport) -> aiosmtplib.SMTP | None:
     try:
         return await open_connection(app.config.smtp)
+    except LoginWaiting as exc:  # logged once, when the server refused
+        report.error = str(exc)
+        return None
     except LoginFailed as exc:
         report.error = str(exc)
     except (aiosmtplib.SMTPException, OSError) as exc:

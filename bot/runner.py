@@ -16,6 +16,7 @@ from imapclient import IMAPClient
 
 from bot.app import App
 from bot.config import ServerSettings
+from bot.login import LoginWaiting
 from bot.mailbox import IdleWatcher, ImapMailbox, MailboxError
 from bot.outbox import SendReport, send_outbox
 from bot.apply import Outcome
@@ -56,7 +57,8 @@ def fetch_and_process(app: App, report: PollReport) -> None:
                 settle(app, box, account)
     except (MailboxError, OSError, IMAPClient.Error) as exc:  # a drop mid-batch: the next poll resumes
         report.fetch_error = str(exc)
-        log.warning("imap unavailable", extra={"error": str(exc)})
+        if not isinstance(exc.__cause__, LoginWaiting):  # a refused login is logged once, when refused
+            log.warning("imap unavailable", extra={"error": str(exc)})
 
 
 def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> None:

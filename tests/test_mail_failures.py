@@ -107,6 +107,7 @@ def test_a_wrong_password_is_tried_once_then_waited_out_shown_in_status_and_retr
     assert company_server.submission_auth.attempts - smtp_before == 1  # PLAIN once, not PLAIN then LOGIN, not per lane
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "supplierbot.auth"]
     assert sorted(r.__dict__["server"] for r in errors) == ["imap", "smtp"]  # once each, not once per poll
+    assert not [r for r in caplog.records if "next try at" in str(r.__dict__.get("error", ""))]
     code, output = cli(world, "status")
     assert "login: IMAP login refused 1 time(s)" in output and "login: SMTP login refused 1 time(s)" in output
     assert "wrong" not in output
