@@ -548,11 +548,13 @@ def db_upgrade(ctx: click.Context) -> None:
 @main.command()
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True,
               help="Where the demo's config, database and files are kept for you to look at.")
-def demo(workdir: Path) -> None:
+@click.option("--secure", is_flag=True, help="The bot's mailbox as on Microsoft 365 or Gmail: TLS with a private "
+                                             "CA, AUTH only over TLS, OAuth2 only.")
+def demo(workdir: Path, secure: bool) -> None:
     """Run the whole round trip against a local mail server, playing supplier and buyer."""
     from bot.demo import run_demo  # needs aiosmtpd and Dovecot, which only the demo and tests use
 
-    run_demo(workdir, click.echo)
+    run_demo(workdir, click.echo, secure)
 
 
 

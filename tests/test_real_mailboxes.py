@@ -243,3 +243,14 @@ def test_supplierbot_auth_stores_a_gmail_users_refresh_token_that_the_bot_then_u
     report = world.poll()
     assert not report.fetch_error and report.send.sent == 1, report.summary()
     world.supplier.wait_for(f"[{ref}] New order")
+
+
+def test_the_secure_demo_runs_the_whole_round_trip_as_on_an_oauth_only_provider(tmp_path: Path) -> None:
+    from bot.demo import run_demo
+
+    said: list[str] = []
+    run_demo(tmp_path / "demo", said.append, secure=True)
+    text = "\n".join(said)
+    assert "takes OAuth2 only" in text and "approved — please deliver" in text
+    config = (tmp_path / "demo" / "supplierbot.toml").read_text()
+    assert 'auth = "oauth2"' in config and "secret =" not in config and 'security = "ssl"' in config

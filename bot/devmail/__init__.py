@@ -8,6 +8,7 @@ reads only the first of several per-recipient answers).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pwd
 import shutil
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -151,6 +153,10 @@ class LocalMailServer:
         common = dict(hostname=BOT_HOST, data_size_limit=100 * 1024 * 1024, authenticator=self.submission_auth,
                       auth_required=True)
         context = self._server_context()
+        # aiosmtpd warns about AUTH without STARTTLS on the implicit-TLS listener (TLS from the first byte)
+        # and about its own deprecated login_data, at every connection: noise in the demo's narration
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
         starttls = Controller(handler, port=self.bot_submission_port, tls_context=context,
                               require_starttls=context is not None, auth_require_tls=context is not None, **common)
         if context is None:
