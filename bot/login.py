@@ -6,8 +6,8 @@ the server; a port and security that do not match fail within seconds, naming th
 """
 from __future__ import annotations
 
+import asyncio
 import base64
-import socket
 import ssl
 from dataclasses import dataclass, field
 
@@ -17,7 +17,7 @@ from imapclient.exceptions import LoginError
 from imapclient.imapclient import SocketTimeout
 
 from bot.authstate import AuthBackoff, fingerprint
-from bot.oauth import OAuthError, TokenKeeper, oauthbearer, xoauth2
+from bot.oauth import OAuthError, TokenKeeper, oauthbearer, secret_values, xoauth2
 from bot.tls import TlsSettings, client_context, pair_hint
 
 GREETING_SECONDS = 5.0  # a server greets at once; silence means it waits for a TLS handshake
@@ -55,8 +55,9 @@ class Login:
     mechanism: str = ""  # the SASL mechanism of the last successful login, for `check`
 
     def fingerprint(self) -> str:
-        source = repr(self.tokens.source) if self.tokens else ""
-        return fingerprint(self.method, self.username, self.password, source)
+        """Changes when the credentials do, also a secret replaced in its file or variable."""
+        source = [repr(self.tokens.source), *secret_values(self.tokens.source)] if self.tokens else []
+        return fingerprint(self.method, self.username, self.password, *source)
 
     def first_time(self, notice: str) -> bool:
         """True the first time this notice is given by this process."""
@@ -94,7 +95,7 @@ def connect_imap(host: str, port: int, security: str, timeout: float, login: Log
     except ssl.SSLError as exc:
         raise LoginFailed(f"{where} did not answer the TLS handshake with TLS ({exc.reason}): "
                           f"{pair_hint('imap', port, security)}") from exc
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         if security == "ssl":
             raise LoginFailed(f"{where}: no answer within {greeting:.0f} s") from exc
         raise LoginFailed(f"{where} sent no greeting within {greeting:.0f} s with imap.security = \"{security}\" "
@@ -184,7 +185,7 @@ def _token(login: Login, refused: str = "") -> str:
     try:
         return login.tokens.refused(refused) if refused else login.tokens.token()
     except OAuthError as exc:
-        raise LoginFailed(f"OAuth2: {exc}", counts=True) from None
+        raise LoginFailed(f"OAuth2: {exc}", counts=exc.refused) from None
 
 
 def _text(exc: Exception) -> str:
@@ -276,7 +277,7 @@ async def _smtp_oauth(smtp: aiosmtplib.SMTP, login: Login) -> None:
     offered = [m for m in ("OAUTHBEARER", "XOAUTH2") if m in await _smtp_mechanisms(smtp)]
     if not offered:
         raise LoginFailed(f"SMTP {smtp.hostname}:{smtp.port} offers no OAuth2 login: set smtp.auth = \"password\"")
-    token = _token(login)
+    token = await asyncio.to_thread(_token, login)  # a fetch must not stall the other connections
     for attempt in range(2):
         code, message = await _smtp_sasl(smtp, offered[0], login, token)
         if code == 235:
@@ -285,7 +286,7 @@ async def _smtp_oauth(smtp: aiosmtplib.SMTP, login: Login) -> None:
         if attempt:
             raise LoginFailed(f"SMTP refused a fresh OAuth2 token for {login.username!r}: {code} {message}; "
                               f"check that the app may send mail (SMTP AUTH) for this mailbox", counts=True)
-        token = _token(login, refused=token)
+        token = await asyncio.to_thread(_token, login, token)
 
 
 async def _smtp_sasl(smtp: aiosmtplib.SMTP, mechanism: str, login: Login, token: str) -> tuple[int, str]:

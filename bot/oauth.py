@@ -31,7 +31,15 @@ PROVIDERS = ("microsoft", "google_service_account", "google_user", "generic")
 
 
 class OAuthError(Exception):
-    """No token could be obtained; the message names the setting to look at, never a secret."""
+    """No token could be obtained; the message names the setting to look at, never a secret.
+
+    `refused` is False when the provider could not be reached: that is an outage to ride
+    out, not a refusal to back off from.
+    """
+
+    def __init__(self, message: str, refused: bool = True) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,7 @@ def post_form(url: str, form: dict[str, str], ca_file: Path | None, timeout: flo
     except urllib.error.HTTPError as exc:
         raise OAuthError(f"token endpoint {url} refused: HTTP {exc.code} {_error_code(exc)}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise OAuthError(f"token endpoint {url} unreachable: {getattr(exc, 'reason', exc)}") from None
+        raise OAuthError(f"token endpoint {url} unreachable: {getattr(exc, 'reason', exc)}", refused=False) from None
 
 
 def _error_code(exc: urllib.error.HTTPError) -> str:
@@ -178,6 +186,7 @@ class MicrosoftSource:
 
     def fetch(self) -> AccessToken:
         import msal  # only operators on Microsoft 365 need it loaded
+        import requests
 
         # a fresh application each time: msal's own cache would hand back a token the server just refused
         app = msal.ConfidentialClientApplication(
@@ -188,6 +197,8 @@ class MicrosoftSource:
             answer = app.acquire_token_for_client(scopes=[self.scope])
         except ValueError as exc:  # msal raises ValueError for an authority it cannot discover
             raise OAuthError(f"oauth.tenant/oauth.authority: {exc}") from None
+        except requests.RequestException as exc:
+            raise OAuthError(f"Microsoft's token endpoint unreachable: {type(exc).__name__}", refused=False) from None
         if "access_token" not in answer:
             raise OAuthError(f"Microsoft refused the client credentials: {answer.get('error', '')} "
                              f"{(str(answer.get('error_description', '')).splitlines() or [''])[0]}")
@@ -222,6 +233,8 @@ class GoogleServiceAccountSource:
             raise OAuthError(f"{self.key_file.setting}_file: not a service account key: {exc}") from None
         try:
             credentials.refresh(google.auth.transport.requests.Request(_requests_session(self.ca_file)))
+        except google.auth.exceptions.TransportError as exc:
+            raise OAuthError(f"Google's token endpoint unreachable: {_first_line(exc)}", refused=False) from None
         except google.auth.exceptions.GoogleAuthError as exc:
             raise OAuthError(f"Google refused the service account for {self.subject}: {_first_line(exc)}") from None
         # google-auth's expiry is a naive UTC datetime
@@ -267,6 +280,18 @@ class TokenKeeper:
     @staticmethod
     def _refresh_at(token: AccessToken) -> float:
         return token.expires_at - min(300.0, token.lifetime / 5)
+
+
+def secret_values(source: TokenSource) -> list[str]:
+    """The current values of a source's secrets (to notice a changed one); unreadable ones as ""."""
+    values = []
+    for ref in vars(source).values():
+        if isinstance(ref, SecretRef):
+            try:
+                values.append(ref.read())
+            except OAuthError:
+                values.append("")
+    return values
 
 
 def xoauth2(user: str, token: str) -> str:

@@ -2,6 +2,7 @@
 (Microsoft 365 through msal, a Google service account, a refresh token), on the dev mail system."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import stat
@@ -17,6 +18,7 @@ import pytest
 
 from bot import login as login_module
 from bot.devmail import OAUTH_DOMAIN, LocalMailServer
+from bot.oauth import oauthbearer, xoauth2
 from bot.runner import run_forever
 from tests.mailworld import bot_server, cli, mail_world, rewrite
 
@@ -55,7 +57,7 @@ def test_microsoft_365_round_trip_over_tls_survives_tokens_expiring_and_revoked_
     assert idp is not None
     world = oauth_world(provider_server, tmp_path, microsoft(provider_server, OAUTH_DOMAIN, monkeypatch),
                         poll_interval_seconds=1)
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)  # imapclient's protocol log too
     idp.lifetime = 3.0  # tokens expire within the run; the bot must fetch new ones before they do
     issued, refused = idp.issued, idp.refused
     ref = world.order()
@@ -82,6 +84,11 @@ def test_microsoft_365_round_trip_over_tls_survives_tokens_expiring_and_revoked_
     assert logged and world.bot in logged  # the run did log, with what the operator needs
     for secret in [*idp.tokens_issued, *(secret for secret, _ in idp.clients.values())]:
         assert secret not in logged
+    imap, smtp = world.app.config.imap, world.app.config.smtp
+    for token in idp.tokens_issued:  # nor the SASL answers that carry them, base64-encoded
+        for sasl in (xoauth2(world.bot, token), oauthbearer(world.bot, token, imap.host, imap.port),
+                     oauthbearer(world.bot, token, smtp.host, smtp.port)):
+            assert base64.b64encode(sasl.encode()).decode() not in logged
 
 
 def test_google_service_account_with_delegation_over_starttls_and_implicit_tls(
@@ -254,3 +261,15 @@ def test_the_secure_demo_runs_the_whole_round_trip_as_on_an_oauth_only_provider(
     assert "takes OAuth2 only" in text and "approved — please deliver" in text
     config = (tmp_path / "demo" / "supplierbot.toml").read_text()
     assert 'auth = "oauth2"' in config and "secret =" not in config and 'security = "ssl"' in config
+
+
+def test_an_unreachable_token_endpoint_is_an_outage_not_a_refusal(
+        provider_server: LocalMailServer, tmp_path: Path) -> None:
+    (tmp_path / "rt").write_text("rt-anything")
+    world = oauth_world(provider_server, tmp_path, {"provider": "generic", "client_id": "app",
+                                                    "token_url": "http://127.0.0.1:9/token",
+                                                    "refresh_token_file": "rt"})
+    first, second = world.poll(), world.poll()
+    for report in (first, second):  # tried again at the next poll: nothing was refused
+        assert "OAuth2: token endpoint http://127.0.0.1:9/token unreachable" in report.fetch_error
+    assert cli(world, "status")[1].count("login:") == 0
