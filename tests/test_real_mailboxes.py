@@ -91,6 +91,23 @@ def test_microsoft_365_round_trip_over_tls_survives_tokens_expiring_and_revoked_
             assert base64.b64encode(sasl.encode()).decode() not in logged
 
 
+def test_microsoft_365_with_a_certificate_instead_of_a_secret(provider_server: LocalMailServer,
+                                                               tmp_path: Path) -> None:
+    idp, idp_server, certificate = provider_server.idp, provider_server.idp_server, provider_server.certificate
+    assert idp is not None and idp_server is not None and certificate is not None
+    client_id, pem, thumbprint = idp.add_certificate_client("pending")
+    (tmp_path / "app.pem").write_text(pem)
+    world = oauth_world(provider_server, tmp_path, {
+        "provider": "microsoft", "tenant": "contoso.onmicrosoft.com", "client_id": client_id,
+        "certificate_file": "app.pem", "certificate_thumbprint": thumbprint,
+        "authority": idp_server.https_url, "ca_file": str(certificate.ca_file)})
+    idp.clients[client_id] = ("", world.bot)
+    ref = world.order()
+    report = world.poll()
+    assert not report.fetch_error and report.send.sent == 1, report.summary()
+    world.supplier.wait_for(f"[{ref}] New order")
+
+
 def test_google_service_account_with_delegation_over_starttls_and_implicit_tls(
         provider_server: LocalMailServer, tmp_path: Path) -> None:
     idp = provider_server.idp

@@ -17,13 +17,16 @@ import ssl
 import threading
 import time
 import urllib.parse
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -40,6 +43,7 @@ class IdentityProvider:
     clients: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → (secret, mailbox)
     refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token → (client id, mailbox)
     service_accounts: dict[str, bytes] = field(default_factory=dict)  # client email → public key PEM
+    certificates: dict[str, bytes] = field(default_factory=dict)  # client id → its certificate's public key PEM
     issued: int = 0
     refused: int = 0
     tokens_issued: list[str] = field(default_factory=list)  # every access token ever handed out
@@ -53,6 +57,22 @@ class IdentityProvider:
         client_id, secret = f"client-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
         self.clients[client_id] = (secret, mailbox)
         return client_id, secret
+
+    def add_certificate_client(self, mailbox: str) -> tuple[str, str, str]:
+        """An app that proves itself with a certificate: (client id, PEM of key + certificate, SHA-1 thumbprint)."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        client_id = f"client-{secrets.token_hex(4)}"
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, client_id)])
+        now = datetime.now(timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+                .not_valid_after(now + timedelta(days=2)).sign(key, hashes.SHA256()))
+        self.clients[client_id] = ("", mailbox)
+        self.certificates[client_id] = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM)
+        return client_id, pem.decode(), cert.fingerprint(hashes.SHA1()).hex().upper()
 
     def add_refresh_token(self, client_id: str, mailbox: str) -> str:
         token = f"rt-{secrets.token_urlsafe(16)}"
@@ -112,8 +132,14 @@ class IdentityProvider:
         return f"{query['redirect_uri']}?{urllib.parse.urlencode(answer)}"
 
     def _client(self, form: dict[str, str], secret_required: bool = True) -> str:
-        client = self.clients.get(form.get("client_id", ""))
-        if client is None or (secret_required and client[0] != form.get("client_secret")):
+        client_id = form.get("client_id", "")
+        client = self.clients.get(client_id)
+        if client is not None and "client_assertion" in form and client_id in self.certificates:
+            claims = _verified_jwt(form["client_assertion"], self.certificates[client_id])
+            if claims is None or claims.get("sub") != client_id or claims.get("iss") != client_id:
+                raise GrantRefused("invalid_client")
+            return client[1]
+        if client is None or not client[0] or (secret_required and client[0] != form.get("client_secret")):
             raise GrantRefused("invalid_client")
         return client[1]
 
@@ -143,13 +169,11 @@ class IdentityProvider:
     def _assertion(self, assertion: str) -> str:
         """A service account's signed JWT (RS256): the mailbox is its `sub` (domain-wide delegation)."""
         try:
-            head, body, signature = assertion.split(".")
-            claims = json.loads(_unb64(body))
-            key = serialization.load_pem_public_key(self.service_accounts[claims["iss"]])
-            key.verify(_unb64(signature), f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
-        except (ValueError, KeyError, InvalidSignature):
-            raise GrantRefused("invalid_grant") from None
-        if claims.get("exp", 0) < time.time() or not claims.get("sub") or "mail.google.com" not in claims.get("scope", ""):
+            issuer = json.loads(_unb64(assertion.split(".")[1]))["iss"]
+            claims = _verified_jwt(assertion, self.service_accounts[issuer])
+        except (ValueError, KeyError, IndexError):
+            claims = None
+        if claims is None or not claims.get("sub") or "mail.google.com" not in claims.get("scope", ""):
             raise GrantRefused("invalid_grant")
         return str(claims["sub"])
 
@@ -160,6 +184,18 @@ class IdentityProvider:
             self.tokens_issued.append(token)
             self.issued += 1
         return {"token_type": "Bearer", "access_token": token, "expires_in": int(self.lifetime)}
+
+
+def _verified_jwt(token: str, public_key_pem: bytes) -> dict | None:
+    """The claims of an RS256 JWT signed by this key and not expired, else None."""
+    try:
+        head, body, signature = token.split(".")
+        key = serialization.load_pem_public_key(public_key_pem)
+        key.verify(_unb64(signature), f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        claims = json.loads(_unb64(body))
+    except (ValueError, InvalidSignature):
+        return None
+    return claims if claims.get("exp", 0) >= time.time() else None
 
 
 def _unb64(text: str) -> bytes:
