@@ -20,7 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import requests
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -98,7 +101,7 @@ def _https_context(ca_file: Path | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
 
 
-def _requests_session(ca_file: Path | None, timeout: float = 30.0):
+def _requests_session(ca_file: Path | None, timeout: float = 30.0) -> requests.Session:
     """A requests session for msal and google-auth that trusts `ca_file` when given.
 
     requests lets REQUESTS_CA_BUNDLE override a session's `verify`, so it goes with each request.

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import login as login_module
 from bot.devmail import OAUTH_DOMAIN, PASSWORD, LocalMailServer
 from tests.mailworld import bot_server, cli, mail_world, rewrite
 from tests.test_mail_failures import DOVECOT_CAPABILITIES_WITHOUT_MOVE_AND_UIDPLUS
@@ -47,7 +48,8 @@ def test_check_reports_tls_login_capabilities_folders_and_what_the_bot_will_do(
 
 
 def test_check_with_oauth2_names_the_mechanism_and_each_failure_names_its_setting(
-        provider_server: LocalMailServer, tmp_path: Path) -> None:
+        provider_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(login_module, "GREETING_SECONDS", 1.0)
     idp = provider_server.idp
     assert idp is not None and provider_server.idp_server is not None
     client_id, _ = idp.add_client("nobody")
@@ -70,7 +72,7 @@ def test_check_with_oauth2_names_the_mechanism_and_each_failure_names_its_settin
     rewrite(world, "smtp", security="none", port=provider_server.bot_submission_port)
     code, output = cli(world, "check")
     assert code == 1
-    assert 'sent no greeting within 5 s with imap.security = "starttls"' in output
+    assert 'sent no greeting within 1 s with imap.security = "starttls"' in output
     assert "SMTP 127.0.0.2" in output and "offers no AUTH on this connection" in output
     assert "smtp.security = \"none\"): passwords and mail cross the network readable" in output
 
