@@ -238,6 +238,8 @@ def _bot(s: _Section) -> BotSettings:
 def _server(s: _Section, default_port: int, storage: StorageSettings, tokens: object, base_dir: Path) -> ServerSettings:
     username, password = s.text("username", "", "a string"), s.secret("password")
     auth = s.choice("auth", "password", AUTH_METHODS)
+    if auth == "oauth2" and not username:
+        s.problems.append(f"{s.name}.username: missing (the mailbox, required with {s.name}.auth = \"oauth2\")")
     tls = _tls(s, base_dir)
     return ServerSettings(
         host=s.text("host", what="a host name or address"),

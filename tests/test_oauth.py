@@ -69,6 +69,8 @@ def problems(data: dict) -> str:
 
 def test_oauth2_needs_an_oauth_section_and_secrets_never_come_from_the_toml() -> None:
     assert 'imap.auth = "oauth2" needs an [oauth] section' in problems(MINIMAL)
+    no_user = {**MINIMAL, "smtp": {"host": "smtp.office365.com", "auth": "oauth2"}}
+    assert 'smtp.username: missing (the mailbox, required with smtp.auth = "oauth2")' in problems(no_user)
     text = problems({**MINIMAL, "oauth": {"provider": "microsoft", "tenant": "contoso", "client_id": "app",
                                           "client_secret": "s3cret"}})
     assert "oauth.client_secret: secrets are not read from the config file" in text
