@@ -12,6 +12,7 @@ from bot.config import Config, ConfigError
 from bot.notify import Notifier
 from bot.reading import Readers
 from bot.render import Renderer
+from bot.tls import warn_if_insecure
 from storage.db import SchemaMismatch, make_engine
 from storage.files import FileStore
 
@@ -39,6 +40,8 @@ def check_xml_defences() -> None:
 
 def build_app(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
     check_xml_defences()
+    for name, server in (("imap", config.imap), ("smtp", config.smtp)):
+        warn_if_insecure(name, server.tls)
     config.storage.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         engine = make_engine(config.storage.database_url)

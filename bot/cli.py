@@ -13,6 +13,8 @@ import click
 from bot.app import App, build_app
 from bot.config import ConfigError, load_config
 from bot.jobs import JOBS
+from bot.oauth import GOOGLE_AUTH_URL, GOOGLE_SCOPE, GOOGLE_TOKEN_URL, OAuthError, SecretRef
+from bot.mailhealth import mail_health, mail_health_text, requeue_failed
 from bot.orders import NewOrder, OrderRejected, create_order
 from bot.payments import PaymentRefused, payments_due, record_payment, totals_by_currency, write_payments_xlsx
 from bot.terms import TermsInvalid, parse_terms
@@ -73,7 +75,10 @@ def poll(ctx: click.Context, once: bool) -> None:
         return
     report = poll_once(app)
     click.echo(report.summary())
-    if report.fetch_error or report.send.error:
+    if report.send.failed:
+        click.echo("emails failed for good: `supplierbot outbox list --status failed` says why; "
+                   "`supplierbot outbox retry --failed` sends them again after the fix", err=True)
+    if report.fetch_error or report.send.error or report.send.failed:
         sys.exit(1)
 
 
@@ -199,7 +204,11 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
     app = _app(ctx)
     with session(app.engine) as s:
         data = status(s)
-    click.echo(json.dumps(data, indent=2) if as_json else status_text(data))
+        health = mail_health(app, s)
+    if as_json:
+        click.echo(json.dumps({**data, "mail": health}, indent=2))
+        return
+    click.echo("\n".join(filter(None, (mail_health_text(health), status_text(data)))))
 
 
 @main.group()
@@ -431,6 +440,81 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
         click.echo(f"#{r['id']}  {r['status']:<8} x{r['attempts']}  {r['recipients']}  {r['subject'][:60]}{error}")
 
 
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", "every_failed", is_flag=True, help="Every email that failed for good.")
+@click.pass_context
+def outbox_retry(ctx: click.Context, ids: tuple[int, ...], every_failed: bool) -> None:
+    """Send emails that failed for good again, after a fix: the same email, with the same Message-ID."""
+    if not ids and not every_failed:
+        raise click.UsageError("give outbox ids (see `outbox list --status failed`) or --failed")
+    app = _app(ctx)
+    rows, unknown = requeue_failed(app, None if every_failed else ids)
+    for outbox_id in unknown:
+        click.echo(f"#{outbox_id}: not a failed email", err=True)
+    for row in rows:
+        click.echo(f"#{row.id}: queued again {row.message_id} (last time: {row.last_error[:120]})")
+    report = asyncio.run(send_outbox(app))
+    click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.deferred}"
+               + (f"; errors: {report.error}" if report.error else ""))
+    if unknown or report.failed or report.error:
+        sys.exit(1)
+
+
+@main.command("check")
+@click.option("--create-folders", is_flag=True, help="Create imap.processed_folder and failed_folder if missing.")
+@click.option("--send-test", "send_test", default="", metavar="ADDRESS", help="Also send a test email to ADDRESS.")
+@click.pass_context
+def check_command(ctx: click.Context, create_folders: bool, send_test: str) -> None:
+    """Log in to IMAP and SMTP as `run` will, and say what the bot will do on these servers."""
+    from bot.check import run_check
+
+    try:
+        config = load_config(ctx.obj)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    findings = run_check(config, create_folders, send_test)
+    for finding in findings:
+        click.echo(finding.line())
+    if any(f.level == "problem" for f in findings):
+        sys.exit(1)
+
+
+@main.command("auth")
+@click.option("--client-id", required=True, help="The OAuth client (type Desktop app) from the Google Cloud console.")
+@click.option("--client-secret-env", default=None, metavar="VARIABLE", help="Its secret, from this variable…")
+@click.option("--client-secret-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="…or from this file.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to store the refresh token (then set oauth.refresh_token_file to it).")
+@click.option("--login-hint", default="", help="The mailbox to sign in as (preselects the account).")
+@click.option("--port", default=0, show_default=True, help="Loopback port for the redirect (0: any free port).")
+@click.option("--timeout", default=300, show_default=True, help="Seconds to wait for the browser.")
+@click.option("--auth-url", default=GOOGLE_AUTH_URL, show_default=True)
+@click.option("--token-url", default=GOOGLE_TOKEN_URL, show_default=True)
+@click.option("--scope", default=GOOGLE_SCOPE, show_default=True)
+def auth_command(client_id: str, client_secret_env: str | None, client_secret_file: Path | None, output: Path,
+                 login_hint: str, port: int, timeout: int, auth_url: str, token_url: str, scope: str) -> None:
+    """Obtain a Gmail user's refresh token once (installed-app flow in a browser) and store it privately."""
+    from bot.authflow import InstalledApp, obtain_refresh_token, store_refresh_token
+
+    secret = SecretRef("--client-secret", env=client_secret_env or "", file=client_secret_file)
+    if not client_secret_env and client_secret_file is None:
+        raise click.UsageError("give --client-secret-env VARIABLE or --client-secret-file PATH")
+    try:
+        app = InstalledApp(client_id, secret.read(), auth_url, token_url, scope)
+        token = obtain_refresh_token(app, lambda url: click.echo(f"Open this address in a browser and sign in:\n{url}"),
+                                     port, login_hint, timeout)
+    except OAuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    store_refresh_token(output, token)
+    click.echo(f"refresh token stored in {output} (mode 0600). In the config:\n"
+               f'[oauth]\nprovider = "google_user"\nclient_id = "{client_id}"\n'
+               + (f'client_secret_env = "{client_secret_env}"' if client_secret_env
+                  else f'client_secret_file = "{client_secret_file}"')
+               + f'\nrefresh_token_file = "{output}"')
+
+
 @main.group()
 def db() -> None:
     """The database schema: where it is, and upgrading it to this version."""
@@ -464,11 +548,13 @@ def db_upgrade(ctx: click.Context) -> None:
 @main.command()
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True,
               help="Where the demo's config, database and files are kept for you to look at.")
-def demo(workdir: Path) -> None:
+@click.option("--secure", is_flag=True, help="The bot's mailbox as on Microsoft 365 or Gmail: TLS with a private "
+                                             "CA, AUTH only over TLS, OAuth2 only.")
+def demo(workdir: Path, secure: bool) -> None:
     """Run the whole round trip against a local mail server, playing supplier and buyer."""
     from bot.demo import run_demo  # needs aiosmtpd and Dovecot, which only the demo and tests use
 
-    run_demo(workdir, click.echo)
+    run_demo(workdir, click.echo, secure)
 
 
 

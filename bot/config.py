@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.login import AUTH_METHODS, Login
+from bot.mailconfig import oauth_keeper, server_login
+from bot.tls import TlsSettings
 from parsers.intake.ocr import OcrLimits
 from parsers.intake.pdf import PdfLimits
 from parsers.reply import DEFAULT_KEYWORDS, CommandKind
@@ -45,6 +48,10 @@ class ServerSettings:
     connections: int = 1  # SMTP: parallel connections the outbox sender uses
     processed_folder: str = ""  # "" leaves processed mail where it is
     failed_folder: str = ""
+    auth: str = "password"  # password | oauth2
+    tls: TlsSettings = TlsSettings()
+    # how to log in, with what it remembers (a cached token, refusals): shared by every connection
+    login: Login = field(default_factory=lambda: Login("imap", "password", ""), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,18 @@ class _Section:
             return os.environ.get(str(name), "")
         return self.text(key, "", "a string") if key in self.data else ""
 
+    def secret_ref(self, key: str) -> tuple[str, str]:
+        """(environment variable, file) for a secret that must not be written in the TOML itself."""
+        env_key, file_key = f"{key}_env", f"{key}_file"
+        self.known.update({key, env_key, file_key})
+        if key in self.data:
+            self.problems.append(f"{self.name}.{key}: secrets are not read from the config file; "
+                                 f"use {env_key} = \"VARIABLE\" or {file_key} = \"/path\"")
+        env, path = self.text(env_key, "", "a variable name"), self.text(file_key, "", "a file path")
+        if env and env not in os.environ:
+            self.problems.append(f"{self.name}.{env_key}: environment variable {env!r} is not set")
+        return env, path
+
     def finish(self) -> None:
         for key in sorted(set(self.data) - self.known):
             self.problems.append(f"{self.name}.{key}: unknown key")
@@ -182,14 +201,16 @@ def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
     problems: list[str] = []
     sections = {name: _Section(_table(data, name, problems), name, problems)
                 for name in ("bot", "imap", "smtp", "storage", "commands", "auth", "schedule", "contracts", "limits",
-                             "reading")}
+                             "reading", "oauth")}
     for name in sorted(set(data) - set(sections)):
         problems.append(f"{name}: unknown section")
+    storage = _storage(sections["storage"], base_dir)
+    tokens = oauth_keeper(sections["oauth"], sections["imap"], sections["smtp"], base_dir)
     config = Config(
         bot=_bot(sections["bot"]),
-        imap=_server(sections["imap"], 993),
-        smtp=_server(sections["smtp"], 465),
-        storage=_storage(sections["storage"], base_dir),
+        imap=_server(sections["imap"], 993, storage, tokens, base_dir),
+        smtp=_server(sections["smtp"], 465, storage, tokens, base_dir),
+        storage=storage,
         keywords=_keywords(sections["commands"]),
         auth=_auth(sections["auth"]),
         schedule=_schedule(sections["schedule"]),
@@ -228,19 +249,38 @@ def _bot(s: _Section) -> BotSettings:
     )
 
 
-def _server(s: _Section, default_port: int) -> ServerSettings:
+def _server(s: _Section, default_port: int, storage: StorageSettings, tokens: object, base_dir: Path) -> ServerSettings:
+    username, password = s.text("username", "", "a string"), s.secret("password")
+    auth = s.choice("auth", "password", AUTH_METHODS)
+    if auth == "oauth2" and not username:
+        s.problems.append(f"{s.name}.username: missing (the mailbox, required with {s.name}.auth = \"oauth2\")")
+    tls = _tls(s, base_dir)
     return ServerSettings(
         host=s.text("host", what="a host name or address"),
         port=s.integer("port", default_port, 1, 65535),
         security=s.choice("security", "ssl", SECURITY_CHOICES),
-        username=s.text("username", "", "a string"),
-        password=s.secret("password"),
+        username=username,
+        password=password,
+        auth=auth,
+        tls=tls,
+        login=server_login(s.name, auth, username, password, tls, tokens, storage.data_dir),
         folder=s.text("folder", "INBOX") if s.name == "imap" else "INBOX",
         timeout_seconds=s.integer("timeout_seconds", 30, 1, 3600),
         connections=s.integer("connections", 4, 1, 32) if s.name == "smtp" else 1,
         processed_folder=s.text("processed_folder", "", "a folder name") if s.name == "imap" else "",
         failed_folder=s.text("failed_folder", "", "a folder name") if s.name == "imap" else "",
     )
+
+
+def _tls(s: _Section, base_dir: Path) -> TlsSettings:
+    found: dict[str, Path | None] = {}
+    for key, check in (("ca_file", Path.is_file), ("ca_dir", Path.is_dir)):
+        value = s.text(key, "", "a path")
+        found[key] = base_dir / value if value else None
+        if found[key] is not None and not check(found[key]):
+            s.problems.append(f"{s.name}.{key}: {value!r} does not exist")
+    insecure = s.boolean("insecure_skip_tls_verify", False)
+    return TlsSettings(ca_file=found["ca_file"], ca_dir=found["ca_dir"], insecure_skip_verify=insecure)
 
 
 def _storage(s: _Section, base_dir: Path) -> StorageSettings:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from bot.app import build_app
 from bot.config import load_config
-from bot.devmail import PASSWORD, LocalMailServer
+from bot.devmail import BOT_HOST, OAUTH_DOMAIN, PASSWORD, LocalMailServer
 from bot.devmail.clients import LineEdit, Party, Received, edit_sheet
+from bot.oauth import write_private
 from bot.orders import NewOrder, create_order
 from bot.runner import poll_once
 from bot.views import order_detail, order_text
@@ -54,16 +55,68 @@ data_dir = "data"
 """
 
 
-def run_demo(workdir: Path, say: Callable[[str], None]) -> None:
+SECURE_CONFIG = """[bot]
+address = "{address}"
+customer_name = "ACME GmbH"
+poll_interval_seconds = 5
+
+[imap]
+host = "{host}"
+port = {imaps_port}
+security = "ssl"
+username = "{address}"
+auth = "oauth2"
+ca_file = "{ca_file}"
+
+[smtp]
+host = "{host}"
+port = {submission_port}
+security = "starttls"
+username = "{address}"
+auth = "oauth2"
+ca_file = "{ca_file}"
+
+[oauth]
+provider = "generic"
+token_url = "{token_url}"
+client_id = "{client_id}"
+client_secret_file = "client-secret"
+refresh_token_file = "refresh-token"
+
+[storage]
+database_url = "sqlite:///supplierbot.db"
+data_dir = "data"
+"""
+
+
+def run_demo(workdir: Path, say: Callable[[str], None], secure: bool = False) -> None:
     if workdir.exists():
         shutil.rmtree(workdir)
     (workdir / "mail").mkdir(parents=True)
-    with LocalMailServer() as server:
+    with LocalMailServer(tls=secure, oauth=secure) as server:
         say(f"Local mail server: IMAP 127.0.0.1:{server.imap_port}, SMTP 127.0.0.1:{server.smtp_port}")
         config_path = workdir / "supplierbot.toml"
-        config_path.write_text(CONFIG.format(imap_port=server.imap_port, smtp_port=server.smtp_port,
-                                             password=PASSWORD))
+        if secure:
+            config_path.write_text(_secure_config(server, workdir, say))
+        else:
+            config_path.write_text(CONFIG.format(imap_port=server.imap_port, smtp_port=server.smtp_port,
+                                                 password=PASSWORD))
         _round_trip(workdir, config_path, server, say)
+
+
+def _secure_config(server: LocalMailServer, workdir: Path, say: Callable[[str], None]) -> str:
+    """The bot as on an OAuth-only provider: TLS against the private CA, a token from a refresh token."""
+    assert server.idp is not None and server.idp_server is not None and server.certificate is not None
+    address = f"bot@{OAUTH_DOMAIN}"
+    client_id, secret = server.idp.add_client(address)
+    write_private(workdir / "client-secret", secret)
+    write_private(workdir / "refresh-token", server.idp.add_refresh_token(client_id, address))
+    shutil.copy(server.certificate.ca_file, workdir / "devmail-ca.pem")
+    say(f"The bot's mailbox {address} takes OAuth2 only: IMAP {BOT_HOST}:{server.bot_imaps_port} (TLS), "
+        f"submission {BOT_HOST}:{server.bot_submission_port} (STARTTLS), private CA {workdir}/devmail-ca.pem")
+    return SECURE_CONFIG.format(address=address, host=BOT_HOST, imaps_port=server.bot_imaps_port,
+                                submission_port=server.bot_submission_port, ca_file=workdir / "devmail-ca.pem",
+                                token_url=f"{server.idp_server.http_url}/token", client_id=client_id)
 
 
 def _round_trip(workdir: Path, config_path: Path, server: LocalMailServer, say: Callable[[str], None]) -> None:

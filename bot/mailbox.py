@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +10,7 @@ from types import TracebackType
 from imapclient import DELETED, IMAPClient
 
 from bot.config import ServerSettings
+from bot.login import LoginFailed, connect_imap, imap_login
 
 FETCH_BATCH = 100
 FETCH_BATCH_BYTES = 20 * 1024 * 1024
@@ -38,6 +38,19 @@ def server_folder_name(name: str, prefix: str, delimiter: str | None) -> str:
     return server
 
 
+def personal_namespace(client: IMAPClient) -> tuple[str, str | None]:
+    """(prefix, delimiter) of the personal namespace (NAMESPACE, or LIST "" "" where it has none)."""
+    if b"NAMESPACE" in client.capabilities():
+        personal = client.namespace().personal or (("", None),)
+        prefix, delimiter = personal[0]
+    else:
+        listed = client.list_folders("", "")
+        prefix, delimiter = "", listed[0][1] if listed else None
+    if isinstance(delimiter, bytes):
+        delimiter = delimiter.decode()
+    return prefix or "", delimiter or None
+
+
 class ImapMailbox:
     """One connection, one selected folder; a context manager."""
 
@@ -50,13 +63,14 @@ class ImapMailbox:
     def __enter__(self) -> ImapMailbox:
         s = self.settings
         try:
-            self.client = IMAPClient(s.host, port=s.port, ssl=s.security == "ssl", timeout=s.timeout_seconds,
-                                     ssl_context=ssl.create_default_context())
-            if s.security == "starttls":
-                self.client.starttls(ssl.create_default_context())
-            self.client.login(s.username, s.password)
+            s.login.check_backoff()  # before connecting: a refused login is not retried every poll
+            self.client = connect_imap(s.host, s.port, s.security, s.timeout_seconds, s.login)
+            imap_login(self.client, s.login, s.host, s.port)
             # read-only unless we move mail: a poll never changes \Seen or anything a person sees
             info = self.client.select_folder(self.folder_name(s.folder), readonly=self.readonly)
+        except LoginFailed as exc:
+            self._close()
+            raise MailboxError(str(exc)) from exc
         except (OSError, IMAPClient.Error) as exc:
             self._close()
             raise MailboxError(f"IMAP {s.host}:{s.port}: {exc}") from exc
@@ -107,32 +121,29 @@ class ImapMailbox:
         """`name` as the server spells it (NAMESPACE, or LIST "" "" where it has none)."""
         assert self.client is not None
         if self._namespace is None:
-            if b"NAMESPACE" in self.client.capabilities():
-                personal = self.client.namespace().personal or (("", None),)
-                prefix, delimiter = personal[0]
-            else:
-                listed = self.client.list_folders("", "")
-                prefix, delimiter = "", listed[0][1] if listed else None
-            if isinstance(delimiter, bytes):
-                delimiter = delimiter.decode()
-            self._namespace = (prefix or "", delimiter or None)
+            self._namespace = personal_namespace(self.client)
         return server_folder_name(name, *self._namespace)
+
+    def can_move(self) -> bool:
+        """MOVE, or COPY + UID EXPUNGE (UIDPLUS). A plain EXPUNGE would also remove every message a
+        person flagged \\Deleted in that folder, so without either the bot leaves mail where it is."""
+        assert self.client is not None
+        capabilities = self.client.capabilities()
+        return b"MOVE" in capabilities or b"UIDPLUS" in capabilities
 
     def move(self, uids: list[int], folder: str) -> None:
         """Move messages out of the selected folder (nothing is removed before it is copied)."""
-        assert self.client is not None and not self.readonly
+        assert self.client is not None and not self.readonly and self.can_move()
         folder = self.folder_name(folder)
         if not self.client.folder_exists(folder):
             self.client.create_folder(folder)
-        capabilities = self.client.capabilities()
-        if b"MOVE" in capabilities:
+        if b"MOVE" in self.client.capabilities():
             self.client.move(uids, folder)
             return
         # Microsoft 365 and older servers: copy, flag, and expunge only these UIDs
         self.client.copy(uids, folder)
         self.client.add_flags(uids, [DELETED])
-        if b"UIDPLUS" in capabilities:
-            self.client.uid_expunge(uids)
+        self.client.uid_expunge(uids)
 
 
 class IdleWatcher:

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from bot.app import App
 from bot.config import ServerSettings
+from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_client, smtp_login
 from bot.pipeline import backoff
 from storage import queries
 from storage.db import session
@@ -35,10 +36,20 @@ class SendReport:
 
 
 def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
-    return aiosmtplib.SMTP(
-        hostname=settings.host, port=settings.port, timeout=settings.timeout_seconds,
-        use_tls=settings.security == "ssl", start_tls=settings.security == "starttls",
-    )
+    return smtp_client(settings.host, settings.port, settings.security, settings.timeout_seconds, settings.login)
+
+
+async def open_connection(settings: ServerSettings) -> aiosmtplib.SMTP:
+    """Connected and logged in as configured; LoginFailed or SMTPException/OSError if not."""
+    settings.login.check_backoff()  # before connecting: a refused login is not retried every poll
+    smtp = _client(settings)
+    await connect_smtp(smtp, settings.security, settings.login)
+    try:
+        await smtp_login(smtp, settings.login)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
 
 
 async def send_outbox(app: App, chunk: int = 100) -> SendReport:
@@ -56,7 +67,11 @@ async def send_outbox(app: App, chunk: int = 100) -> SendReport:
     try:
         waiting = await work.claim_more()
         lanes = min(app.config.smtp.connections, waiting)
-        await asyncio.gather(*(_send_lane(app, work, report) for _ in range(lanes)))
+        # the first connection logs in alone: wrong credentials are refused once, not once per lane
+        first = await _connect(app, work, report) if lanes else None
+        if first is not None:
+            await asyncio.gather(_send_lane(app, work, report, first),
+                                 *(_send_lane(app, work, report) for _ in range(lanes - 1)))
         report.deferred = len(work.taken) - report.sent - report.failed
         return report
     finally:
@@ -115,16 +130,24 @@ def _holder_is_gone(holder: str) -> bool:
     return False
 
 
-async def _send_lane(app: App, work: _Work, report: SendReport) -> None:
-    """One SMTP connection sending rows until there are none, or the connection fails."""
-    smtp = _client(app.config.smtp)
+async def _connect(app: App, work: _Work, report: SendReport) -> aiosmtplib.SMTP | None:
     try:
-        await smtp.connect()
-        if app.config.smtp.username:
-            await smtp.login(app.config.smtp.username, app.config.smtp.password)
+        return await open_connection(app.config.smtp)
+    except LoginWaiting as exc:  # logged once, when the server refused
+        report.error = str(exc)
+        return None
+    except LoginFailed as exc:
+        report.error = str(exc)
     except (aiosmtplib.SMTPException, OSError) as exc:
         report.error = f"SMTP {app.config.smtp.host}:{app.config.smtp.port}: {exc}"
-        log.warning("smtp unavailable", extra={"error": report.error, "queued": len(work.pending)})
+    log.warning("smtp unavailable", extra={"error": report.error, "queued": len(work.pending)})
+    return None
+
+
+async def _send_lane(app: App, work: _Work, report: SendReport, smtp: aiosmtplib.SMTP | None = None) -> None:
+    """One SMTP connection sending rows until there are none, or the connection fails."""
+    smtp = smtp or await _connect(app, work, report)
+    if smtp is None:
         return
     try:
         while (outbox_id := await work.next()) is not None:
@@ -150,6 +173,10 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, owner: str, outbox_id: int,
     try:
         await smtp.sendmail(app.config.bot.address, recipients.split(","), raw)
     except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
+        if _needs_login(exc):  # the configuration is wrong, not this email: it waits for the fix
+            report.error = _login_needed(app.config.smtp, exc)
+            log.error("smtp needs a login", extra={"error": report.error})
+            return False
         permanent = _record(app, outbox_id, exc, _is_permanent(exc))
         report.failed += permanent
         return True
@@ -193,6 +220,30 @@ def _record(app: App, outbox_id: int, exc: Exception, permanent: bool) -> bool:
         return row.status is OutboxStatus.FAILED
 
 
+def _needs_login(exc: Exception) -> bool:
+    """530 (authentication required) and 535/538 at MAIL FROM: every email would fail the same way."""
+    codes = [r.code for r in exc.recipients] if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) else [
+        getattr(exc, "code", 0)]
+    return any(code in (530, 535, 538) for code in codes)
+
+
+def _login_needed(smtp: ServerSettings, exc: Exception) -> str:
+    reason = f"{getattr(exc, 'code', '')} {getattr(exc, 'message', exc)}".strip()
+    if not smtp.username:
+        return (f"SMTP {smtp.host}:{smtp.port} requires a login ({reason}): set smtp.username and smtp.password "
+                f"(or smtp.auth = \"oauth2\"); the emails stay queued")
+    return f"SMTP {smtp.host}:{smtp.port} refused to send without a valid login ({reason}); the emails stay queued"
+
+
+def _reason(exc: Exception) -> str:
+    """The server's own words, as an operator would search for them."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{r.code} {r.message} ({r.recipient})" for r in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.code} {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _is_permanent(exc: Exception) -> bool:
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return all(r.code >= 500 for r in exc.recipients)
@@ -202,9 +253,14 @@ def _is_permanent(exc: Exception) -> bool:
 def _failed(row: OutboxMessage, exc: Exception, permanent: bool, now: datetime) -> None:
     row.attempts += 1
     row.claimed_by, row.claimed_until = "", None
-    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    row.last_error = _reason(exc)[:2000]
     if permanent or row.attempts >= MAX_ATTEMPTS:
         row.status, row.next_attempt_at = OutboxStatus.FAILED, None
     else:
         row.next_attempt_at = now + backoff(row.attempts)
-    log.warning("send failed", extra={"outbox_id": row.id, "permanent": permanent, "attempts": row.attempts})
+    if row.status is OutboxStatus.FAILED:  # the operator must act: say why, and how to send it again
+        log.error("send failed for good; fix the cause, then `supplierbot outbox retry %s`", row.id,
+                  extra={"outbox_id": row.id, "attempts": row.attempts, "reason": row.last_error})
+    else:
+        log.warning("send failed", extra={"outbox_id": row.id, "permanent": permanent, "attempts": row.attempts,
+                                          "reason": row.last_error})

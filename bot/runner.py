@@ -15,6 +15,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from imapclient import IMAPClient
 
 from bot.app import App
+from bot.config import ServerSettings
+from bot.login import LoginWaiting
 from bot.mailbox import IdleWatcher, ImapMailbox, MailboxError
 from bot.outbox import SendReport, send_outbox
 from bot.apply import Outcome
@@ -55,7 +57,8 @@ def fetch_and_process(app: App, report: PollReport) -> None:
                 settle(app, box, account)
     except (MailboxError, OSError, IMAPClient.Error) as exc:  # a drop mid-batch: the next poll resumes
         report.fetch_error = str(exc)
-        log.warning("imap unavailable", extra={"error": str(exc)})
+        if not isinstance(exc.__cause__, LoginWaiting):  # a refused login is logged once, when refused
+            log.warning("imap unavailable", extra={"error": str(exc)})
 
 
 def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> None:
@@ -84,13 +87,26 @@ def settle(app: App, box: ImapMailbox, account: str) -> None:
         rows = queries.unsettled(s, account, imap.folder, box.uidvalidity)
         done = [(r.id, r.uid) for r in rows if r.status is not InboundStatus.FAILED]
         parked = [(r.id, r.uid) for r in rows if r.status is InboundStatus.FAILED and r.next_attempt_at is None]
+    movable = box.can_move()
     for moving, folder, location in ((done, imap.processed_folder, "processed"),
                                      (parked, imap.failed_folder, "failed")):
-        if folder and moving:
+        if not (folder and moving):
+            continue
+        if movable:
             box.move([uid for _, uid in moving], folder)  # no transaction is held across the IMAP call
-            with session(app.engine) as s:
-                queries.set_location(s, [inbound_id for inbound_id, _ in moving], location)
-                s.commit()
+        else:
+            _leave(imap, folder)
+            location = "left"  # stays in the source folder for good: not looked at again
+        with session(app.engine) as s:
+            queries.set_location(s, [inbound_id for inbound_id, _ in moving], location)
+            s.commit()
+
+
+def _leave(imap: ServerSettings, folder: str) -> None:
+    if imap.login.first_time("cannot move"):
+        log.warning(f"the IMAP server offers neither MOVE nor UIDPLUS: mail stays in {imap.folder} instead of "
+                    f"moving to {folder} (an EXPUNGE would also delete what a person flagged \\Deleted)",
+                    extra={"folder": folder})
 
 
 def poll_once(app: App) -> PollReport:

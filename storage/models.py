@@ -241,7 +241,7 @@ class InboundMessage(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     attempts: int = 1
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
-    location: str = "source"  # source (still in the folder it came from) | processed | failed
+    location: str = "source"  # source (still in the folder it came from) | processed | failed | left (no MOVE/UIDPLUS)
 
 
 class MailboxCursor(SQLModel, table=True):
