@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Everything a fresh Debian machine needs for the demo and the tests:
-# Dovecot (IMAP + LMTP) from Debian's packages and the project in .venv.
+# Everything a fresh Debian machine needs for the demo and the tests, from Debian's packages:
+# Dovecot (IMAP + LMTP) for the local mail system, Tesseract OCR with English, German and
+# French for scanned and photographed bills; then the project in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! PATH="$PATH:/usr/sbin" command -v dovecot >/dev/null; then
-  echo "== installing dovecot-imapd dovecot-lmtpd" >&2
+packages=(dovecot-imapd dovecot-lmtpd tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing ${missing[*]}" >&2
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-lmtpd >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -17,3 +23,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" >&2 || true
 .venv/bin/python -c "import bot.cli, aiosmtpd" # fail here, clearly, if the install did not work
+tesseract --list-langs 2>/dev/null | grep -qx deu || { echo "tesseract with German is missing" >&2; exit 1; }

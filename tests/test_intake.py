@@ -243,3 +243,28 @@ def test_real_invoices_from_another_projects_suite_are_read() -> None:
         right["date"] += facts.invoice_date is not None and facts.invoice_date.isoformat() == case["date"]
         right["total"] += facts.total == D(case["total"])
     assert all(count >= len(cases) - 1 for count in right.values()), right
+
+
+def test_an_old_xls_is_answered_with_what_to_do() -> None:
+    with pytest.raises(DocumentUnreadable, match=r"old Excel \(.xls\) file; please save it as .xlsx"):
+        read_bill_document(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "bill.xls")
+
+
+def _crash(job, ocr, pdf):  # a reader that dies the way a native library can
+    import os
+    os._exit(3)
+
+
+def test_a_reader_that_crashes_takes_down_only_its_process() -> None:
+    from bot.config import ReadingSettings
+    from bot.reading import Readers
+    from parsers.records import Attachment
+
+    readers = Readers(ReadingSettings(processes=1))
+    try:
+        crashed = readers._run(_crash, [Attachment("bill.pdf", "application/pdf", b"%PDF-1.4")])
+        assert [str(result) for result in crashed] == ["it could not be read: the reader gave up on it"]
+        terms = text_pdf(["General terms", "Payment in 30 days"])
+        assert readers.read(Attachment("terms.pdf", "application/pdf", terms)).lines == ()  # a fresh pool
+    finally:
+        readers.close()

@@ -25,6 +25,7 @@ __all__ = ["BillFromDocuments", "DocumentReading", "DocumentUnreadable", "LineSo
 
 ORDER_REF = re.compile(r"\bPO-\d{4}-\d{3,6}\b")
 _ZIP = b"PK\x03\x04"
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 class DocumentUnreadable(Exception):
@@ -33,7 +34,7 @@ class DocumentUnreadable(Exception):
 
 def document_family(data: bytes, filename: str) -> str | None:
     """sheet, csv, pdf or image, by content (the name only tells a CSV from other text)."""
-    if data.startswith(_ZIP):
+    if data.startswith((_ZIP, _OLE)):  # an old .xls is answered by the workbook checks: "save it as .xlsx"
         return "sheet"
     if data.startswith(b"%PDF-"):
         return "pdf"
