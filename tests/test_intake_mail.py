@@ -91,6 +91,9 @@ def test_a_pdf_that_adds_up_with_send_is_submitted_and_the_buyer_gets_both_files
     assert "read from the supplier's own file: AB-4711.pdf (text PDF, 1 page)" in request.text
     assert "Every line and the document's totals added up." in request.text
     assert "read from AB-4711.pdf, page 1, line 5" in request.text
+    submitted = world.supplier.wait_for("Bill rev 1 submitted for approval")
+    assert "This is what we read from AB-4711.pdf (text PDF, 1 page)" in submitted.text
+    assert "BLT-M8 Hex bolt M8x40: 500 pcs × 0.14" in submitted.text
     revision = order_json(world, ref)["revisions"][0]
     assert revision["status"] == "submitted" and revision["reconciled"] is True
     assert [(l["sku"], l["quantity"], l["unit_price"]) for l in revision["lines"]] == [
