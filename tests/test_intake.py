@@ -268,3 +268,35 @@ def test_a_reader_that_crashes_takes_down_only_its_process() -> None:
         assert readers.read(Attachment("terms.pdf", "application/pdf", terms)).lines == ()  # a fresh pool
     finally:
         readers.close()
+
+
+def test_a_scanned_new_line_that_looks_like_a_dropped_order_line_is_marked() -> None:
+    from parsers.intake.records import DocumentReading, ReadLine, Where
+
+    misread = ReadLine(Where("scan.png", 1, 12), "", "Sechskantschraube", D(500), "pcs", D("0.12"), D(60), None)
+    for method, marked in (("ocr", True), ("pdf", False)):
+        built = build_bill([DocumentReading("scan.png", method, (misread,))], ORDER)
+        assert built.sources[0].uncertain is marked
+    assert "it may be the order's BLT-M8" in built_remarks(misread)
+
+
+def built_remarks(line) -> str:
+    from parsers.intake.records import DocumentReading
+
+    return " ".join(build_bill([DocumentReading("scan.png", "ocr", (line,))], ORDER).sources[0].remarks)
+
+
+def test_a_scanned_amount_that_lost_its_decimal_mark_is_marked_even_when_it_adds_up() -> None:
+    from parsers.intake.lines import read_table
+    from parsers.intake.records import Cell, Row, Table, Where
+
+    def row(number: int, *words: str) -> Row:
+        return Row(tuple(Cell(w, 50.0 * i, 50.0 * i + 40, 95.0, 20.0) for i, w in enumerate(words)),
+                   Where("photo.jpg", 1, number))
+
+    rows = (row(1, "Item", "Description", "Qty", "Price", "Amount"),
+            row(2, "A-1", "Bolt", "10", "0.12", "1.20"), row(3, "A-2", "Nut", "1", "041", "041"),
+            row(4, "A-3", "Washer", "100", "0.02", "2.00"), row(5, "A-4", "Pin", "5", "1.10", "5.50"))
+    lines = read_table(Table("photo.jpg", rows, "ocr")).lines
+    assert [l.uncertain for l in lines] == [False, True, False, False]
+    assert "shows no decimal mark, unlike the others" in lines[1].remarks[0]

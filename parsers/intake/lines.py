@@ -84,7 +84,8 @@ def read_table(table: Table, carried: Header | None = None) -> TableReading | No
     aligned = _alignment(table.rows[start:], header) if table.method == "pdf" and header else {}
     rows, totals_rows = _classify(table.rows[start:], header, table.method, aligned)
     conventions = _conventions(rows + totals_rows)
-    lines = [_line(row, header, conventions) for row in rows]
+    with_cents = _with_cents(rows) if table.method == "ocr" else set()
+    lines = [_line(row, header, conventions, with_cents) for row in rows]
     totals = _totals(totals_rows, conventions[None])
     return TableReading([line for line in lines if line is not None], totals, [], header)
 
@@ -380,8 +381,23 @@ class _Price:
     note: str = ""
 
 
-def _line(row: _Row, header: Header, conventions: dict[str | None, Convention]) -> ReadLine | None:
-    problems: list[str] = []
+def _with_cents(rows: Sequence[_Row]) -> set[str]:
+    """Price and amount columns whose values nearly all print a decimal mark: a scanned value
+    without one there ("41" among "0.41", "12.80") may have lost it, and its line's own
+    arithmetic cannot tell when quantity is 1."""
+    found = set()
+    for role in ("unit_price", "list_price", "amount"):
+        texts = [row.raw(role) for row in rows if row.raw(role)]
+        if len(texts) >= 3 and sum(1 for t in texts if re.search(r"[.,]\d{1,3}$", t)) >= 0.75 * len(texts):
+            found.add(role)
+    return found
+
+
+def _line(row: _Row, header: Header, conventions: dict[str | None, Convention],
+          with_cents: set[str] = frozenset()) -> ReadLine | None:
+    problems = [f"the {role.replace('_', ' ')} {row.raw(role)!r} shows no decimal mark, unlike the others: "
+                f"it may have lost one" for role in sorted(with_cents)
+                if row.raw(role) and not re.search(r"[.,]\d{1,3}$", row.raw(role))]
 
     def number(role: str) -> Decimal | None:
         found, why = _number(row, role, conventions)

@@ -132,24 +132,41 @@ def _overlap(a: str, b: str) -> float:
 def build_bill(readings: Sequence[DocumentReading], order: Sequence[Line]) -> BillFromDocuments:
     """One draft from the bill documents of a message (a bill over two photos is one bill)."""
     read = [line for reading in readings for line in reading.lines]
+    scanned = [reading.method == "ocr" for reading in readings for _ in reading.lines]
     pairs = pair_lines(read, order)
     default_rate = _default_rate(readings, order)
+    answered = {index for index, _ in pairs if index is not None}
+    removed = [line for index, line in enumerate(order) if index not in answered]
     lines, sources = [], []
-    for line, (index, how) in zip(read, pairs):
+    for line, (index, how), by_ocr in zip(read, pairs, scanned):
         if not line.readable:
             continue
         base = order[index] if index is not None else None
         lines.append(_bill_line(line, base, default_rate))
-        sources.append(_source(line, how, base, default_rate))
-    answered = {index for index, _ in pairs if index is not None}
+        source = _source(line, how, base, default_rate)
+        sources.append(_lookalike(lines[-1], source, removed) if by_ocr else source)
     remarks = _remarks(readings, read, lines)
     return BillFromDocuments(
         lines=tuple(lines), sources=tuple(sources),
-        removed=tuple(line for index, line in enumerate(order) if index not in answered),
+        removed=tuple(removed),
         remarks=tuple(remarks), reconciled=not remarks and not any(s.uncertain for s in sources),
         read_from="; ".join(_described(r) for r in readings),
         order_ref=next((r.order_ref for r in readings if r.order_ref), None),
     )
+
+
+def _lookalike(line: Line, source: LineSource, removed: Sequence[Line]) -> LineSource:
+    """A new line on a scan that looks like an order line the bill drops may be that line misread
+    ("50 1 cuve" for "50 l cuve"): it is marked for the supplier to confirm, never silently both.
+    (In a file from a program, such a line is what it says: a substitute.)"""
+    if source.matched_by or not removed:
+        return source
+    similar = max(removed, key=lambda old: _similarity(line.description, old.description))
+    same_numbers = any(old.quantity == line.quantity and old.unit_price == line.unit_price for old in removed)
+    if _similarity(line.description, similar.description) < 0.35 and not same_numbers:
+        return source
+    doubt = f"read as a new line, but it may be the order's {similar.sku or similar.description}, which the bill drops"
+    return LineSource(source.where, source.printed_as, "", (*source.remarks, doubt), True)
 
 
 def _default_rate(readings: Sequence[DocumentReading], order: Sequence[Line]) -> Decimal:
