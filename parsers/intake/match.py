@@ -161,9 +161,9 @@ def _lookalike(line: Line, source: LineSource, removed: Sequence[Line]) -> LineS
     (In a file from a program, such a line is what it says: a substitute.)"""
     if source.matched_by or not removed:
         return source
-    similar = max(removed, key=lambda old: _similarity(line.description, old.description))
-    same_numbers = any(old.quantity == line.quantity and old.unit_price == line.unit_price for old in removed)
-    if _similarity(line.description, similar.description) < 0.35 and not same_numbers:
+    same = [old for old in removed if old.quantity == line.quantity and old.unit_price == line.unit_price]
+    similar = max(same or removed, key=lambda old: _similarity(line.description, old.description))
+    if not same and _similarity(line.description, similar.description) < 0.35:
         return source
     doubt = f"read as a new line, but it may be the order's {similar.sku or similar.description}, which the bill drops"
     return LineSource(source.where, source.printed_as, "", (*source.remarks, doubt), True)
