@@ -300,3 +300,10 @@ def test_a_scanned_amount_that_lost_its_decimal_mark_is_marked_even_when_it_adds
     lines = read_table(Table("photo.jpg", rows, "ocr")).lines
     assert [l.uncertain for l in lines] == [False, True, False, False]
     assert "shows no decimal mark, unlike the others" in lines[1].remarks[0]
+
+
+def test_sections_with_subtotals_and_no_net_row_add_up() -> None:
+    data = (b"SKU,Description,Qty,Unit price,Amount\nBLT-M8,Bolt,500,0.12,60.00\n,Subtotal bolts,,,60.00\n"
+            b"NUT-M8,Nut,500,0.04,20.00\n,Subtotal nuts,,,20.00\n")
+    built = build_bill([read_bill_document(data, "bill.csv")], ORDER)
+    assert built.reconciled and built.remarks == ()

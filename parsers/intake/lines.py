@@ -501,6 +501,7 @@ def _totals(rows: Sequence[_Row], convention: Convention) -> DocumentTotals:
     found: dict[str, Decimal] = {}
     tax_sum = Decimal(0)
     rate: Decimal | None = None
+    subtotals: list[Decimal] = []
     for row in rows:
         kind = _total_kind(row) or ""
         amount = _row_amount(row, convention)
@@ -512,13 +513,14 @@ def _totals(rows: Sequence[_Row], convention: Convention) -> DocumentTotals:
             found["tax"] = tax_sum
         elif kind in ("net", "gross"):
             found[kind] = amount
+            subtotals += [amount] if kind == "net" else []
         elif kind == "any":
             found.setdefault("any", amount)
     gross = found.get("gross")
     if gross is None and "any" in found and "tax" in found:
         gross = found["any"]
     net = found.get("net", found.get("any") if "tax" not in found and gross is None else None)
-    return DocumentTotals(net=net, tax=found.get("tax"), gross=gross, tax_rate=rate)
+    return DocumentTotals(net=net, tax=found.get("tax"), gross=gross, tax_rate=rate, subtotals=tuple(subtotals))
 
 
 def _row_amount(row: _Row, convention: Convention) -> Decimal | None:

@@ -213,7 +213,8 @@ def _totals_remarks(readings: Sequence[DocumentReading], lines: Sequence[Line]) 
     tax = sum((_cents(_cents(line.quantity * line.unit_price) * line.tax_rate / 100) for line in lines), Decimal(0))
     slack = CENT * max(1, len(lines))
     remarks = []
-    if stated.net is not None and abs(stated.net - net) > CENT:
+    sections = len(stated.subtotals) > 1 and abs(sum(stated.subtotals) - net) <= CENT  # subtotals, no net row
+    if stated.net is not None and abs(stated.net - net) > CENT and not sections:
         remarks.append(f"the document's net total is {stated.net}, but its lines add up to {net}")
     if stated.gross is not None and abs(stated.gross - (net + tax)) > slack:
         remarks.append(f"the document's total is {stated.gross}, but its lines with VAT add up to {net + tax}")
@@ -226,7 +227,7 @@ def _totals_remarks(readings: Sequence[DocumentReading], lines: Sequence[Line]) 
 def _stated_totals(readings: Sequence[DocumentReading]) -> DocumentTotals:
     net = next((r.totals.net for r in reversed(readings) if r.totals.net is not None), None)
     gross = next((r.totals.gross for r in reversed(readings) if r.totals.gross is not None), None)
-    return DocumentTotals(net=net, gross=gross)
+    return DocumentTotals(net=net, gross=gross, subtotals=tuple(s for r in readings for s in r.totals.subtotals))
 
 
 def _cents(amount: Decimal) -> Decimal:

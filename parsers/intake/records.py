@@ -83,6 +83,7 @@ class DocumentTotals:
     tax: Decimal | None = None
     gross: Decimal | None = None
     tax_rate: Decimal | None = None  # a single VAT rate stated for the whole document
+    subtotals: tuple[Decimal, ...] = ()  # every net-like row in order: sections' subtotals, then the net
 
 
 @dataclass(frozen=True)
