@@ -3,6 +3,7 @@
 Starts Dovecot and an SMTP relay on loopback, writes a config into the work
 folder, creates an order, then plays the supplier and the buyer over real
 IMAP and SMTP: sheet → SEND → REJECT with reason → corrected sheet + SEND →
+APPROVE; then a second order answered with the supplier's own PDF and SEND →
 APPROVE. Every email of the exchange is saved as .eml for you to open.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.app import build_app
 from bot.config import load_config
 from bot.devmail import BOT_HOST, OAUTH_DOMAIN, PASSWORD, LocalMailServer
 from bot.devmail.clients import LineEdit, Party, Received, edit_sheet
+from bot.devmail.documents import order_confirmation_pdf
 from bot.oauth import write_private
 from bot.orders import NewOrder, create_order
 from bot.runner import poll_once
@@ -157,7 +159,39 @@ def _round_trip(workdir: Path, config_path: Path, server: LocalMailServer, say: 
     say("5. Buyer replied 'Approved! Thanks.' from Outlook (HTML)")
     _poll(app, say)
     saved.keep(supplier.wait_for("approved — please deliver"), "supplier")
+    second = _their_own_pdf(app, supplier, buyer, saved, say)
+    _finish(app, second, workdir, say, brief=True)
     _finish(app, ref, workdir, say)
+
+
+#: the supplier's answer to the second order, as their program prints it: washers dearer, no gloves, freight
+CONFIRMATION_ROWS = (("10", "BLT-M8", "Sechskantschraube M8x40", "500", "Stk", "0,12", "60,00"),
+                     ("20", "NUT-M8", "Sechskantmutter M8", "500", "Stk", "0,04", "20,00"),
+                     ("30", "WSH-M8", "Scheibe M8", "1.000", "Stk", "0,025", "25,00"),
+                     ("40", "", "Fracht pauschal", "1", "psch", "25,00", "25,00"))
+CONFIRMATION_TOTALS = (("Nettobetrag", "130,00"), ("MwSt 19 %", "24,70"), ("Gesamtbetrag EUR", "154,70"))
+
+
+def _their_own_pdf(app, supplier: Party, buyer: Party, saved: _Saver, say: Callable[[str], None]) -> str:
+    """A second order answered, not with our sheet, but with the supplier's own PDF and SEND."""
+    ref = create_order(app, NewOrder(supplier.address, (buyer.address,),
+                                     read_order_lines(SAMPLE_LINES.encode(), "lines.csv"), "EUR"))
+    say(f"\n6. Operator created {ref}, the same 4 lines")
+    _poll(app, say)
+    new_order = saved.keep(supplier.wait_for(f"[{ref}] New order"), "supplier")
+    pdf = order_confirmation_pdf(ref, CONFIRMATION_ROWS, CONFIRMATION_TOTALS)
+    supplier.reply(new_order, "SEND\nAnbei unsere Auftragsbestätigung.", "outlook", (("AB-4711.pdf", pdf),))
+    say("7. Supplier replied with their own order confirmation (AB-4711.pdf, from their ERP) and SEND")
+    _poll(app, say)
+    saved.keep(supplier.wait_for(f"[{ref}] Bill rev 1 submitted"), "supplier")
+    request = saved.keep(buyer.wait_for(f"[{ref}] Bill rev 1 for approval"), "buyer")
+    read_from = next(line.strip() for line in request.text.splitlines() if "read from the supplier's own" in line)
+    say(f"   the request says: {read_from}")
+    buyer.reply(request, "APPROVE", "gmail")
+    say("8. Buyer replied 'APPROVE'")
+    _poll(app, say)
+    saved.keep(supplier.wait_for(f"[{ref}] Bill rev 1 approved"), "supplier")
+    return ref
 
 
 def _poll(app, say: Callable[[str], None]) -> None:
@@ -176,12 +210,14 @@ class _Saver:
         return received
 
 
-def _finish(app, ref: str, workdir: Path, say: Callable[[str], None]) -> None:
+def _finish(app, ref: str, workdir: Path, say: Callable[[str], None], brief: bool = False) -> None:
     with session(app.engine) as s:
         order = queries.order_by_ref(s, ref)
         assert order is not None
         data = order_detail(s, order)
     (workdir / f"{ref}.json").write_text(json.dumps(data, indent=2))
+    if brief:
+        return
     say("\nFinal state (supplierbot order show):\n")
     say(order_text(data))
     say(f"\nLook at: {workdir}/mail/*.eml (every email of the exchange), {workdir}/{ref}.json, "

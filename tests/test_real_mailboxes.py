@@ -276,6 +276,7 @@ def test_the_secure_demo_runs_the_whole_round_trip_as_on_an_oauth_only_provider(
     run_demo(tmp_path / "demo", said.append, secure=True)
     text = "\n".join(said)
     assert "takes OAuth2 only" in text and "approved — please deliver" in text
+    assert "read from the supplier's own file: AB-4711.pdf (text PDF, 1 page)" in text  # their PDF, read
     config = (tmp_path / "demo" / "supplierbot.toml").read_text()
     assert 'auth = "oauth2"' in config and "secret =" not in config and 'security = "ssl"' in config
 
