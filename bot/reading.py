@@ -11,6 +11,7 @@ import io
 import logging
 import multiprocessing
 import resource
+import threading
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -105,6 +106,7 @@ class Readers:
         self.settings = settings
         self._pool: ProcessPoolExecutor | None = None
         self._done: dict[tuple[str, str], Read | InvoiceFacts] = {}
+        self._lock = threading.Lock()  # the poll and a scheduled retry may read at the same time
 
     def prepare(self, attachments: Sequence[Attachment]) -> None:
         """Read these now (outside any transaction), in order, as one job: a bill over two
@@ -136,6 +138,10 @@ class Readers:
         return result
 
     def _run(self, job_function, todo: list[Attachment]) -> list:
+        with self._lock:
+            return self._run_locked(job_function, todo)
+
+    def _run_locked(self, job_function, todo: list[Attachment]) -> list:
         job = [(a.data, a.filename) for a in todo]
         limit = self.settings.seconds_per_document * len(todo)
         try:
