@@ -177,3 +177,9 @@ class BillLinesUnreadable(UserError):
     summary = "no line of the bill could be read"
     filename: str = ""
     remarks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotASupplier(UserError):
+    template = "not_a_supplier"
+    summary = "ORDERS lists a supplier's orders to the supplier's own addresses only"

@@ -13,7 +13,7 @@ from bot.timing import digest_due, local_day, periods_elapsed
 from bot.tokens import reply_address
 from storage import queries
 from storage.db import session
-from storage.models import OrderStatus, PurchaseOrder, ReplyToken, Revision, RevisionStatus, ScheduledSend, Supplier
+from storage.models import OrderStatus, PurchaseOrder, Revision, RevisionStatus, ScheduledSend, Supplier
 
 DIGEST_STATES = {OrderStatus.NEW: "unprocessed", OrderStatus.REJECTED: "rejected, waiting for a correction",
                  OrderStatus.APPROVED: "approved, waiting for the invoice"}
@@ -55,13 +55,9 @@ def _digest_items(app: App, s: Session, supplier: Supplier) -> list[DigestItem]:
                                                 col(PurchaseOrder.status).in_([k.value for k in DIGEST_STATES]))
                     .order_by(col(PurchaseOrder.created_at))).all()
     return [DigestItem(order.ref, DIGEST_STATES[order.status], order.created_at.date(),
-                       reply_address(app.config.bot.address, _supplier_token(s, order.id), app.config.bot.reply_separator))
+                       reply_address(app.config.bot.address, queries.latest_supplier_token(s, order.id) or "",
+                                     app.config.bot.reply_separator))
             for order in orders]
-
-
-def _supplier_token(s: Session, order_id: int) -> str:
-    query = select(ReplyToken.token).where(ReplyToken.order_id == order_id, ReplyToken.audience == "supplier")
-    return s.exec(query.order_by(col(ReplyToken.created_at).desc())).first() or ""
 
 
 def run_reminders(app: App) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import io
 import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -14,6 +15,7 @@ from bot.compose import Outgoing, compose, new_message_id
 from bot.config import Config
 from bot.errors import UserError
 from bot.render import Renderer
+from bot.supplier_list import ListedOrder, listed_orders
 from bot.tokens import new_token, reply_address
 from parsers.bill_sheet import ODS_TYPE, XLSX_TYPE, SheetHeader, write_bill_sheet
 from parsers.records import Attachment, Line, ParsedMessage
@@ -23,7 +25,8 @@ from storage.queries import LineNote
 from storage.models import Comment, Invoice, OutboxMessage, Payment, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
-SHEET_MEDIA_TYPES = (XLSX_TYPE, ODS_TYPE)  # the bill sheet among the files of an approval request
+SHEET_MEDIA_TYPES = (XLSX_TYPE, ODS_TYPE)
+LIST_AS_SHEET_FROM = 15  # a longer list of orders comes as a spreadsheet too  # the bill sheet among the files of an approval request
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,24 @@ def bill_view(number: int | None, currency: str, lines: Sequence[Line], base: Se
     against_previous = bills.diff_lines(previous, lines) if previous is not None else None
     return BillView(number, currency, changes, bills.totals(lines), bills.totals(base),
                     bills.has_changes(changes), against_previous, origin)
+
+
+def orders_sheet(items: Sequence[ListedOrder]) -> Attachment:
+    """The list as a workbook the supplier can sort and filter."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Orders"
+    sheet.append(["Order", "Where it stands", "Waits for you", "Amount", "Currency", "Since", "Reply to"])
+    for item in items:
+        sheet.append([item.ref, item.state, "yes" if item.yours else "", float(item.amount), item.currency,
+                      item.since, item.reply_to])
+    for column, width in zip("ABCDEFG", (15, 46, 13, 12, 9, 12, 44)):
+        sheet.column_dimensions[column].width = width
+    out = io.BytesIO()
+    workbook.save(out)
+    return Attachment("orders.xlsx", XLSX_TYPE, out.getvalue())
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,24 @@ class Notifier:
         mail = self._outgoing("decision_recorded", self._buyer_addresses(s, order), subject, context,
                               self._token(s, order.id, None, "buyer"), thread)
         return self._queue(s, mail, order.id, None)
+
+    def orders_list(self, s: Session, supplier: Supplier, to: str, include_closed: bool,
+                    thread: Thread | None) -> int:
+        """A supplier's list of orders, each with the address that lands in its thread; as a
+        spreadsheet too when it is long. Returns how many orders it lists."""
+        bot = self.config.bot
+        items = listed_orders(s, supplier, include_closed, bot.address, bot.reply_separator,
+                              lambda order: queries.latest_supplier_token(s, order.id)
+                              or self._token(s, order.id, None, "supplier"))
+        yours = sum(1 for item in items if item.yours)
+        subject = (f"Your {'orders' if include_closed else 'open orders'} with {bot.customer_name}: "
+                   f"{len(items)}, {yours} waiting for you")
+        context = {"items": items, "yours": yours, "include_closed": include_closed, "customer": bot.customer_name,
+                   "marker": REPLY_MARKER, "as_sheet": len(items) > LIST_AS_SHEET_FROM, "unprocessed": None}
+        sheet = (orders_sheet(items),) if context["as_sheet"] else ()
+        mail = self._outgoing("orders_list", (to,), subject, context, None, thread, sheet)
+        self._queue(s, mail, None, None)
+        return len(items)
 
     # --- either way ----------------------------------------------------------------------
 

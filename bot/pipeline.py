@@ -23,7 +23,9 @@ from bot.apply import Applier, Outcome
 from bot.matching import match_order
 from bot.workflow import Approve, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
 from parsers.authresults import dmarc_verdict
+from bot.notify import Thread
 from bot.reading import BillInput, bill_files, bill_input, invoice_file
+from bot.supplier_list import wants_all
 from parsers.documents import DocumentLimits, sort_attachments
 from parsers.intake import BillFromDocuments, build_bill
 from parsers.message import MessageUnreadable, bounced_message_ids, parse_message
@@ -259,6 +261,8 @@ def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMes
 
 def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, released: bool) -> Outcome:
     command = parse_command(message.new_text, app.config.keywords)
+    if command.kind is CommandKind.ORDERS:
+        return _orders(app, s, row, message, command.argument)
     given = bill_input(app.readers, message.attachments, command.kind)
     limits = app.config.limits
     documents, refused = sort_attachments([a for a in message.attachments if a.filename not in given.not_documents],
@@ -286,6 +290,15 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
         if not verdict.passed:
             return _hold(app, s, row, order, message, verdict.reason)
     return Applier(app, s, row, message, order, documents, given.originals).apply(decision, reply)
+
+
+def _orders(app: App, s: Session, row: InboundMessage, message: ParsedMessage, argument: str) -> Outcome:
+    """A supplier's list of their orders; anyone else learns nothing about any order."""
+    supplier = queries.supplier_of_address(s, message.sender)
+    if supplier is None:
+        return _refuse(app, s, row, message, errors.NotASupplier(), None)
+    listed = app.notifier.orders_list(s, supplier, message.sender, wants_all(argument), Thread.of(message))
+    return Outcome(InboundStatus.APPLIED, f"orders listed ({listed})")
 
 
 def _bill(s: Session, order: PurchaseOrder, given: BillInput) -> BillFromDocuments | None:

@@ -35,6 +35,7 @@ class CommandKind(str, Enum):
     REJECT = "reject"
     INVOICE = "invoice"
     PAID = "paid"
+    ORDERS = "orders"  # to the bot's own address: a supplier's list of their orders
     NONE = "none"  # no command: the text is a comment (or empty)
 
 
@@ -51,6 +52,7 @@ DEFAULT_KEYWORDS: dict[CommandKind, tuple[str, ...]] = {
     CommandKind.REJECT: ("reject", "rejected", "abgelehnt", "ablehnen"),
     CommandKind.INVOICE: ("invoice", "rechnung"),
     CommandKind.PAID: ("paid", "bezahlt"),
+    CommandKind.ORDERS: ("orders", "aufträge", "auftraege", "bestellungen", "commandes"),
 }
 
 

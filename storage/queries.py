@@ -333,6 +333,31 @@ def _delegate_of(s: Session, buyer_ids: list[int], address: str) -> bool:
     return s.exec(query).first() is not None
 
 
+def supplier_of_address(s: Session, address: str) -> Supplier | None:
+    """The supplier an address acts for: its own email, one of its addresses, or its domain."""
+    address = address.lower()
+    found = s.exec(select(Supplier).where(Supplier.email == address)).first()
+    if found is None:
+        query = select(Supplier).join(SupplierAddress, col(SupplierAddress.supplier_id) == col(Supplier.id))
+        found = s.exec(query.where(SupplierAddress.email == address)).first()
+    domain = address.rpartition("@")[2]
+    if found is None and domain:
+        found = s.exec(select(Supplier).where(Supplier.domain == domain)).first()
+    return found
+
+
+def orders_of_supplier(s: Session, supplier_id: int, statuses: Sequence[OrderStatus]) -> Sequence[PurchaseOrder]:
+    query = select(PurchaseOrder).where(PurchaseOrder.supplier_id == supplier_id,
+                                        col(PurchaseOrder.status).in_([status.value for status in statuses]))
+    return s.exec(query.order_by(col(PurchaseOrder.created_at), col(PurchaseOrder.id))).all()
+
+
+def latest_supplier_token(s: Session, order_id: int) -> str | None:
+    """The reply token the supplier got last for this order (None: never mailed)."""
+    query = select(ReplyToken.token).where(ReplyToken.order_id == order_id, ReplyToken.audience == "supplier")
+    return s.exec(query.order_by(col(ReplyToken.created_at).desc())).first()
+
+
 def supplier_addresses(s: Session, supplier_id: int) -> list[str]:
     query = select(SupplierAddress.email).where(SupplierAddress.supplier_id == supplier_id)
     return sorted(s.exec(query).all())
