@@ -14,6 +14,7 @@ from bot.terms import schedule
 from bot.workflow import (
     Approve,
     AttachDocuments,
+    CancelOrder,
     CreateDraft,
     Decision,
     Refuse,
@@ -90,6 +91,8 @@ class Applier:
         if isinstance(decision, RecordPayment):
             record_payment(self.app, self.s, self.order, self.now.date(), None, self.message.sender, self.row.id)
             return self._applied("paid")
+        if isinstance(decision, CancelOrder):
+            return self._cancel(decision)
         return self._comment(decision)
 
     def refuse(self, error: errors.UserError) -> Outcome:
@@ -290,6 +293,16 @@ class Applier:
         attachment = Attachment(scan.filename, scan.content_type, scan.data)
         self.app.notifier.invoice_received(self.s, self.order, invoice, revision.number, attachment, self.thread)
         return self._applied("invoiced" + (" (total mismatch flagged)" if invoice.mismatch else ""))
+
+    def _cancel(self, decision: CancelOrder) -> Outcome:
+        """The buyer cancels: the order is closed, open revisions go with it, the supplier is told why."""
+        self.order.status = order_status_after(decision, self.order.status)
+        for revision in queries.revisions_of(self.s, self.order.id):
+            if revision.status in (RevisionStatus.DRAFT, RevisionStatus.SUBMITTED):
+                revision.status = RevisionStatus.SUPERSEDED
+        self._event("cancelled", f"cancelled by {self.message.sender}: {decision.reason}")
+        self.app.notifier.cancelled(self.s, self.order, decision.reason, self.message.sender, self.thread)
+        return self._applied("cancelled")
 
     # --- comments ------------------------------------------------------------------------
 

@@ -183,3 +183,22 @@ class BillLinesUnreadable(UserError):
 class NotASupplier(UserError):
     template = "not_a_supplier"
     summary = "ORDERS lists a supplier's orders to the supplier's own addresses only"
+
+
+@dataclass(frozen=True)
+class CancelNeedsReason(UserError):
+    template = "cancel_needs_reason"
+    summary = "CANCEL needs a reason"
+
+
+@dataclass(frozen=True)
+class CancelTooLate(UserError):
+    template = "cancel_too_late"
+    summary = "an invoiced order can no longer be cancelled"
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class CancelNeedsReply(UserError):
+    template = "cancel_needs_reply"
+    summary = "CANCEL must answer one of the order's emails"

@@ -219,6 +219,15 @@ class Notifier:
                               self._token(s, order.id, None, "buyer"), thread)
         return self._queue(s, mail, order.id, None)
 
+    def cancelled(self, s: Session, order: PurchaseOrder, reason: str, by: str, thread: Thread | None) -> None:
+        """The supplier is told the order is off and why; the buyers get the record in their thread."""
+        context = {"reason": reason, "by": by}
+        self._to_supplier(s, order, "cancelled", f"[{order.ref}] Order cancelled by {self.config.bot.customer_name}",
+                          context, None)
+        mail = self._outgoing("cancel_recorded", self._buyer_addresses(s, order), f"[{order.ref}] Recorded: cancelled",
+                              self._context(order, context), None, thread)
+        self._queue(s, mail, order.id, None)
+
     def orders_list(self, s: Session, supplier: Supplier, to: str, include_closed: bool,
                     thread: Thread | None) -> int:
         """A supplier's list of orders, each with the address that lands in its thread; as a

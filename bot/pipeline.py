@@ -21,7 +21,7 @@ from bot import errors
 from bot.app import App
 from bot.apply import Applier, Outcome
 from bot.matching import match_order
-from bot.workflow import Approve, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
+from bot.workflow import Approve, CancelOrder, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
 from parsers.authresults import dmarc_verdict
 from bot.notify import Thread
 from bot.reading import BillInput, bill_files, bill_input, invoice_file
@@ -282,10 +282,11 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
         role=role, command=command,
         sheet=given.sheet, sheet_filename=given.filename, sheet_error=given.error,
         bound_revision_id=match.revision_id, documents=len(documents), attachment_error=attachment_error,
-        bill=_bill(s, order, given),
+        bill=_bill(s, order, given), in_thread=match.via in ("token", "thread"),
     )
     decision = decide(order_view(s, order), reply)
-    if isinstance(decision, Approve | Reject | RecordPayment) and app.config.auth.require_dmarc and not released:
+    if isinstance(decision, Approve | Reject | RecordPayment | CancelOrder) and app.config.auth.require_dmarc \
+            and not released:
         verdict = dmarc_verdict(message.auth_results, app.config.auth.authserv_id, message.sender)
         if not verdict.passed:
             return _hold(app, s, row, order, message, verdict.reason)

@@ -68,6 +68,7 @@ class Reply:
     documents: int = 0  # accepted scans/PDFs attached (the sheet not counted)
     attachment_error: errors.UserError | None = None
     bill: BillFromDocuments | None = None  # read from the supplier's own spreadsheet, CSV, PDF or scan
+    in_thread: bool = False  # found by a reply token or by the thread, not by the subject tag alone
 
     @property
     def note(self) -> str:
@@ -138,14 +139,21 @@ class RecordPayment:
     note: str
 
 
+@dataclass(frozen=True)
+class CancelOrder:
+    reason: str
+
+
 Decision = (Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | AttachDocuments | RecordInvoice
-            | RecordPayment)
+            | RecordPayment | CancelOrder)
 
 
 def decide(order: OrderView, reply: Reply) -> Decision:
     if reply.role is Role.STRANGER:
         return Refuse(errors.NotAParty())
     if order.status is OrderStatus.CANCELLED:
+        if _plain_text(reply):  # "we had already shipped": still worth a word between the two sides
+            return _comment(reply, Role.BUYER if reply.role is Role.SUPPLIER else Role.SUPPLIER)
         return Refuse(errors.OrderClosed(status=order.status.value))
     if reply.role is Role.SUPPLIER:
         return _supplier(order, reply)
@@ -165,9 +173,7 @@ def _supplier(order: OrderView, reply: Reply) -> Decision:
         return _new_bill(order, reply)
     if kind is CommandKind.SEND:
         return _send(order)
-    if kind in (CommandKind.APPROVE, CommandKind.REJECT):
-        return Refuse(errors.OnlyBuyersDecide())
-    if kind is CommandKind.PAID:
+    if kind in (CommandKind.APPROVE, CommandKind.REJECT, CommandKind.PAID, CommandKind.CANCEL):
         return Refuse(errors.OnlyBuyersDecide())
     if reply.documents:
         return _documents(order, reply)
@@ -249,7 +255,20 @@ def _buyer(order: OrderView, reply: Reply) -> Decision:
         if order.status is not OrderStatus.INVOICED:
             return Refuse(errors.PaymentNotDue(status=order.status.value))
         return RecordPayment(note=reply.command.argument)
+    if kind is CommandKind.CANCEL:
+        return _cancel(order, reply)
     return _comment(reply, Role.SUPPLIER)
+
+
+def _cancel(order: OrderView, reply: Reply) -> Decision:
+    """Before the supplier invoices, with a reason, in answer to one of the order's emails."""
+    if not reply.in_thread:
+        return Refuse(errors.CancelNeedsReply())
+    if order.status in (OrderStatus.INVOICED, OrderStatus.PAID):
+        return Refuse(errors.CancelTooLate(status=order.status.value))
+    if not reply.command.argument:
+        return Refuse(errors.CancelNeedsReason())
+    return CancelOrder(reason=reply.command.argument)
 
 
 def _decision(order: OrderView, reply: Reply) -> Decision:
@@ -280,6 +299,11 @@ def _not_decidable(order: OrderView, answered: RevisionView) -> errors.UserError
     return None
 
 
+def _plain_text(reply: Reply) -> bool:
+    return (reply.command.kind is CommandKind.NONE and reply.sheet is None and reply.bill is None
+            and not reply.documents and reply.sheet_error is None and reply.attachment_error is None)
+
+
 def _comment(reply: Reply, to: Role) -> Decision:
     if not reply.command.text.strip():
         return Refuse(errors.EmptyReply())
@@ -298,4 +322,6 @@ def order_status_after(decision: Decision, current: OrderStatus) -> OrderStatus:
         return OrderStatus.INVOICED
     if isinstance(decision, RecordPayment):
         return OrderStatus.PAID
+    if isinstance(decision, CancelOrder):
+        return OrderStatus.CANCELLED
     return current

@@ -36,6 +36,7 @@ class CommandKind(str, Enum):
     INVOICE = "invoice"
     PAID = "paid"
     ORDERS = "orders"  # to the bot's own address: a supplier's list of their orders
+    CANCEL = "cancel"  # a buyer's, with a reason, before the order is invoiced
     NONE = "none"  # no command: the text is a comment (or empty)
 
 
@@ -53,6 +54,7 @@ DEFAULT_KEYWORDS: dict[CommandKind, tuple[str, ...]] = {
     CommandKind.INVOICE: ("invoice", "rechnung"),
     CommandKind.PAID: ("paid", "bezahlt"),
     CommandKind.ORDERS: ("orders", "aufträge", "auftraege", "bestellungen", "commandes"),
+    CommandKind.CANCEL: ("cancel", "stornieren", "storno", "annuler"),
 }
 
 

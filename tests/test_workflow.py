@@ -86,7 +86,10 @@ def test_who_may_do_what(role: Role, text: str, sheet: BillSheet | None, error: 
 def test_closed_orders_take_no_more_bills() -> None:
     approved = order(OrderStatus.APPROVED, RevisionView(12, 1, RS.APPROVED))
     assert decide(approved, reply(Role.SUPPLIER, "", SHEET)) == Refuse(errors.OrderClosed("approved"))
-    assert decide(order(OrderStatus.CANCELLED), reply(Role.BUYER, "hi")) == Refuse(errors.OrderClosed("cancelled"))
+    cancelled = order(OrderStatus.CANCELLED)
+    assert decide(cancelled, reply(Role.SUPPLIER, "", SHEET)) == Refuse(errors.OrderClosed("cancelled"))
+    assert decide(cancelled, reply(Role.BUYER, "APPROVE")) == Refuse(errors.OrderClosed("cancelled"))
+    assert decide(cancelled, reply(Role.BUYER, "hi")) == RelayComment("hi", Role.SUPPLIER)  # words still pass
 
 
 def test_a_sheet_for_another_order_is_refused() -> None:
