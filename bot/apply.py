@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from sqlmodel import Session
 
-from bot import bills, errors
+from bot import bills, errors, receiving
 from bot.app import App
 from bot.notify import BillOrigin, BillView, Thread, bill_view
 from bot.payments import record_payment, terms_for
@@ -15,6 +16,9 @@ from bot.workflow import (
     Approve,
     AttachDocuments,
     CancelOrder,
+    OpenClaim,
+    RecordDelivery,
+    RecordReceipt,
     CreateDraft,
     Decision,
     Refuse,
@@ -25,6 +29,7 @@ from bot.workflow import (
     Reply,
     Role,
     Submit,
+    delivery_status,
     order_status_after,
 )
 from parsers.bill_sheet import ODS_TYPE, sheet_content_type
@@ -36,6 +41,12 @@ from storage import queries
 from storage.files import sha256
 from storage.queries import LineNote
 from storage.models import (
+    Claim,
+    Delivery,
+    DeliveryLine,
+    OrderStatus,
+    Receipt,
+    ReceiptLine,
     Comment,
     Document,
     InboundMessage,
@@ -93,6 +104,12 @@ class Applier:
             return self._applied("paid")
         if isinstance(decision, CancelOrder):
             return self._cancel(decision)
+        if isinstance(decision, RecordDelivery):
+            return self._deliver(decision, reply)
+        if isinstance(decision, RecordReceipt):
+            return self._receive(decision, reply)
+        if isinstance(decision, OpenClaim):
+            return self._claim(decision)
         return self._comment(decision)
 
     def refuse(self, error: errors.UserError) -> Outcome:
@@ -282,12 +299,17 @@ class Applier:
                           total_expected=expected, read_method=facts.method, terms=str(terms),
                           due_date=dates.due, discount_until=dates.discount_until,
                           discount_amount=dates.discount_amount, inbound_id=self.row.id, created_at=self.now)
+        approved = queries.revision_lines(self.s, revision.id)
+        invoice.hold = receiving.three_way(approved, queries.received_quantities(self.s, self.order.id),
+                                           facts.total).hold
         self.s.add(invoice)
         revision.status = RevisionStatus.INVOICED
         self.order.status = order_status_after(decision, self.order.status)
         self._event("invoiced", _invoice_summary(invoice, self.order.currency), revision.id)
         if invoice.mismatch:
             self._event("invoice_mismatch", f"invoice total {invoice.total_read} ≠ approved {expected}", revision.id)
+        if invoice.hold:
+            self._event("payment_held", invoice.hold, revision.id)
         if decision.note:
             self._note(decision.note, revision.id)
         attachment = Attachment(scan.filename, scan.content_type, scan.data)
@@ -303,6 +325,87 @@ class Applier:
         self._event("cancelled", f"cancelled by {self.message.sender}: {decision.reason}")
         self.app.notifier.cancelled(self.s, self.order, decision.reason, self.message.sender, self.thread)
         return self._applied("cancelled")
+
+    # --- delivery and receipt ------------------------------------------------------------
+
+    def _approved_lines(self) -> list[Line]:
+        revision = next(r for r in queries.revisions_of(self.s, self.order.id)
+                        if r.status in (RevisionStatus.APPROVED, RevisionStatus.INVOICED))
+        return queries.revision_lines(self.s, revision.id)
+
+    def _quantities(self, reply: Reply, approved: Sequence[Line],
+                    default: dict) -> tuple[dict, list[str]]:
+        """From an attached document or sheet, else from lines in the text, else `default`."""
+        if reply.bill is not None or reply.sheet is not None:
+            lines = reply.bill.lines if reply.bill is not None else reply.sheet.lines
+            return receiving.quantities_from_lines(lines, approved), []
+        found, problems = receiving.quantities_from_text(reply.command.text, approved)
+        return (found or default), problems
+
+    def _deliver(self, decision: RecordDelivery, reply: Reply) -> Outcome:
+        approved = self._approved_lines()
+        before = queries.delivered_quantities(self.s, self.order.id)
+        quantities, problems = self._quantities(reply, approved, receiving.outstanding(approved, before))
+        if problems or not quantities:
+            return self.refuse(errors.QuantitiesUnclear(tuple(problems) or ("no article of this order was named",)))
+        number = len(queries.deliveries_of(self.s, self.order.id)) + 1
+        delivery = Delivery(order_id=self.order.id, number=number, note=decision.note[:2000],
+                            by=self.message.sender, inbound_id=self.row.id, created_at=self.now)
+        self.s.add(delivery)
+        self.s.flush()
+        self.s.add_all(DeliveryLine(delivery_id=delivery.id, sku=key, quantity=q) for key, q in quantities.items())
+        self._keep_documents("delivery_note")
+        still_open = receiving.outstanding(approved, receiving.add(before, quantities))
+        if self.order.status is not OrderStatus.INVOICED:  # invoiced first: it stays invoiced, the payment waits
+            self.order.status = delivery_status(still_open)
+        self._event("delivered", f"delivery {number}: {_listed(quantities)}"
+                    + (f"; still open: {_listed(still_open)}" if still_open else "; everything approved is delivered"))
+        self.app.notifier.delivered(self.s, self.order, number, quantities, still_open, decision.note, self.thread)
+        return self._applied(f"delivery {number}")
+
+    def _receive(self, decision: RecordReceipt, reply: Reply) -> Outcome:
+        approved = self._approved_lines()
+        delivered = queries.delivered_quantities(self.s, self.order.id)
+        before = queries.received_quantities(self.s, self.order.id)
+        unconfirmed = {k: q - before.get(k, Decimal(0)) for k, q in delivered.items() if q > before.get(k, Decimal(0))}
+        quantities, problems = self._quantities(reply, approved, unconfirmed)
+        if problems or not quantities:
+            return self.refuse(errors.QuantitiesUnclear(tuple(problems) or ("everything delivered is already received",)))
+        receipt = Receipt(order_id=self.order.id, by=self.message.sender, inbound_id=self.row.id, created_at=self.now)
+        self.s.add(receipt)
+        self.s.flush()
+        self.s.add_all(ReceiptLine(receipt_id=receipt.id, sku=key, quantity=q) for key, q in quantities.items())
+        received = receiving.add(before, quantities)
+        if not receiving.outstanding(approved, received) and self.order.status is not OrderStatus.INVOICED:
+            self.order.status = OrderStatus.RECEIVED
+        differs = {k: q for k, q in received.items() if q != delivered.get(k, Decimal(0))}
+        self._event("received", f"received {_listed(quantities)}"
+                    + (f"; differs from what was delivered ({_listed(delivered)})" if differs else ""))
+        self._rematch(approved, received)
+        self.app.notifier.received(self.s, self.order, quantities, delivered, received, decision.note)
+        return self._applied("received")
+
+    def _rematch(self, approved: Sequence[Line], received: dict) -> None:
+        """An invoice that waited for the goods is matched again now that more arrived."""
+        invoice = queries.invoice_of(self.s, self.order.id)
+        if invoice is None or not invoice.hold:
+            return
+        invoice.hold = receiving.three_way(approved, received, invoice.total_read).hold
+        self._event("payment_released" if not invoice.hold else "payment_held",
+                    invoice.hold or f"invoice {invoice.number or ''} matches what was received: payment due "
+                                    f"{invoice.due_date}")
+
+    def _claim(self, decision: OpenClaim) -> Outcome:
+        self.s.add(Claim(order_id=self.order.id, kind=decision.kind, text=decision.text[:2000],
+                         by=self.message.sender, inbound_id=self.row.id, created_at=self.now))
+        self._event("claim", f"{decision.kind}: {decision.text[:200]}")
+        author = self.message.sender_name or self.message.sender
+        self.app.notifier.comment(self.s, self.order, True, author, f"{decision.kind.upper()}: {decision.text}")
+        return self._applied(f"claim ({decision.kind})")
+
+    def _keep_documents(self, kind: str) -> None:
+        for document in (*self.documents, *(ScanDocument(a.filename, a.content_type, "", a.data) for a in self.originals)):
+            self._keep(document.data, document.filename, document.content_type, kind, None)
 
     # --- comments ------------------------------------------------------------------------
 
@@ -331,6 +434,10 @@ class Applier:
 
     def _applied(self, disposition: str) -> Outcome:
         return Outcome(InboundStatus.APPLIED, disposition, self.order.id)
+
+
+def _listed(quantities: dict) -> str:
+    return ", ".join(f"{quantity} {key}" for key, quantity in quantities.items())
 
 
 def line_notes(bill: BillFromDocuments) -> tuple[LineNote, ...]:

@@ -201,4 +201,33 @@ class CancelTooLate(UserError):
 @dataclass(frozen=True)
 class CancelNeedsReply(UserError):
     template = "cancel_needs_reply"
-    summary = "CANCEL must answer one of the order's emails"
+    summary = "this must answer one of the order's emails"
+    command: str = "CANCEL"
+
+
+@dataclass(frozen=True)
+class DeliveryNotExpected(UserError):
+    template = "delivery_not_expected"
+    summary = "DELIVERED comes after the bill is approved"
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class NothingDelivered(UserError):
+    template = "nothing_delivered"
+    summary = "nothing has been delivered yet"
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimNeedsText(UserError):
+    template = "claim_needs_text"
+    summary = "a claim needs to say what is short or damaged"
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class QuantitiesUnclear(UserError):
+    template = "quantities_unclear"
+    summary = "the quantities could not be read"
+    problems: tuple[str, ...] = ()

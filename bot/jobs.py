@@ -16,7 +16,11 @@ from storage.db import session
 from storage.models import OrderStatus, PurchaseOrder, Revision, RevisionStatus, ScheduledSend, Supplier
 
 DIGEST_STATES = {OrderStatus.NEW: "unprocessed", OrderStatus.REJECTED: "rejected, waiting for a correction",
-                 OrderStatus.APPROVED: "approved, waiting for the invoice"}
+                 OrderStatus.APPROVED: "approved, waiting for the delivery and invoice",
+                 OrderStatus.PARTLY_DELIVERED: "partly delivered, waiting for the rest and the invoice",
+                 OrderStatus.DELIVERED: "delivered, waiting for the invoice",
+                 OrderStatus.RECEIVED: "received, waiting for the invoice"}
+AWAITING_INVOICE = (OrderStatus.APPROVED, OrderStatus.PARTLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.RECEIVED)
 
 
 def _once(s: Session, key: str, now: datetime) -> bool:
@@ -64,7 +68,8 @@ def run_reminders(app: App) -> int:
     settings, now, sent = app.config.schedule, app.clock(), 0
     with session(app.engine) as s:
         for order in s.exec(select(PurchaseOrder).where(col(PurchaseOrder.status).in_(
-                [OrderStatus.NEW.value, OrderStatus.AWAITING_APPROVAL.value, OrderStatus.APPROVED.value]))).all():
+                [OrderStatus.NEW.value, OrderStatus.AWAITING_APPROVAL.value,
+                 *(status.value for status in AWAITING_INVOICE)]))).all():
             sent += _remind(app, s, order, now, settings)
         s.commit()
     return sent
@@ -73,7 +78,7 @@ def run_reminders(app: App) -> int:
 def _remind(app: App, s: Session, order: PurchaseOrder, now: datetime, settings) -> int:
     if order.status is OrderStatus.NEW:
         return _periodic(app, s, order, "unprocessed", order.created_at, now, settings.remind_unprocessed_after_days)
-    if order.status is OrderStatus.APPROVED:
+    if order.status in AWAITING_INVOICE:
         approved = _revision_in(s, order.id, RevisionStatus.APPROVED)
         since = approved.decided_at if approved and approved.decided_at else order.created_at
         return _periodic(app, s, order, "invoice", since, now, settings.remind_invoice_after_days)

@@ -219,6 +219,26 @@ class Notifier:
                               self._token(s, order.id, None, "buyer"), thread)
         return self._queue(s, mail, order.id, None)
 
+    def delivered(self, s: Session, order: PurchaseOrder, number: int, quantities: dict, still_open: dict,
+                  note: str, thread: Thread | None) -> None:
+        """The buyers are asked to confirm what arrived; the supplier gets the record."""
+        context = self._context(order, {"number": number, "quantities": quantities, "still_open": still_open,
+                                        "note": note})
+        subject = f"[{order.ref}] Delivery {number} on its way — please confirm receipt"
+        mail = self._outgoing("delivery_to_confirm", self._buyer_addresses(s, order), subject, context,
+                              self._token(s, order.id, None, "buyer"), None)
+        self._queue(s, mail, order.id, None)
+        self._to_supplier(s, order, "delivery_recorded", f"[{order.ref}] Delivery {number} recorded", context, thread)
+
+    def received(self, s: Session, order: PurchaseOrder, quantities: dict, delivered: dict, received: dict,
+                 note: str) -> None:
+        """The supplier learns what the company confirmed, and where it differs from the deliveries."""
+        differs = {key: (delivered.get(key), quantity) for key, quantity in received.items()
+                   if quantity != delivered.get(key)}
+        context = {"quantities": quantities, "differs": differs, "note": note}
+        self._to_supplier(s, order, "receipt_confirmed", f"[{order.ref}] Receipt confirmed by {self.config.bot.customer_name}"
+                          + (" — it differs from the delivery" if differs else ""), context, None)
+
     def cancelled(self, s: Session, order: PurchaseOrder, reason: str, by: str, thread: Thread | None) -> None:
         """The supplier is told the order is off and why; the buyers get the record in their thread."""
         context = {"reason": reason, "by": by}

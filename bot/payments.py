@@ -63,7 +63,7 @@ def payments_due(s: Session, until: date | None) -> list[DuePayment]:
     """Invoiced, unpaid orders, soonest due first (by the discount deadline where one is still open)."""
     query = select(PurchaseOrder, Invoice, Supplier).join(Invoice, col(Invoice.order_id) == col(PurchaseOrder.id)).join(
         Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id)).where(
-        PurchaseOrder.status == OrderStatus.INVOICED.value)
+        PurchaseOrder.status == OrderStatus.INVOICED.value, Invoice.hold == "")  # a held payment waits
     rows = [DuePayment(supplier.email, order.ref, invoice.number, invoice.invoice_date, order.currency,
                        invoice.total_expected, invoice.discount_until, invoice.discount_amount, invoice.due_date,
                        invoice.mismatch)

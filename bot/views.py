@@ -46,6 +46,10 @@ def order_detail(s: Session, order: PurchaseOrder) -> dict[str, Any]:
     data["comments"] = [{"author": c.author, "text": c.text, "revision": numbers.get(c.revision_id),
                          "at": c.created_at.isoformat()} for c in queries.comments_of(s, order.id)]
     data["invoice"] = _invoice(queries.invoice_of(s, order.id))
+    data["delivered"] = {k: str(q) for k, q in queries.delivered_quantities(s, order.id).items()}
+    data["received"] = {k: str(q) for k, q in queries.received_quantities(s, order.id).items()}
+    data["claims"] = [{"kind": c.kind, "text": c.text, "by": c.by, "at": c.created_at.isoformat()}
+                      for c in queries.claims_of(s, order.id)]
     data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "detail": e.detail,
                        "revision_id": e.revision_id, "inbound_id": e.inbound_id, "outbox_id": e.outbox_id}
                       for e in queries.events_of(s, order.id)]
@@ -58,7 +62,7 @@ def _invoice(invoice: Invoice | None) -> dict[str, Any] | None:
     return {"number": invoice.number, "invoice_date": invoice.invoice_date.isoformat(),
             "total_read": str(invoice.total_read) if invoice.total_read is not None else None,
             "total_expected": str(invoice.total_expected), "mismatch": invoice.mismatch,
-            "read_method": invoice.read_method, "due_date": invoice.due_date.isoformat()}
+            "read_method": invoice.read_method, "due_date": invoice.due_date.isoformat(), "hold": invoice.hold}
 
 
 def _revision(s: Session, revision, order_lines: list[Line]) -> dict[str, Any]:
@@ -101,11 +105,16 @@ def order_text(data: dict[str, Any]) -> str:
     for document in data["documents"]:
         out.append(f"document {document['kind']:<11} {document['filename']}  rev {document['revision'] or '-'}  "
                    f"{document['sha256'][:16]}…")
+    if data["delivered"]:
+        out.append("delivered " + ", ".join(f"{q} {k}" for k, q in data["delivered"].items())
+                   + "; received " + (", ".join(f"{q} {k}" for k, q in data["received"].items()) or "nothing yet"))
+    out += [f"claim {c['kind']} by {c['by']}: {c['text']}" for c in data["claims"]]
     invoice = data["invoice"]
     if invoice:
         flag = "  TOTAL DIFFERS" if invoice["mismatch"] else ""
         out.append(f"invoice {invoice['number'] or '?'} of {invoice['invoice_date']}: read {invoice['total_read']}, "
-                   f"approved {invoice['total_expected']}, due {invoice['due_date']}{flag}")
+                   f"approved {invoice['total_expected']}, due {invoice['due_date']}{flag}"
+                   + (f"  PAYMENT HELD: {invoice['hold']}" if invoice["hold"] else ""))
     out += ["", "timeline:"]
     out += [f"  {e['at'][:19]}  {e['actor']:<28} {e['kind']:<15} {e['detail']}" for e in data["events"]]
     return "\n".join(out)
@@ -119,7 +128,10 @@ def status(s: Session) -> dict[str, Any]:
     for email, state, number in s.exec(query).all():
         counts[email][state.value] = number
     suppliers = [{"supplier": email, "unprocessed": c["new"], "rejected": c["rejected"],
-                  "awaiting_approval": c["awaiting_approval"], "awaiting_invoice": c["approved"],
+                  "awaiting_approval": c["awaiting_approval"],
+                  "awaiting_delivery": c["approved"] + c["partly_delivered"],
+                  "awaiting_receipt": c["partly_delivered"] + c["delivered"],
+                  "awaiting_invoice": c["approved"] + c["partly_delivered"] + c["delivered"] + c["received"],
                   "invoiced_unpaid": c["invoiced"]} for email, c in sorted(counts.items())]
     buyers = _waiting_for_buyers(s)
     return {"suppliers": suppliers, "buyers": buyers}

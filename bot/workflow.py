@@ -14,7 +14,11 @@ from parsers.records import BillSheet, Line
 from parsers.reply import Command, CommandKind
 from storage.models import OrderStatus, RevisionStatus
 
-CLOSED = (OrderStatus.APPROVED, OrderStatus.INVOICED, OrderStatus.PAID, OrderStatus.CANCELLED)
+CLOSED = (OrderStatus.APPROVED, OrderStatus.PARTLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.RECEIVED,
+          OrderStatus.INVOICED, OrderStatus.PAID, OrderStatus.CANCELLED)  # no more bills
+DELIVERING = (OrderStatus.APPROVED, OrderStatus.PARTLY_DELIVERED, OrderStatus.INVOICED)  # DELIVERED is expected
+AFTER_DELIVERY = (OrderStatus.PARTLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.RECEIVED)
+INVOICEABLE = (OrderStatus.APPROVED, *AFTER_DELIVERY)
 
 
 class Role(str, Enum):
@@ -144,8 +148,26 @@ class CancelOrder:
     reason: str
 
 
+@dataclass(frozen=True)
+class RecordDelivery:
+    """What the supplier shipped: quantities from a document, from lines in the text, or all that is open."""
+
+    note: str
+
+
+@dataclass(frozen=True)
+class RecordReceipt:
+    note: str
+
+
+@dataclass(frozen=True)
+class OpenClaim:
+    kind: str  # short | damaged
+    text: str
+
+
 Decision = (Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | AttachDocuments | RecordInvoice
-            | RecordPayment | CancelOrder)
+            | RecordPayment | CancelOrder | RecordDelivery | RecordReceipt | OpenClaim)
 
 
 def decide(order: OrderView, reply: Reply) -> Decision:
@@ -167,13 +189,18 @@ def _supplier(order: OrderView, reply: Reply) -> Decision:
             return Refuse(error)
     if kind is CommandKind.INVOICE:
         return _invoice(order, reply)
+    if kind is CommandKind.DELIVERED:
+        if order.status not in DELIVERING:
+            return Refuse(errors.DeliveryNotExpected(status=order.status.value))
+        return RecordDelivery(note=reply.note)
     if reply.sheet is not None:
         return _new_sheet(order, reply)
     if reply.bill is not None:
         return _new_bill(order, reply)
     if kind is CommandKind.SEND:
         return _send(order)
-    if kind in (CommandKind.APPROVE, CommandKind.REJECT, CommandKind.PAID, CommandKind.CANCEL):
+    if kind in (CommandKind.APPROVE, CommandKind.REJECT, CommandKind.PAID, CommandKind.CANCEL, CommandKind.RECEIVED,
+                CommandKind.SHORT, CommandKind.DAMAGED):
         return Refuse(errors.OnlyBuyersDecide())
     if reply.documents:
         return _documents(order, reply)
@@ -184,7 +211,7 @@ def _invoice(order: OrderView, reply: Reply) -> Decision:
     if order.status in (OrderStatus.INVOICED, OrderStatus.PAID):
         return Refuse(errors.AlreadyInvoiced())
     approved = order.approved
-    if order.status is not OrderStatus.APPROVED or approved is None:
+    if order.status not in INVOICEABLE or approved is None:
         return Refuse(errors.InvoiceBeforeApproval(status=order.status.value))
     if not reply.documents:
         return Refuse(errors.InvoiceNeedsDocument())
@@ -257,14 +284,29 @@ def _buyer(order: OrderView, reply: Reply) -> Decision:
         return RecordPayment(note=reply.command.argument)
     if kind is CommandKind.CANCEL:
         return _cancel(order, reply)
+    if kind in (CommandKind.RECEIVED, CommandKind.SHORT, CommandKind.DAMAGED):
+        return _receiving(order, reply)
     return _comment(reply, Role.SUPPLIER)
+
+
+def _receiving(order: OrderView, reply: Reply) -> Decision:
+    """What arrived: only after a delivery, in answer to one of the order's emails."""
+    if not reply.in_thread:
+        return Refuse(errors.CancelNeedsReply(command=reply.command.kind.value.upper()))
+    if order.status not in (*AFTER_DELIVERY, OrderStatus.INVOICED):
+        return Refuse(errors.NothingDelivered(status=order.status.value))
+    if reply.command.kind is CommandKind.RECEIVED:
+        return RecordReceipt(note=reply.note)
+    if not reply.note:
+        return Refuse(errors.ClaimNeedsText(kind=reply.command.kind.value.upper()))
+    return OpenClaim(kind=reply.command.kind.value, text=reply.note)
 
 
 def _cancel(order: OrderView, reply: Reply) -> Decision:
     """Before the supplier invoices, with a reason, in answer to one of the order's emails."""
     if not reply.in_thread:
         return Refuse(errors.CancelNeedsReply())
-    if order.status in (OrderStatus.INVOICED, OrderStatus.PAID):
+    if order.status in (*AFTER_DELIVERY, OrderStatus.INVOICED, OrderStatus.PAID):
         return Refuse(errors.CancelTooLate(status=order.status.value))
     if not reply.command.argument:
         return Refuse(errors.CancelNeedsReason())
@@ -325,3 +367,8 @@ def order_status_after(decision: Decision, current: OrderStatus) -> OrderStatus:
     if isinstance(decision, CancelOrder):
         return OrderStatus.CANCELLED
     return current
+
+
+def delivery_status(open_quantities: dict) -> OrderStatus:
+    """After a delivery: everything approved is on its way, or only part of it."""
+    return OrderStatus.PARTLY_DELIVERED if open_quantities else OrderStatus.DELIVERED

@@ -36,7 +36,11 @@ class CommandKind(str, Enum):
     INVOICE = "invoice"
     PAID = "paid"
     ORDERS = "orders"  # to the bot's own address: a supplier's list of their orders
-    CANCEL = "cancel"  # a buyer's, with a reason, before the order is invoiced
+    CANCEL = "cancel"  # a buyer's, with a reason, before anything is delivered
+    DELIVERED = "delivered"  # the supplier's: a (partial) delivery
+    RECEIVED = "received"  # the company's: what arrived
+    SHORT = "short"  # the company's claim: less arrived than was delivered
+    DAMAGED = "damaged"  # the company's claim: it arrived damaged
     NONE = "none"  # no command: the text is a comment (or empty)
 
 
@@ -55,6 +59,10 @@ DEFAULT_KEYWORDS: dict[CommandKind, tuple[str, ...]] = {
     CommandKind.PAID: ("paid", "bezahlt"),
     CommandKind.ORDERS: ("orders", "aufträge", "auftraege", "bestellungen", "commandes"),
     CommandKind.CANCEL: ("cancel", "stornieren", "storno", "annuler"),
+    CommandKind.DELIVERED: ("delivered", "shipped", "geliefert", "versandt", "livré", "livre", "expédié"),
+    CommandKind.RECEIVED: ("received", "erhalten", "eingegangen", "reçu", "recu"),
+    CommandKind.SHORT: ("short", "missing", "fehlt", "fehlmenge", "manque"),
+    CommandKind.DAMAGED: ("damaged", "beschädigt", "beschaedigt", "endommagé", "endommage"),
 }
 
 

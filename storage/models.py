@@ -62,6 +62,9 @@ class OrderStatus(str, Enum):
     AWAITING_APPROVAL = "awaiting_approval"
     REJECTED = "rejected"
     APPROVED = "approved"
+    PARTLY_DELIVERED = "partly_delivered"  # the supplier said DELIVERED for some of it
+    DELIVERED = "delivered"  # everything approved is delivered, waiting for the receipt
+    RECEIVED = "received"  # the company confirmed it received everything
     INVOICED = "invoiced"
     PAID = "paid"
     CANCELLED = "cancelled"
@@ -300,6 +303,7 @@ class Invoice(SQLModel, table=True):
     total_read: Decimal | None = Field(default=None, sa_type=DecimalText)
     net_read: Decimal | None = Field(default=None, sa_type=DecimalText)
     tax_read: Decimal | None = Field(default=None, sa_type=DecimalText)
+    hold: str = Field(sa_type=Text, default="")  # why the payment waits (not received, a line differs); "" = due
     total_expected: Decimal = Field(sa_type=DecimalText)
     read_method: str = "none"  # text, ocr, none
     terms: str = "net 30"
@@ -312,6 +316,56 @@ class Invoice(SQLModel, table=True):
     @property
     def mismatch(self) -> bool:
         return self.total_read is not None and self.total_read != self.total_expected
+
+
+class Delivery(SQLModel, table=True):
+    """One DELIVERED from the supplier: what they say they shipped (several per order are normal)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    number: int
+    note: str = Field(sa_type=Text, default="")
+    by: str
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DeliveryLine(SQLModel, table=True):
+    __tablename__ = "delivery_line"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    sku: str  # the approved line's key (SKU, else description)
+    quantity: Decimal = Field(sa_type=DecimalText)
+
+
+class Receipt(SQLModel, table=True):
+    """One RECEIVED from the company: what arrived."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    by: str
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReceiptLine(SQLModel, table=True):
+    __tablename__ = "receipt_line"
+    id: int | None = Field(default=None, primary_key=True)
+    receipt_id: int = Field(foreign_key="receipt.id", index=True)
+    sku: str
+    quantity: Decimal = Field(sa_type=DecimalText)
+
+
+class Claim(SQLModel, table=True):
+    """SHORT or DAMAGED from the company: an open claim against the supplier, shown with the order."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    kind: str  # short | damaged
+    text: str = Field(sa_type=Text)
+    by: str
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Payment(SQLModel, table=True):

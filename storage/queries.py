@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, or_, update
@@ -11,6 +12,11 @@ from sqlmodel import Session, col, select
 from bot.matching import Target
 from parsers.records import Line
 from storage.models import (
+    Claim,
+    Delivery,
+    DeliveryLine,
+    Receipt,
+    ReceiptLine,
     Buyer,
     BuyerDelegate,
     SupplierAddress,
@@ -350,6 +356,33 @@ def orders_of_supplier(s: Session, supplier_id: int, statuses: Sequence[OrderSta
     query = select(PurchaseOrder).where(PurchaseOrder.supplier_id == supplier_id,
                                         col(PurchaseOrder.status).in_([status.value for status in statuses]))
     return s.exec(query.order_by(col(PurchaseOrder.created_at), col(PurchaseOrder.id))).all()
+
+
+def delivered_quantities(s: Session, order_id: int) -> dict[str, Decimal]:
+    query = select(DeliveryLine.sku, DeliveryLine.quantity).join(
+        Delivery, col(Delivery.id) == col(DeliveryLine.delivery_id)).where(Delivery.order_id == order_id)
+    return _summed(s.exec(query).all())
+
+
+def received_quantities(s: Session, order_id: int) -> dict[str, Decimal]:
+    query = select(ReceiptLine.sku, ReceiptLine.quantity).join(
+        Receipt, col(Receipt.id) == col(ReceiptLine.receipt_id)).where(Receipt.order_id == order_id)
+    return _summed(s.exec(query).all())
+
+
+def _summed(rows: Sequence[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    total: dict[str, Decimal] = {}
+    for key, quantity in rows:
+        total[key] = total.get(key, Decimal(0)) + quantity
+    return total
+
+
+def deliveries_of(s: Session, order_id: int) -> list[Delivery]:
+    return list(s.exec(select(Delivery).where(Delivery.order_id == order_id).order_by(col(Delivery.number))))
+
+
+def claims_of(s: Session, order_id: int) -> list[Claim]:
+    return list(s.exec(select(Claim).where(Claim.order_id == order_id).order_by(col(Claim.id))))
 
 
 def latest_supplier_token(s: Session, order_id: int) -> str | None:

@@ -98,8 +98,11 @@ def test_an_exe_renamed_pdf_is_refused_and_nothing_is_stored(world: World) -> No
 
 
 def test_the_invoice_is_read_checked_and_scheduled(world: World, tmp_path: Path) -> None:
+    from tests.test_delivery import deliver_and_receive
+
     ref = approved_order(world)
     approved = world.supplier.wait_for("approved — please deliver")
+    deliver_and_receive(world, ref)  # paid for what was received: here, everything
     invoice_pdf = text_pdf(["ACME Supplies", "Invoice No: INV-77", "Invoice date: 2026-11-20",
                             "Total due: EUR 299.99"])  # the approved total is 280.84
     world.supplier.reply(approved, "Invoice. Thanks for the order", attachments=(("INV-77.pdf", invoice_pdf),))
@@ -108,13 +111,16 @@ def test_the_invoice_is_read_checked_and_scheduled(world: World, tmp_path: Path)
     assert "Invoice number: INV-77" in to_buyer.text and "Invoice total:  EUR 299.99" in to_buyer.text
     assert "differs from the approved bill by EUR 19.15" in to_buyer.text
     assert to_buyer.attachment("INV-77.pdf") is not None
-    assert "Payment is due on 2026-12-20" in world.supplier.wait_for("Invoice received — payment due").text
+    held = world.supplier.wait_for("Invoice received — payment due").text  # more than the goods are worth
+    assert "The payment waits: the invoice total 299.99 is more than the goods received are worth" in held
 
     data = order_json(world, ref)
     assert data["status"] == "invoiced" and data["revisions"][0]["status"] == "invoiced"
     assert data["invoice"] == {"number": "INV-77", "invoice_date": "2026-11-20", "total_read": "299.99",
                                "total_expected": "280.84", "mismatch": True, "read_method": "text",
-                               "due_date": "2026-12-20"}
+                               "due_date": "2026-12-20",
+                               "hold": "the invoice total 299.99 is more than the goods received are worth (280.84): "
+                                       "every line was received in full"}
     digest = next(d["sha256"] for d in data["documents"] if d["kind"] == "invoice")
     out = tmp_path / "invoice.pdf"
     result = CliRunner().invoke(main, ["--config", str(world.config_path), "document", "get", digest, "-o", str(out)])
