@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot import bills
-from parsers.intake import numbers
+from parsers import numbers
 from parsers.records import Line
 
 Quantities = dict[str, Decimal]

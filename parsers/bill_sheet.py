@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from python_calamine import CalamineError, CalamineWorkbook
 
-from parsers.intake.numbers import Convention, decide, tidy, to_decimal
+from parsers.numbers import Convention, decide, tidy, to_decimal
 from parsers.records import BillSheet, Line, Problem
 
 BILL_SHEET = "Bill"

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from parsers.intake import DocumentUnreadable, build_bill, read_bill_document
-from parsers.intake.numbers import Convention, decide, to_decimal
+from parsers.numbers import Convention, decide, to_decimal
 from parsers.intake.ocr import OcrLimits
 from parsers.intake.pdf import PdfLimits
 from parsers.intake.roles import role_of

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from parsers.intake import numbers
+from parsers import numbers
 from parsers.intake.records import Cell, Row
 from parsers.intake.roles import clusters
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from parsers.intake import numbers
-from parsers.intake.numbers import Convention
+from parsers import numbers
+from parsers.numbers import Convention
 from parsers.intake.records import Cell, DocumentTotals, ReadLine, Row, Table, Where
 from parsers.intake.roles import NUMERIC_ROLES, Header, find_header, header_of
 
