@@ -115,8 +115,13 @@ class Notifier:
         return self._to_supplier(s, order, "submitted", subject, {"bill": view}, thread)
 
     def approved(self, s: Session, order: PurchaseOrder, view: BillView, note: str, by: str) -> OutboxMessage:
+        """What was approved, line by line, with our sheet of that revision as the supplier's record."""
+        lines = [change.line for change in view.changes if change.kind is not bills.ChangeKind.REMOVED]
+        sheet = self.sheet_attachment(order, s.get(Supplier, order.supplier_id), lines)
+        sheet = replace(sheet, filename=f"{order.ref}-bill-rev{view.number}.xlsx")
         subject = f"[{order.ref}] Bill rev {view.number} approved — please deliver"
-        return self._to_supplier(s, order, "approved", subject, {"bill": view, "note": note, "by": by}, None)
+        context = {"bill": view, "note": note, "by": by, "sheet_name": sheet.filename}
+        return self._to_supplier(s, order, "approved", subject, context, None, (sheet,))
 
     def rejected(self, s: Session, order: PurchaseOrder, view: BillView, lines: Sequence[Line],
                  reason: str, by: str) -> OutboxMessage:

@@ -92,6 +92,8 @@ def test_full_loop_from_order_to_approval(world: World) -> None:
     world.poll()
     approved = world.supplier.wait_for("Bill rev 2 approved — please deliver")
     assert "Note from the buyer: go ahead" in approved.text
+    assert "REMOVED GLV-L" in approved.text and "not the original order" in approved.text
+    assert approved.attachment(f"{ref}-bill-rev2.xlsx") is not None
 
     data = order_json(world, ref)
     assert data["status"] == "approved"

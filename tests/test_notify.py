@@ -1,0 +1,86 @@
+"""bot.notify: what each email tells its reader, rendered and queued without a mail server."""
+from __future__ import annotations
+
+import email
+import io
+from datetime import date
+from decimal import Decimal as D
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+from bot.app import App, build_app
+from bot.config import load_config
+from bot.notify import bill_view
+from bot.orders import NewOrder, create_order
+from parsers.bill_sheet import read_bill_sheet
+from parsers.records import Line
+from storage import queries
+from storage.db import session
+from tests.conftest import write_config
+
+ORDERED = (Line("BLT-M8", "Hex bolt M8x40", D(500), "pcs", D("0.12"), D(19)),
+           Line("GLV-L", "Work gloves L", D(40), "pair", D("3.90"), D(19)))
+BILLED = (Line("BLT-M8", "Hex bolt M8x40", D(500), "pcs", D("0.14"), D(19)),
+          Line("FRT", "Freight", D(1), "lot", D("25"), D(19)))
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", "unused")
+    unused = SimpleNamespace(imap_port=1, smtp_port=1)  # nothing is sent: mails stay in the outbox
+    return build_app(load_config(write_config(tmp_path, "bot@example.test", unused,
+                                              f"sqlite:///{tmp_path}/bot.db")))
+
+
+def order_of(app: App, delivery: date | None = None) -> str:
+    return create_order(app, NewOrder("sales@supplier.test", ("buyer@example.test",), ORDERED,
+                                      requested_delivery=delivery))
+
+
+def approved_mail(app: App, ref: str, lines: tuple[Line, ...], number: int = 2) -> EmailMessage:
+    with session(app.engine) as s:
+        order = queries.order_by_ref(s, ref)
+        row = app.notifier.approved(s, order, bill_view(number, "EUR", lines, ORDERED), "go ahead", "buyer@example.test")
+        s.commit()
+        return email.message_from_bytes(row.raw, policy=default)
+
+
+def parts(mail: EmailMessage) -> tuple[str, str]:
+    return (mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content())
+
+
+def test_the_approval_lists_what_was_approved_and_attaches_that_revisions_sheet(app: App) -> None:
+    mail = approved_mail(app, ref := order_of(app), BILLED)
+    text, html = parts(mail)
+    assert mail["Subject"] == f"[{ref}] Bill rev 2 approved — please deliver"
+    assert "BLT-M8 Hex bolt M8x40: 500 pcs × 0.14 = 70.00" in text and "[CHANGED: unit price 0.12 → 0.14]" in text
+    assert "FRT Freight: 1 lot × 25.00 = 25.00" in text and "REMOVED GLV-L" in text
+    assert "Total: EUR 113.05" in text and "Freight" in html and "113.05" in html
+    assert "deliver as ordered" not in text.lower() and "deliver what this approved bill lists, not the original order" in text
+    sheets = [p for p in mail.iter_attachments() if p.get_filename() == f"{ref}-bill-rev2.xlsx"]
+    assert len(sheets) == 1 and f"The attached {ref}-bill-rev2.xlsx is the approved bill" in text
+    assert read_bill_sheet(sheets[0].get_content()).lines == BILLED
+
+
+def test_the_approved_sheet_shows_the_approved_total_without_a_spreadsheet_program(app: App) -> None:
+    mail = approved_mail(app, order_of(app), BILLED)
+    data = next(mail.iter_attachments()).get_content()
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name("Bill").to_python()
+    assert next(row[6] for row in rows if row[0] == "Total") == 113.05
+
+
+def test_an_approval_as_ordered_gives_the_requested_delivery_date(app: App) -> None:
+    text, html = parts(approved_mail(app, order_of(app, date(2026, 12, 14)), ORDERED, 1))
+    assert "Please deliver the order as approved." in text and "differs" not in text
+    assert "Requested delivery date: 2026-12-14." in text and "2026-12-14" in html
+
+
+def test_without_a_requested_date_none_is_invented(app: App) -> None:
+    text, _ = parts(approved_mail(app, order_of(app), ORDERED, 1))
+    assert "delivery date" not in text
+
