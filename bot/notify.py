@@ -163,9 +163,9 @@ class Notifier:
         return self._to_supplier(s, order, "remittance", subject, {"payment": payment, "invoice": invoice}, None)
 
     def digest(self, s: Session, supplier: Supplier, items: Sequence[DigestItem], day: date) -> OutboxMessage:
-        unprocessed = queries.unprocessed_count(s, supplier.id)
-        subject = f"Your open orders with {self.config.bot.customer_name}: {unprocessed} unprocessed"
-        context = {"items": items, "unprocessed": unprocessed, "day": day, "customer": self.config.bot.customer_name,
+        waiting = queries.waiting_for_supplier(s, supplier.id)
+        subject = f"Your open orders with {self.config.bot.customer_name}: {waiting.total} waiting for you"
+        context = {"items": items, "waiting": waiting, "day": day, "customer": self.config.bot.customer_name,
                    "marker": REPLY_MARKER}
         mail = self._outgoing("digest", (supplier.email,), subject, context, None, None)
         return self._queue(s, mail, None, None)
@@ -236,7 +236,7 @@ class Notifier:
         context = {"error": error, "subject": message.subject, "order": order,
                    "customer": self.config.bot.customer_name, "marker": REPLY_MARKER,
                    "bot_address": self.config.bot.address,
-                   "unprocessed": queries.unprocessed_count(s, supplier.id) if supplier else None}
+                   "waiting": queries.waiting_for_supplier(s, supplier.id) if supplier else None}
         # No reply token: a refused sender gains no address; a reply still threads by Message-ID.
         mail = self._outgoing(f"errors/{error.template}", (message.sender,), subject, context, None,
                               Thread.of(message), automatic="auto-replied")
@@ -265,14 +265,14 @@ class Notifier:
         assert supplier is not None
         s.flush()
         context = self._context(order, {**extra, "supplier": supplier,
-                                        "unprocessed": queries.unprocessed_count(s, supplier.id)})
+                                        "waiting": queries.waiting_for_supplier(s, supplier.id)})
         token = self._token(s, order.id, None, "supplier")
         mail = self._outgoing(template, (supplier.email,), subject, context, token, thread, attachments)
         return self._queue(s, mail, order.id, None)
 
     def _context(self, order: PurchaseOrder, extra: dict[str, Any]) -> dict[str, Any]:
         return {"order": order, "customer": self.config.bot.customer_name, "marker": REPLY_MARKER,
-                "unprocessed": None, **extra}
+                "waiting": None, **extra}
 
     def _buyer_addresses(self, s: Session, order: PurchaseOrder) -> tuple[str, ...]:
         return tuple(buyer.email for buyer in queries.buyers_of(s, order.id))

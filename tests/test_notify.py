@@ -21,6 +21,7 @@ from parsers.bill_sheet import read_bill_sheet
 from parsers.records import Line
 from storage import queries
 from storage.db import session
+from storage.models import OrderStatus
 from tests.conftest import write_config
 
 ORDERED = (Line("BLT-M8", "Hex bolt M8x40", D(500), "pcs", D("0.12"), D(19)),
@@ -84,3 +85,44 @@ def test_without_a_requested_date_none_is_invented(app: App) -> None:
     text, _ = parts(approved_mail(app, order_of(app), ORDERED, 1))
     assert "delivery date" not in text
 
+
+
+# --- what waits for the supplier, at the top of every email to them -------------------------------
+
+def set_status(app: App, ref: str, status: OrderStatus) -> None:
+    with session(app.engine) as s:
+        queries.order_by_ref(s, ref).status = status
+        s.commit()
+
+
+def rejected_mail(app: App, ref: str) -> tuple[str, str]:
+    with session(app.engine) as s:
+        order = queries.order_by_ref(s, ref)
+        row = app.notifier.rejected(s, order, bill_view(1, "EUR", BILLED, ORDERED), BILLED, "too dear", "buyer@example.test")
+        s.commit()
+        return parts(email.message_from_bytes(row.raw, policy=default))
+
+
+def test_a_rejection_names_the_rejected_bill_among_everything_that_waits_for_the_supplier(app: App) -> None:
+    rejected, approved, pending, new = (order_of(app) for _ in range(4))
+    set_status(app, approved, OrderStatus.APPROVED)
+    set_status(app, pending, OrderStatus.AWAITING_APPROVAL)  # waits for the buyer, not for the supplier
+    set_status(app, rejected, OrderStatus.REJECTED)
+    text, html = rejected_mail(app, rejected)
+    expected = (f"Waiting for you: 1 new order to answer with a bill ({new}); 1 rejected bill to correct "
+                f"({rejected}); 1 approved order to deliver and invoice ({approved}).")
+    assert text.splitlines()[0] == expected and expected in html
+
+
+def test_many_orders_are_counted_and_the_oldest_named(app: App) -> None:
+    refs = [order_of(app) for _ in range(5)]
+    text, _ = rejected_mail(app, refs[0])  # still new: the rejection here is only a rendering
+    assert text.splitlines()[0] == (f"Waiting for you: 5 new orders to answer with a bill "
+                                    f"({refs[0]}, {refs[1]}, {refs[2]} and 2 more).")
+
+
+def test_a_supplier_with_nothing_to_do_is_told_so(app: App) -> None:
+    ref = order_of(app)
+    set_status(app, ref, OrderStatus.INVOICED)
+    text, html = rejected_mail(app, ref)
+    assert text.splitlines()[0] == "Nothing waits for you right now." and "Nothing waits for you right now." in html

@@ -48,7 +48,7 @@ def test_full_loop_from_order_to_approval(world: World) -> None:
     world.poll()
     new_order = world.supplier.wait_for(f"[{ref}] New order from ACME GmbH")
     assert re.fullmatch(rf"{world.bot.split('@')[0]}\+[a-z2-7]{{26}}@example\.test", str(new_order.message["Reply-To"]))
-    assert "You have 1 unprocessed order." in new_order.text.splitlines()[0]
+    assert new_order.text.splitlines()[0] == f"Waiting for you: 1 new order to answer with a bill ({ref})."
     assert (new_order.message["Auto-Submitted"], new_order.message["X-Auto-Response-Suppress"]) == (
         "auto-generated", "All")
     assert "BLT-M8 Hex bolt M8x40: 500 pcs × 0.12 = 60.00" in new_order.text
