@@ -3,25 +3,30 @@ from __future__ import annotations
 
 import email
 import io
+import re
 from datetime import date
 from decimal import Decimal as D
 from email.message import EmailMessage
 from email.policy import default
+from html import unescape
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from python_calamine import CalamineWorkbook
+from sqlmodel import select
 
 from bot.app import App, build_app
 from bot.config import load_config
 from bot.notify import bill_view
 from bot.orders import NewOrder, create_order
+from bot.render import preheader_of
 from parsers.bill_sheet import read_bill_sheet
 from parsers.records import Line
+from parsers.reply import REPLY_MARKER
 from storage import queries
 from storage.db import session
-from storage.models import OrderStatus
+from storage.models import OrderStatus, OutboxMessage
 from tests.conftest import write_config
 
 ORDERED = (Line("BLT-M8", "Hex bolt M8x40", D(500), "pcs", D("0.12"), D(19)),
@@ -126,3 +131,37 @@ def test_a_supplier_with_nothing_to_do_is_told_so(app: App) -> None:
     set_status(app, ref, OrderStatus.INVOICED)
     text, html = rejected_mail(app, ref)
     assert text.splitlines()[0] == "Nothing waits for you right now." and "Nothing waits for you right now." in html
+
+
+# --- the inbox preview --------------------------------------------------------------------------
+
+def preview(html: str, length: int = 200) -> str:
+    """What an inbox shows beside the subject: the first characters of the HTML's text, hidden ones
+    included (the preheader's filler counts, that is what it is for)."""
+    body = re.sub(r"<[^>]+>", " ", html.split("<body", 1)[1].split(">", 1)[1])
+    return re.sub(r"[ \t\r\n]+", " ", unescape(body)).strip()[:length]
+
+
+def new_order_mail(app: App, ref: str) -> EmailMessage:
+    with session(app.engine) as s:
+        order = queries.order_by_ref(s, ref)
+        row = s.exec(select(OutboxMessage).where(OutboxMessage.order_id == order.id)).one()
+        return email.message_from_bytes(row.raw, policy=default)
+
+
+def test_each_mail_is_previewed_by_its_point_and_the_reply_marker_stays_out_of_the_preview(app: App) -> None:
+    ref = order_of(app)
+    new_text, new_html = parts(new_order_mail(app, ref))
+    approved_text, approved_html = parts(approved_mail(app, ref, BILLED))
+    rejected_text, rejected_html = rejected_mail(app, ref)  # an email without its own HTML layout
+    assert preview(new_html).startswith(f"ACME GmbH has a new order for you: {ref} (EUR).")
+    assert preview(approved_html).startswith(f"Good news: your bill revision 2 for {ref} was approved by")
+    assert preview(rejected_html).startswith(f"Your bill revision 1 for {ref} was rejected by buyer@example.test.")
+    for text, html in ((new_text, new_html), (approved_text, approved_html), (rejected_text, rejected_html)):
+        assert REPLY_MARKER not in preview(html) and REPLY_MARKER in html and REPLY_MARKER in text
+
+
+def test_a_long_point_is_cut_at_a_word() -> None:
+    text = f"Waiting for you: nothing.\n{REPLY_MARKER}\n\nHello,\n\n" + "word " * 60
+    point = preheader_of(text, REPLY_MARKER)
+    assert point.startswith("word word") and point.endswith("word…") and len(point) <= 141
