@@ -7,6 +7,7 @@ import logging
 import sys
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -21,12 +22,14 @@ from bot.terms import TermsInvalid, parse_terms
 from bot.outbox import send_outbox
 from bot.pipeline import drop, release, retry
 from bot.runner import poll_once, run_forever
-from bot.views import order_detail, order_summary, order_text, status, status_text
+from bot.views import (
+    order_detail, order_rows, order_summary, order_text, orders_text, outbox_text, status, status_text,
+)
 from parsers.bill_sheet import SheetInvalid
 from parsers.order_lines import read_order_lines
 from storage import queries
 from storage.db import current_revision, head_revision, make_engine, session, upgrade_schema
-from storage.models import BuyerDelegate, InboundStatus, OutboxStatus, SupplierAddress
+from storage.models import BuyerDelegate, InboundStatus, OrderStatus, OutboxStatus, SupplierAddress
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -90,20 +93,26 @@ def run(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--status", "state", type=click.Choice([s.value for s in OrderStatus]), default=None,
+              help="Only orders in this state.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--limit", default=100, show_default=True)
 @click.option("--offset", default=0)
 @click.pass_context
-def orders(ctx: click.Context, as_json: bool, limit: int, offset: int) -> None:
-    """List orders, newest first."""
+def orders(ctx: click.Context, state: str | None, as_json: bool, limit: int, offset: int) -> None:
+    """List orders, newest first: status, supplier, totals, latest bill, dates."""
     app = _app(ctx)
     with session(app.engine) as s:
-        rows = [order_summary(s, order) for order in queries.all_orders(s, limit, offset)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        click.echo(f"{row['ref']:<16} {row['status']:<18} {row['supplier']}")
+        found = queries.all_orders(s, limit, offset, OrderStatus(state) if state else None)
+        if as_json:
+            click.echo(json.dumps([order_summary(s, order) for order in found], indent=2))
+            return
+        click.echo(orders_text(order_rows(s, found), _zone(app)))
+
+
+def _zone(app: App) -> ZoneInfo:
+    """Times are stored in UTC and shown in the configured zone (schedule.timezone)."""
+    return ZoneInfo(app.config.schedule.timezone)
 
 
 @main.group()
@@ -149,7 +158,7 @@ def order_show(ctx: click.Context, ref: str, as_json: bool) -> None:
         if found is None:
             raise click.ClickException(f"no order {ref}")
         data = order_detail(s, found)
-    click.echo(json.dumps(data, indent=2) if as_json else order_text(data))
+    click.echo(json.dumps(data, indent=2) if as_json else order_text(data, _zone(app), found.requested_delivery))
 
 
 @main.group()
@@ -435,9 +444,7 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        error = f"\n    {r['last_error']}" if r["last_error"] else ""
-        click.echo(f"#{r['id']}  {r['status']:<8} x{r['attempts']}  {r['recipients']}  {r['subject'][:60]}{error}")
+    click.echo(outbox_text(rows, _zone(app)))
 
 
 @outbox.command("retry")

@@ -69,8 +69,10 @@ def order_by_ref(s: Session, ref: str) -> PurchaseOrder | None:
     return s.exec(select(PurchaseOrder).where(PurchaseOrder.ref == ref.upper())).first()
 
 
-def all_orders(s: Session, limit: int, offset: int) -> Sequence[PurchaseOrder]:
+def all_orders(s: Session, limit: int, offset: int, status: OrderStatus | None = None) -> Sequence[PurchaseOrder]:
     query = select(PurchaseOrder).order_by(col(PurchaseOrder.id).desc()).offset(offset).limit(limit)
+    if status is not None:
+        query = query.where(PurchaseOrder.status == status.value)
     return s.exec(query).all()
 
 
