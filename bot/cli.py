@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,10 @@ from bot.terms import TermsInvalid, parse_terms
 from bot.outbox import send_outbox
 from bot.pipeline import drop, release, retry
 from bot.runner import poll_once, run_forever
+from bot.bills import format_money
 from bot.views import (
-    order_detail, order_rows, order_summary, order_text, orders_text, outbox_text, status, status_text,
+    failed_text, held_text, order_detail, order_rows, order_summary, order_text, orders_text, outbox_text,
+    payments_text, status, status_text,
 )
 from parsers.bill_sheet import SheetInvalid
 from parsers.order_lines import read_order_lines
@@ -49,7 +52,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
 
 
-@click.group()
+@click.group(context_settings={"max_content_width": 120})  # wide terminals see whole descriptions
 @click.option("--config", "config_path", envvar="SUPPLIERBOT_CONFIG", default="supplierbot.toml",
               show_default=True, type=click.Path(path_type=Path), help="TOML config (or SUPPLIERBOT_CONFIG).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each step to stderr.")
@@ -257,10 +260,9 @@ def payments_due_command(ctx: click.Context, until, xlsx_path: Path | None, as_j
     if as_json:
         click.echo(json.dumps({"payments": [_payment_json(r) for r in rows], "totals": totals}, indent=2))
         return
-    for r in rows:
-        discount = f"  or {r.amount - r.discount_amount} by {r.discount_until}" if r.discount_until else ""
-        click.echo(f"{r.due}  {r.ref:<14} {r.supplier:<30} {r.currency} {r.amount:>12,}{discount}")
-    click.echo("totals: " + (", ".join(f"{c} {t}" for c, t in totals.items()) or "nothing due"))
+    if rows:
+        click.echo(payments_text(rows))
+    click.echo("totals: " + (", ".join(format_money(Decimal(t), c) for c, t in totals.items()) or "nothing due"))
 
 
 def _payment_json(r) -> dict:
@@ -355,9 +357,7 @@ def failed_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        click.echo(f"#{r['id']}  uid {r['uid']}  {r['sender']}  {r['subject'][:40]!r}  attempts {r['attempts']}  "
-                   f"next {r['next_attempt_at'] or 'set aside'}\n    {r['error']}")
+    click.echo(failed_text(rows, _zone(app)) if rows else "no failed messages")
 
 
 @failed.command("retry")
@@ -396,8 +396,7 @@ def held_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        click.echo(f"#{r['id']}  {r['sender']}  {r['subject'][:50]!r}\n    {r['reason']}")
+    click.echo(held_text(rows, _zone(app)) if rows else "no held decisions")
 
 
 @held.command("release")

@@ -205,6 +205,27 @@ def outbox_text(rows: list[dict[str, Any]], zone: ZoneInfo = UTC) -> str:
                  ["id", "status", "attempts", "to", "subject", f"sent ({zone.key})", "last error"], right=(2,))
 
 
+def failed_text(rows: list[dict[str, Any]], zone: ZoneInfo = UTC) -> str:
+    return table([[f"#{r['id']}", r["uid"], r["sender"], _cut(r["subject"], 40), r["attempts"],
+                   local_time(r["next_attempt_at"], zone) if r["next_attempt_at"] else "set aside",
+                   _cut(r["error"] or "", 70)] for r in rows],
+                 ["id", "uid", "from", "subject", "attempts", f"next try ({zone.key})", "error"], right=(4,))
+
+
+def held_text(rows: list[dict[str, Any]], zone: ZoneInfo = UTC) -> str:
+    return table([[f"#{r['id']}", local_time(r["received_at"], zone), r["sender"], _cut(r["subject"], 50),
+                   _cut(r["reason"] or "", 70)] for r in rows],
+                 ["id", f"received ({zone.key})", "from", "subject", "why held"])
+
+
+def payments_text(rows: Sequence[Any]) -> str:
+    """The payment run (bot.payments.DuePayment rows), soonest first as given."""
+    return table([[r.due.isoformat(), r.ref, r.supplier, bills.format_money(r.amount, r.currency),
+                   f"{bills.format_money(r.amount - r.discount_amount, r.currency)} by {r.discount_until.isoformat()}"
+                   if r.discount_until else "-", "TOTAL DIFFERS" if r.total_differs else ""] for r in rows],
+                 ["due", "order", "supplier", "amount", "with discount", ""], right=(3,))
+
+
 # --- text building blocks -----------------------------------------------------------------------
 
 def table(rows: Sequence[Sequence[object]], headers: Sequence[str], right: Sequence[int] = ()) -> str:

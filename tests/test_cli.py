@@ -187,3 +187,9 @@ def test_order_show_lists_each_document_with_its_revision_and_a_zoned_timeline(w
     documents = shown.split("documents:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert documents[0].split()[:4] == ["rev", "kind", "file", "bytes"]
     assert [line.split()[:3] for line in documents[2:]] == [["1", "bill_sheet", f"{ref}-bill.xlsx"]]
+
+
+def test_help_on_a_wide_terminal_shows_whole_descriptions() -> None:
+    listing = CliRunner().invoke(main, ["--help"], terminal_width=120).output
+    assert "Obtain a Gmail user's refresh token once (installed-app flow in a browser) and store it privately." in listing
+    assert "..." not in listing.split("Commands:", 1)[1]
