@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from decimal import Decimal as D
 
 import pypdfium2 as pdfium
@@ -369,3 +370,21 @@ def test_a_sheet_edited_by_the_supplier_shows_the_totals_the_bot_computes(office
     expected = totals(lines)
     assert line_totals == [float(line_net(line)) for line in lines]
     assert sums == [float(expected.net), float(expected.tax), float(expected.gross)]
+
+
+@needs_soffice
+def test_our_sheet_saved_by_libreoffice_as_ods_reads_back_the_same(office) -> None:
+    assert read_bill_sheet(office(write_bill_sheet(HEADER, PRINTED), "ods"), "bill.ods").lines == PRINTED
+
+
+def test_an_edited_sheet_saved_by_libreoffice_reads_back_and_its_totals_agree_with_the_bots() -> None:
+    """A fixture made once by the test above's steps (edit, then `soffice --convert-to xlsx`), so that
+    the reader meets LibreOffice's own file even where LibreOffice is not installed."""
+    saved = (Path(__file__).parent / "fixtures" / "sheets" / "edited-saved-by-libreoffice.xlsx").read_bytes()
+    sheet = read_bill_sheet(saved)
+    assert sheet.order_ref == "PO-2026-0042"
+    assert [(line.sku, line.quantity, line.unit_price) for line in sheet.lines] == [
+        ("BLT-M8", D(480), D("0.135")), ("NUT-M8", D("2.5"), D("12.5")), ("WSH-M8", D(3), D("0.335")),
+        ("FRT", D(1), D("25.5")), ("PAL", D(2), D("7.125"))]
+    expected = totals(sheet.lines)
+    assert computed_totals(saved)[1] == [float(expected.net), float(expected.tax), float(expected.gross)]
