@@ -321,9 +321,12 @@ def computed_totals(xlsx: bytes) -> tuple[list[object], list[object]]:
 
 
 @needs_soffice
-def test_libreoffice_prints_a_four_line_bill_on_one_page(office) -> None:
-    pages = pages_of(office(write_bill_sheet(HEADER, PRINTED), "pdf"))
+def test_libreoffice_prints_a_four_line_bill_on_one_page_in_one_font(office) -> None:
+    pdf = office(write_bill_sheet(HEADER, PRINTED), "pdf")
+    pages = pages_of(pdf)
     assert len(pages) == 1
+    fonts = set(re.findall(rb"/BaseFont\s*/(?:[A-Z]{6}\+)?([A-Za-z]+)", pdf))
+    assert len(fonts) == 1, fonts  # headers too: no serif fallback beside the body's font
     assert all(word in pages[0] for word in ("SKU", "Line total", "Work gloves", "49.50", "Net total", "Total"))
 
 
