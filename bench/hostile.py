@@ -54,10 +54,12 @@ def _xml_bomb() -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for item in source.infolist():
             body = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
+            if b"<t>Bill for order</t>" in body:  # the sheet itself, or its shared strings
                 text = body.decode()
-                text = text[text.index("<worksheet"):].replace("<t>Bill for order</t>", "<t>&lol9;</t>", 1)
-                body = f'<?xml version="1.0"?><!DOCTYPE worksheet [{entities}]>{text}'.encode()
+                root = text[text.index("?>") + 2:].lstrip()
+                name = root[1:].split(" ", 1)[0].split(">", 1)[0]
+                text = root.replace("<t>Bill for order</t>", "<t>&lol9;</t>", 1)
+                body = f'<?xml version="1.0"?><!DOCTYPE {name} [{entities}]>{text}'.encode()
             archive.writestr(item, body)
     return out.getvalue()
 

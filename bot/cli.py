@@ -6,7 +6,9 @@ import json
 import logging
 import sys
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -21,12 +23,16 @@ from bot.terms import TermsInvalid, parse_terms
 from bot.outbox import send_outbox
 from bot.pipeline import drop, release, retry
 from bot.runner import poll_once, run_forever
-from bot.views import order_detail, order_summary, order_text, status, status_text
+from bot.bills import format_money
+from bot.views import (
+    failed_text, held_text, order_detail, order_rows, order_summary, order_text, orders_text, outbox_text,
+    payments_text, status, status_text,
+)
 from parsers.bill_sheet import SheetInvalid
 from parsers.order_lines import read_order_lines
 from storage import queries
 from storage.db import current_revision, head_revision, make_engine, session, upgrade_schema
-from storage.models import BuyerDelegate, InboundStatus, OutboxStatus, SupplierAddress
+from storage.models import BuyerDelegate, InboundStatus, OrderStatus, OutboxStatus, SupplierAddress
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -46,7 +52,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
 
 
-@click.group()
+@click.group(context_settings={"max_content_width": 120})  # wide terminals see whole descriptions
 @click.option("--config", "config_path", envvar="SUPPLIERBOT_CONFIG", default="supplierbot.toml",
               show_default=True, type=click.Path(path_type=Path), help="TOML config (or SUPPLIERBOT_CONFIG).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each step to stderr.")
@@ -90,20 +96,26 @@ def run(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--status", "state", type=click.Choice([s.value for s in OrderStatus]), default=None,
+              help="Only orders in this state.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--limit", default=100, show_default=True)
 @click.option("--offset", default=0)
 @click.pass_context
-def orders(ctx: click.Context, as_json: bool, limit: int, offset: int) -> None:
-    """List orders, newest first."""
+def orders(ctx: click.Context, state: str | None, as_json: bool, limit: int, offset: int) -> None:
+    """List orders, newest first: status, supplier, totals, latest bill, dates."""
     app = _app(ctx)
     with session(app.engine) as s:
-        rows = [order_summary(s, order) for order in queries.all_orders(s, limit, offset)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        click.echo(f"{row['ref']:<16} {row['status']:<18} {row['supplier']}")
+        found = queries.all_orders(s, limit, offset, OrderStatus(state) if state else None)
+        if as_json:
+            click.echo(json.dumps([order_summary(s, order) for order in found], indent=2))
+            return
+        click.echo(orders_text(order_rows(s, found), _zone(app)))
+
+
+def _zone(app: App) -> ZoneInfo:
+    """Times are stored in UTC and shown in the configured zone (schedule.timezone)."""
+    return ZoneInfo(app.config.schedule.timezone)
 
 
 @main.group()
@@ -149,7 +161,7 @@ def order_show(ctx: click.Context, ref: str, as_json: bool) -> None:
         if found is None:
             raise click.ClickException(f"no order {ref}")
         data = order_detail(s, found)
-    click.echo(json.dumps(data, indent=2) if as_json else order_text(data))
+    click.echo(json.dumps(data, indent=2) if as_json else order_text(data, _zone(app), found.requested_delivery))
 
 
 @main.group()
@@ -248,10 +260,9 @@ def payments_due_command(ctx: click.Context, until, xlsx_path: Path | None, as_j
     if as_json:
         click.echo(json.dumps({"payments": [_payment_json(r) for r in rows], "totals": totals}, indent=2))
         return
-    for r in rows:
-        discount = f"  or {r.amount - r.discount_amount} by {r.discount_until}" if r.discount_until else ""
-        click.echo(f"{r.due}  {r.ref:<14} {r.supplier:<30} {r.currency} {r.amount:>12,}{discount}")
-    click.echo("totals: " + (", ".join(f"{c} {t}" for c, t in totals.items()) or "nothing due"))
+    if rows:
+        click.echo(payments_text(rows))
+    click.echo("totals: " + (", ".join(format_money(Decimal(t), c) for c, t in totals.items()) or "nothing due"))
 
 
 def _payment_json(r) -> dict:
@@ -346,9 +357,7 @@ def failed_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        click.echo(f"#{r['id']}  uid {r['uid']}  {r['sender']}  {r['subject'][:40]!r}  attempts {r['attempts']}  "
-                   f"next {r['next_attempt_at'] or 'set aside'}\n    {r['error']}")
+    click.echo(failed_text(rows, _zone(app)) if rows else "no failed messages")
 
 
 @failed.command("retry")
@@ -387,8 +396,7 @@ def held_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        click.echo(f"#{r['id']}  {r['sender']}  {r['subject'][:50]!r}\n    {r['reason']}")
+    click.echo(held_text(rows, _zone(app)) if rows else "no held decisions")
 
 
 @held.command("release")
@@ -435,9 +443,7 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        error = f"\n    {r['last_error']}" if r["last_error"] else ""
-        click.echo(f"#{r['id']}  {r['status']:<8} x{r['attempts']}  {r['recipients']}  {r['subject'][:60]}{error}")
+    click.echo(outbox_text(rows, _zone(app)))
 
 
 @outbox.command("retry")

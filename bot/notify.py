@@ -136,8 +136,13 @@ class Notifier:
         return self._to_supplier(s, order, "submitted", subject, {"bill": view}, thread)
 
     def approved(self, s: Session, order: PurchaseOrder, view: BillView, note: str, by: str) -> OutboxMessage:
+        """What was approved, line by line, with our sheet of that revision as the supplier's record."""
+        lines = [change.line for change in view.changes if change.kind is not bills.ChangeKind.REMOVED]
+        sheet = self.sheet_attachment(order, s.get(Supplier, order.supplier_id), lines)
+        sheet = replace(sheet, filename=f"{order.ref}-bill-rev{view.number}.xlsx")
         subject = f"[{order.ref}] Bill rev {view.number} approved — please deliver"
-        return self._to_supplier(s, order, "approved", subject, {"bill": view, "note": note, "by": by}, None)
+        context = {"bill": view, "note": note, "by": by, "sheet_name": sheet.filename}
+        return self._to_supplier(s, order, "approved", subject, context, None, (sheet,))
 
     def rejected(self, s: Session, order: PurchaseOrder, view: BillView, lines: Sequence[Line],
                  reason: str, by: str) -> OutboxMessage:
@@ -179,9 +184,9 @@ class Notifier:
         return self._to_supplier(s, order, "remittance", subject, {"payment": payment, "invoice": invoice}, None)
 
     def digest(self, s: Session, supplier: Supplier, items: Sequence[DigestItem], day: date) -> OutboxMessage:
-        unprocessed = queries.unprocessed_count(s, supplier.id)
-        subject = f"Your open orders with {self.config.bot.customer_name}: {unprocessed} unprocessed"
-        context = {"items": items, "unprocessed": unprocessed, "day": day, "customer": self.config.bot.customer_name,
+        waiting = queries.waiting_for_supplier(s, supplier.id)
+        subject = f"Your open orders with {self.config.bot.customer_name}: {waiting.total} waiting for you"
+        context = {"items": items, "waiting": waiting, "day": day, "customer": self.config.bot.customer_name,
                    "marker": REPLY_MARKER}
         mail = self._outgoing("digest", (supplier.email,), subject, context, None, None)
         return self._queue(s, mail, None, None)
@@ -299,7 +304,7 @@ class Notifier:
         context = {"error": error, "subject": message.subject, "order": order,
                    "customer": self.config.bot.customer_name, "marker": REPLY_MARKER,
                    "bot_address": self.config.bot.address,
-                   "unprocessed": queries.unprocessed_count(s, supplier.id) if supplier else None}
+                   "waiting": queries.waiting_for_supplier(s, supplier.id) if supplier else None}
         # No reply token: a refused sender gains no address; a reply still threads by Message-ID.
         mail = self._outgoing(f"errors/{error.template}", (message.sender,), subject, context, None,
                               Thread.of(message), automatic="auto-replied")
@@ -328,14 +333,14 @@ class Notifier:
         assert supplier is not None
         s.flush()
         context = self._context(order, {**extra, "supplier": supplier,
-                                        "unprocessed": queries.unprocessed_count(s, supplier.id)})
+                                        "waiting": queries.waiting_for_supplier(s, supplier.id)})
         token = self._token(s, order.id, None, "supplier")
         mail = self._outgoing(template, (supplier.email,), subject, context, token, thread, attachments)
         return self._queue(s, mail, order.id, None)
 
     def _context(self, order: PurchaseOrder, extra: dict[str, Any]) -> dict[str, Any]:
         return {"order": order, "customer": self.config.bot.customer_name, "marker": REPLY_MARKER,
-                "unprocessed": None, **extra}
+                "waiting": None, **extra}
 
     def _buyer_addresses(self, s: Session, order: PurchaseOrder) -> tuple[str, ...]:
         return tuple(buyer.email for buyer in queries.buyers_of(s, order.id))

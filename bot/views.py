@@ -1,9 +1,15 @@
-"""Read models for the command line: an order as JSON-ready data, and as text."""
+"""Read models for the command line: orders, the outbox and what waits for whom, as JSON-ready
+data and as aligned text tables (money with its currency, times in the configured zone)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from tabulate import tabulate
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -12,6 +18,8 @@ from bot import bills
 from parsers.records import Line
 from storage import queries
 from storage.models import Buyer, Invoice, OrderBuyer, OrderStatus, PurchaseOrder, Supplier
+
+UTC = ZoneInfo("UTC")
 
 
 def line_data(line: Line) -> dict[str, Any]:
@@ -88,36 +96,50 @@ def _note(notes: list, index: int) -> dict[str, Any]:
     return {"source": note.source, "remark": note.remark, "doubtful": note.doubtful}
 
 
-def order_text(data: dict[str, Any]) -> str:
+def order_text(data: dict[str, Any], zone: ZoneInfo = UTC, delivery: date | None = None) -> str:
+    currency = data["currency"]
     out = [f"{data['ref']}  {data['status']}  supplier {data['supplier']}  buyers {', '.join(data['buyers'])}",
-           f"order total {data['currency']} {Decimal(data['total']):,.2f}", ""]
+           f"ordered {_money(data['total'], currency)} on {local_time(data['created_at'], zone)}"
+           + (f"; delivery requested for {delivery.isoformat()}" if delivery else ""), ""]
+    if data["revisions"]:
+        out += [table([[r["number"], r["status"], _money(r["total"], currency), len(r["lines"]),
+                        local_time(r["submitted_at"], zone), local_time(r["decided_at"], zone),
+                        r["decided_by"] or "", r["reason"] or r["note"] or ""] for r in data["revisions"]],
+                      ["rev", "status", "total", "lines", "submitted", "decided", "by", "reason / note"], right=(2, 3)),
+                ""]
     for revision in data["revisions"]:
-        extra = f" — {revision['reason']}" if revision["reason"] else ""
-        out.append(f"rev {revision['number']}  {revision['status']:<10}  {data['currency']} "
-                   f"{Decimal(revision['total']):,.2f}  {len(revision['lines'])} lines{extra}")
-        out += [f"        {change}" for change in revision["changes"]]
-        if revision["read_from"]:
-            adds_up = "everything adds up" if revision["reconciled"] else "NOT everything adds up"
-            out.append(f"        read from {revision['read_from']}: {adds_up}")
-            out += [f"        ! {line['sku'] or line['description']}: {line['remark']}"
-                    for line in revision["lines"] if line.get("doubtful")]
-            out += [f"        ! {doubt}" for doubt in revision["doubts"]]
-    for document in data["documents"]:
-        out.append(f"document {document['kind']:<11} {document['filename']}  rev {document['revision'] or '-'}  "
-                   f"{document['sha256'][:16]}…")
+        out += _revision_notes(revision)
+    if data["documents"]:
+        out += ["documents:", table([[d["revision"] or "-", d["kind"], d["filename"], f"{d['size']:,}",
+                                      local_time(d["created_at"], zone), d["sha256"][:16] + "…"]
+                                     for d in data["documents"]],
+                                    ["rev", "kind", "file", "bytes", "received", "sha256"], right=(3,)), ""]
     if data["delivered"]:
-        out.append("delivered " + ", ".join(f"{q} {k}" for k, q in data["delivered"].items())
-                   + "; received " + (", ".join(f"{q} {k}" for k, q in data["received"].items()) or "nothing yet"))
+        out += ["delivered " + ", ".join(f"{q} {k}" for k, q in data["delivered"].items())
+                + "; received " + (", ".join(f"{q} {k}" for k, q in data["received"].items()) or "nothing yet")]
     out += [f"claim {c['kind']} by {c['by']}: {c['text']}" for c in data["claims"]]
     invoice = data["invoice"]
     if invoice:
         flag = "  TOTAL DIFFERS" if invoice["mismatch"] else ""
-        out.append(f"invoice {invoice['number'] or '?'} of {invoice['invoice_date']}: read {invoice['total_read']}, "
-                   f"approved {invoice['total_expected']}, due {invoice['due_date']}{flag}"
-                   + (f"  PAYMENT HELD: {invoice['hold']}" if invoice["hold"] else ""))
-    out += ["", "timeline:"]
-    out += [f"  {e['at'][:19]}  {e['actor']:<28} {e['kind']:<15} {e['detail']}" for e in data["events"]]
+        held = f"  PAYMENT HELD: {invoice['hold']}" if invoice["hold"] else ""
+        out += [f"invoice {invoice['number'] or '?'} of {invoice['invoice_date']}: "
+                f"read {_money(invoice['total_read'], currency)}, approved {_money(invoice['total_expected'], currency)}, "
+                f"due {invoice['due_date']}{flag}{held}", ""]
+    out += [f"timeline ({zone.key}):", table([[local_time(e["at"], zone), e["actor"], e["kind"], e["detail"]]
+                                               for e in data["events"]], ["at", "by", "event", "detail"])]
     return "\n".join(out)
+
+
+def _revision_notes(revision: dict[str, Any]) -> list[str]:
+    """What changed against the order, and where a bill read from the supplier's file did not add up."""
+    out = [f"rev {revision['number']}: {change}" for change in revision["changes"]]
+    if revision["read_from"]:
+        adds_up = "everything adds up" if revision["reconciled"] else "NOT everything adds up"
+        out.append(f"rev {revision['number']}: read from {revision['read_from']}: {adds_up}")
+        out += [f"    ! {line['sku'] or line['description']}: {line['remark']}"
+                for line in revision["lines"] if line.get("doubtful")]
+        out += [f"    ! {doubt}" for doubt in revision["doubts"]]
+    return out + ([""] if out else [])
 
 
 def status(s: Session) -> dict[str, Any]:
@@ -152,9 +174,92 @@ def _waiting_for_buyers(s: Session, shown: int = 20) -> list[dict[str, Any]]:
 
 
 def status_text(data: dict[str, Any]) -> str:
-    out = ["supplier                          unprocessed rejected awaiting-approval awaiting-invoice unpaid"]
-    out += [f"{r['supplier']:<34}{r['unprocessed']:>11}{r['rejected']:>9}{r['awaiting_approval']:>18}"
-            f"{r['awaiting_invoice']:>17}{r['invoiced_unpaid']:>7}" for r in data["suppliers"]]
-    out += ["", "buyer                             waiting for decision"]
-    out += [f"{r['buyer']:<34}{r['waiting_for_decision']:>5}  {' '.join(r['orders'])}" for r in data["buyers"]]
-    return "\n".join(out)
+    suppliers = table([[r["supplier"], r["unprocessed"], r["rejected"], r["awaiting_approval"], r["awaiting_delivery"],
+                        r["awaiting_receipt"], r["awaiting_invoice"], r["invoiced_unpaid"]] for r in data["suppliers"]],
+                      ["supplier", "new (no bill)", "rejected", "awaiting approval", "awaiting delivery",
+                       "awaiting receipt", "awaiting invoice", "invoiced, unpaid"], right=(1, 2, 3, 4, 5, 6, 7))
+    buyers = table([[r["buyer"], r["waiting_for_decision"], " ".join(r["orders"])] for r in data["buyers"]],
+                   ["buyer", "waiting for decision", "orders"], right=(1,))
+    return f"{suppliers}\n\n{buyers}"
+
+
+def order_rows(s: Session, orders: Sequence[PurchaseOrder]) -> list[dict[str, Any]]:
+    """The `orders` list as text shows it: totals of the order and of its latest bill revision."""
+    rows = []
+    for order in orders:
+        supplier = s.get(Supplier, order.supplier_id)
+        revisions = queries.revisions_of(s, order.id)
+        latest = revisions[-1] if revisions else None
+        rows.append({"ref": order.ref, "status": order.status.value, "supplier": supplier.email if supplier else "",
+                     "currency": order.currency, "ordered": bills.totals(queries.order_lines(s, order.id)).gross,
+                     "bill": (latest.number, latest.status.value,
+                              bills.totals(queries.revision_lines(s, latest.id)).gross) if latest else None,
+                     "created_at": order.created_at, "delivery": order.requested_delivery})
+    return rows
+
+
+def orders_text(rows: list[dict[str, Any]], zone: ZoneInfo = UTC) -> str:
+    if not rows:
+        return "no orders"
+    return table([[r["ref"], r["status"], r["supplier"], _money(r["ordered"], r["currency"]),
+                   f"rev {r['bill'][0]} {r['bill'][1]} {_money(r['bill'][2], r['currency'])}" if r["bill"] else "-",
+                   local_time(r["created_at"], zone), r["delivery"].isoformat() if r["delivery"] else "-"]
+                  for r in rows],
+                 ["order", "status", "supplier", "ordered", "latest bill", f"created ({zone.key})", "delivery"],
+                 right=(3,))
+
+
+def outbox_text(rows: list[dict[str, Any]], zone: ZoneInfo = UTC) -> str:
+    if not rows:
+        return "the outbox is empty"
+    return table([[f"#{r['id']}", r["status"], r["attempts"], r["recipients"], _cut(r["subject"], 60),
+                   local_time(r["sent_at"], zone), _cut(r["last_error"] or "", 60)] for r in rows],
+                 ["id", "status", "attempts", "to", "subject", f"sent ({zone.key})", "last error"], right=(2,))
+
+
+def failed_text(rows: list[dict[str, Any]], zone: ZoneInfo = UTC) -> str:
+    return table([[f"#{r['id']}", r["uid"], r["sender"], _cut(r["subject"], 40), r["attempts"],
+                   local_time(r["next_attempt_at"], zone) if r["next_attempt_at"] else "set aside",
+                   _cut(r["error"] or "", 70)] for r in rows],
+                 ["id", "uid", "from", "subject", "attempts", f"next try ({zone.key})", "error"], right=(4,))
+
+
+def held_text(rows: list[dict[str, Any]], zone: ZoneInfo = UTC) -> str:
+    return table([[f"#{r['id']}", local_time(r["received_at"], zone), r["sender"], _cut(r["subject"], 50),
+                   _cut(r["reason"] or "", 70)] for r in rows],
+                 ["id", f"received ({zone.key})", "from", "subject", "why held"])
+
+
+def payments_text(rows: Sequence[Any]) -> str:
+    """The payment run (bot.payments.DuePayment rows), soonest first as given."""
+    return table([[r.due.isoformat(), r.ref, r.supplier, bills.format_money(r.amount, r.currency),
+                   f"{bills.format_money(r.amount - r.discount_amount, r.currency)} by {r.discount_until.isoformat()}"
+                   if r.discount_until else "-", "TOTAL DIFFERS" if r.total_differs else ""] for r in rows],
+                 ["due", "order", "supplier", "amount", "with discount", ""], right=(3,))
+
+
+# --- text building blocks -----------------------------------------------------------------------
+
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str], right: Sequence[int] = ()) -> str:
+    """Aligned columns under a header. tabulate, not a terminal-sized renderer: the same text in a
+    terminal, a pipe or a log, and nothing it reformats (cells are shown exactly as given)."""
+    align = ["right" if index in right else "left" for index in range(len(headers))]
+    return tabulate([[("" if cell is None else str(cell)) for cell in row] for row in rows], headers=list(headers),
+                    tablefmt="simple", disable_numparse=True, colalign=align)
+
+
+def local_time(value: datetime | str | None, zone: ZoneInfo) -> str:
+    """A stored (UTC) time in the operator's zone, with the zone's abbreviation: 2026-11-03 10:00 CET."""
+    if value is None:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _money(amount: Decimal | str | None, currency: str) -> str:
+    return "?" if amount is None else bills.format_money(Decimal(amount), currency)
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,6 +1,8 @@
 """The bill spreadsheet: written pre-filled for the supplier, read back into lines or problems.
 
-Reading never trusts the sheet: totals are recomputed from quantity × price,
+Writing makes a sheet to edit, print and preview: editable cells marked and the rest
+protected, one page wide, totals under the line totals, and every formula saved with its
+result. Reading never trusts the sheet: totals are recomputed from quantity × price,
 formulas are read as their cached values and never evaluated, and the archive
 is inspected before any XML is parsed.
 """
@@ -11,12 +13,13 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+import xlsxwriter
 from openpyxl.utils import get_column_letter
 from python_calamine import CalamineError, CalamineWorkbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from parsers.numbers import Convention, decide, tidy, to_decimal
 from parsers.records import BillSheet, Line, Problem
@@ -25,7 +28,6 @@ BILL_SHEET = "Bill"
 REF_SHEET = "_supplierbot"
 HEADER_ROW = 7
 FIRST_LINE_ROW = HEADER_ROW + 1
-LAST_FORMULA_ROW = 5000
 HEADERS = ("SKU", "Description", "Quantity", "Unit", "Unit price", "Tax rate (%)", "Line total")
 
 #: What a header cell may say, normalised (lower case, letters and digits only).
@@ -74,66 +76,166 @@ class SheetHeader:
 
 
 # --- writing -----------------------------------------------------------------------------
+#
+# Written with XlsxWriter rather than openpyxl because it stores a formula's result beside the
+# formula: phone and webmail previews never calculate, they show what the file holds.
+
+FONT = {"font_name": "Calibri", "font_size": 11}  # one font for every cell; LibreOffice maps it to Carlito
+EDITABLE_FILL = "#FFF2CC"  # the cells a supplier may edit; everything else is protected
+GRID = "#BFBFBF"
+QUANTITY_FORMAT = PRICE_FORMAT = "#,##0.00##"  # at least cents, up to four decimals: 0.125 never shows as 0.13
+MONEY_FORMAT = "#,##0.00"
+SPARE_ROWS = 15  # empty editable rows with their line-total formula, for lines the supplier adds
+PORTRAIT_MAX_WIDTH = 110  # column widths (in characters) that still print legibly on portrait A4/Letter
+HOW_TO = ("Edit the yellow cells: change quantities and unit prices, delete lines you cannot deliver "
+          "(or clear them), add lines in the empty yellow rows. Reply to the email with this file "
+          "attached, and SEND to submit.")
+TOTAL_LABELS = ("Net total", "Tax", "Total")
+
 
 def write_bill_sheet(header: SheetHeader, lines: Iterable[Line]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = BILL_SHEET
-    _write_header_block(sheet, header)
-    _write_lines(sheet, list(lines))
-    hidden = workbook.create_sheet(REF_SHEET)
-    hidden.append(["order_ref", header.ref])
-    hidden.sheet_state = "hidden"
+    """The order's lines as the sheet a supplier edits, prints and previews on a phone."""
+    lines = list(lines)
     out = io.BytesIO()
-    workbook.save(out)
+    workbook = xlsxwriter.Workbook(out, {"in_memory": True})
+    styles = _Styles(workbook)
+    sheet = workbook.add_worksheet(BILL_SHEET)
+    widths = _column_widths(lines)
+    _write_header_block(sheet, styles, header)
+    _write_lines(sheet, styles, lines)
+    last = _write_totals(sheet, styles, lines)
+    _set_up_page(sheet, header, widths, last)
+    sheet.protect("", {"insert_rows": True, "delete_rows": True, "format_columns": True})
+    hidden = workbook.add_worksheet(REF_SHEET)
+    hidden.write_string(0, 0, "order_ref")
+    hidden.write_string(0, 1, header.ref)
+    hidden.hide()
+    workbook.close()
     return out.getvalue()
 
 
-def _write_header_block(sheet, header: SheetHeader) -> None:
-    bold = Font(bold=True)
-    rows = [
-        ("Bill for order", header.ref),
-        ("Customer", header.customer),
-        ("Supplier", header.supplier),
-        ("Currency", header.currency),
-        ("How to", "Change quantities and unit prices, delete lines you cannot deliver, add lines "
-                   "at the bottom. Reply to the email with this file attached, and SEND to submit."),
-    ]
-    for index, (label, value) in enumerate(rows, start=1):
-        sheet.cell(index, 1, label).font = bold
-        text_cell(sheet, index, 2, value)
-    qty, price, tax = (f"{c}{FIRST_LINE_ROW}:{c}{LAST_FORMULA_ROW}" for c in "CEF")
-    totals = [
-        ("Net total", f"=SUMPRODUCT({qty},{price})"),
-        ("Tax", f"=SUMPRODUCT({qty},{price},{tax})/100"),
-        ("Total", "=F1+F2"),
-    ]
-    for index, (label, formula) in enumerate(totals, start=1):
-        sheet.cell(index, 5, label).font = bold
-        sheet.cell(index, 6, formula).number_format = "#,##0.00"
-    sheet["B1"].font = Font(bold=True, size=13)
+class _Styles:
+    """The few cell formats of the sheet, made once per workbook."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self._workbook = workbook
+        self._made: dict[tuple[tuple[str, object], ...], Format] = {}
+
+    def __call__(self, **properties: object) -> Format:
+        key = tuple(sorted(properties.items()))
+        if key not in self._made:
+            self._made[key] = self._workbook.add_format({**FONT, **properties})
+        return self._made[key]
+
+    def quoted(self, style: Format) -> Format:
+        """The same format, with text shown as typed even when it starts like a formula."""
+        properties = next(dict(key) for key, made in self._made.items() if made is style)
+        return self(**{**properties, "quote_prefix": True})
+
+    def editable(self, **properties: object) -> Format:
+        return self(locked=False, bg_color=EDITABLE_FILL, border=1, border_color=GRID, **properties)
 
 
-def _write_lines(sheet, lines: list[Line]) -> None:
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    for column, title in enumerate(HEADERS, start=1):
-        cell = sheet.cell(HEADER_ROW, column, title)
-        cell.font, cell.fill = Font(bold=True), fill
-        cell.alignment = Alignment(horizontal="center")
-    for row, line in enumerate(lines, start=FIRST_LINE_ROW):
-        for column, text in ((1, line.sku), (2, line.description), (4, line.unit)):
-            text_cell(sheet, row, column, text)
-        for column, number in ((3, line.quantity), (5, line.unit_price), (6, line.tax_rate)):
-            sheet.cell(row, column, float(number))
-        sheet.cell(row, 7, f"=C{row}*E{row}")
-        sheet.cell(row, 5).number_format = sheet.cell(row, 7).number_format = "#,##0.00"
-    for column, width in zip("ABCDEFG", (16, 40, 10, 8, 12, 12, 14)):
-        sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = f"A{FIRST_LINE_ROW}"
+def _write_header_block(sheet: Worksheet, styles: _Styles, header: SheetHeader) -> None:
+    rows = [("Bill for order", header.ref), ("Customer", header.customer),
+            ("Supplier", header.supplier), ("Currency", header.currency)]
+    for row, (label, value) in enumerate(rows):
+        sheet.write_string(row, 0, label, styles(bold=True))
+        _text(sheet, styles, row, 1, value, styles(bold=True, font_size=13) if row == 0 else styles())
+    sheet.write_string(4, 0, "How to", styles(bold=True, valign="top"))
+    sheet.merge_range(4, 1, 4, len(HEADERS) - 1, HOW_TO, styles(text_wrap=True, valign="top"))
+    sheet.set_row(4, 45)
+
+
+def _write_lines(sheet: Worksheet, styles: _Styles, lines: list[Line]) -> None:
+    heading = styles(bold=True, bg_color="#DDEBF7", align="center", border=1, border_color=GRID)
+    for column, title in enumerate(HEADERS):
+        sheet.write_string(HEADER_ROW - 1, column, title, heading)
+    for row in range(FIRST_LINE_ROW - 1, FIRST_LINE_ROW - 1 + len(lines) + SPARE_ROWS):
+        line = lines[row - FIRST_LINE_ROW + 1] if row - FIRST_LINE_ROW + 1 < len(lines) else None
+        _write_line_row(sheet, styles, row, line)
+    sheet.freeze_panes(HEADER_ROW, 0)
+
+
+def _write_line_row(sheet: Worksheet, styles: _Styles, row: int, line: Line | None) -> None:
+    """One editable row; the whole row is unlocked so that a protected sheet still lets it be deleted."""
+    sheet.set_row(row, None, styles(locked=False))
+    text, qty, price = styles.editable(), styles.editable(num_format=QUANTITY_FORMAT), styles.editable(num_format=PRICE_FORMAT)
+    rate = styles.editable(num_format="General")
+    for column, value, style in ((0, line and line.sku, text), (1, line and line.description, text),
+                                 (2, line and line.quantity, qty), (3, line and line.unit, text),
+                                 (4, line and line.unit_price, price), (5, line and line.tax_rate, rate)):
+        if line is None:
+            sheet.write_blank(row, column, None, style)
+        elif isinstance(value, Decimal):
+            sheet.write_number(row, column, float(value), style)
+        else:
+            _text(sheet, styles, row, column, str(value), style)
+    r = row + 1
+    sheet.write_formula(row, 6, f'=IF(OR(C{r}="",E{r}=""),"",ROUND(C{r}*E{r},2))',
+                        styles(locked=False, num_format=MONEY_FORMAT, border=1, border_color=GRID),
+                        float(_line_amount(line)) if line else "")
+
+
+def _write_totals(sheet: Worksheet, styles: _Styles, lines: list[Line]) -> int:
+    """Net, tax and total under the line totals; returns the last row written (0-based).
+    The first label sits in column A so that a reader stops at it (it starts with "net total")."""
+    first, end = FIRST_LINE_ROW, FIRST_LINE_ROW + len(lines) + SPARE_ROWS - 1  # 1-based, as formulas say
+    top = end  # the row under the last editable one, 0-based
+    net, tax = _sheet_totals(lines)
+    q, p, t = (f"{c}{first}:{c}{end}" for c in "CEF")
+    formulas = (
+        (f"=SUM(G{first}:G{end})", net),
+        (f"=SUMPRODUCT(ROUND(ROUND({q}*{p},2)*{t}/100,2))", tax),
+        (f"=G{top + 1}+G{top + 2}", net + tax),
+    )
+    for offset, (label, (formula, value)) in enumerate(zip(TOTAL_LABELS, formulas)):
+        bold = label == "Total"
+        sheet.merge_range(top + offset, 0, top + offset, len(HEADERS) - 2, label,
+                          styles(bold=bold, align="right", top=1 if offset == 0 else 0))
+        sheet.write_formula(top + offset, 6, formula,
+                            styles(bold=bold, num_format=MONEY_FORMAT, top=1 if offset == 0 else 0), float(value))
+    return top + len(TOTAL_LABELS) - 1
+
+
+def _sheet_totals(lines: Sequence[Line]) -> tuple[Decimal, Decimal]:
+    """Net and tax as the sheet's formulas compute them: each line's amount and tax rounded to
+    cents (ROUND is half away from zero), then summed; the same rule as the bot's (bot.bills)."""
+    return (sum((_line_amount(line) for line in lines), Decimal("0.00")),
+            sum((_cents(_line_amount(line) * line.tax_rate / 100) for line in lines), Decimal("0.00")))
+
+
+def _line_amount(line: Line) -> Decimal:
+    return _cents(line.quantity * line.unit_price)
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _column_widths(lines: list[Line]) -> tuple[float, ...]:
+    longest_sku = max((len(line.sku) for line in lines), default=0)
+    longest_description = max((len(line.description) for line in lines), default=0)
+    return (min(max(longest_sku + 2, 12), 24), min(max(longest_description + 2, 30), 60), 11, 8, 12, 12, 14)
+
+
+def _set_up_page(sheet: Worksheet, header: SheetHeader, widths: tuple[float, ...], last_row: int) -> None:
+    """One page wide, the header row repeated on every page, nothing printed beyond the totals."""
+    for column, width in enumerate(widths):
+        sheet.set_column(column, column, width)
+    if sum(widths) > PORTRAIT_MAX_WIDTH:
+        sheet.set_landscape()
+    else:
+        sheet.set_portrait()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(HEADER_ROW - 1)
+    sheet.print_area(0, 0, last_row, len(HEADERS) - 1)
+    sheet.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    sheet.set_footer(f"&L{header.ref.replace('&', '&&')}&RPage &P of &N")
 
 
 def text_cell(sheet, row: int, column: int, text: str) -> None:
-    """Text from people stays text: a leading = + - @ must never become a formula."""
+    """openpyxl sheets (the payments export): text from people stays text, never a formula."""
     cell = sheet.cell(row, column)
     cell.value = text
     if text[:1] in FORMULA_LEADERS:
@@ -142,6 +244,13 @@ def text_cell(sheet, row: int, column: int, text: str) -> None:
 
 
 FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(sheet: Worksheet, styles: _Styles, row: int, column: int, text: str, style: Format) -> None:
+    """Text from people stays text: a leading = + - @ is shown as typed, never run as a formula."""
+    if text[:1] in FORMULA_LEADERS:
+        style = styles.quoted(style)
+    sheet.write_string(row, column, text, style)
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -75,8 +75,10 @@ def order_by_ref(s: Session, ref: str) -> PurchaseOrder | None:
     return s.exec(select(PurchaseOrder).where(PurchaseOrder.ref == ref.upper())).first()
 
 
-def all_orders(s: Session, limit: int, offset: int) -> Sequence[PurchaseOrder]:
+def all_orders(s: Session, limit: int, offset: int, status: OrderStatus | None = None) -> Sequence[PurchaseOrder]:
     query = select(PurchaseOrder).order_by(col(PurchaseOrder.id).desc()).offset(offset).limit(limit)
+    if status is not None:
+        query = query.where(PurchaseOrder.status == status.value)
     return s.exec(query).all()
 
 
@@ -156,10 +158,29 @@ def decide_revision(s: Session, revision_id: int, status: RevisionStatus, values
     return result.rowcount == 1
 
 
-def unprocessed_count(s: Session, supplier_id: int) -> int:
-    query = select(func.count()).select_from(PurchaseOrder).where(
-        PurchaseOrder.supplier_id == supplier_id, PurchaseOrder.status == OrderStatus.NEW.value)
-    return int(s.exec(query).one())
+@dataclass(frozen=True)
+class SupplierWaiting:
+    """What waits for one supplier, oldest first: orders to answer with a bill, rejected bills
+    to correct, approved orders to deliver and invoice."""
+
+    new: tuple[str, ...]
+    rejected: tuple[str, ...]
+    to_invoice: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.new) + len(self.rejected) + len(self.to_invoice)
+
+
+def waiting_for_supplier(s: Session, supplier_id: int) -> SupplierWaiting:
+    states = (OrderStatus.NEW, OrderStatus.REJECTED, OrderStatus.APPROVED)
+    query = (select(PurchaseOrder.status, PurchaseOrder.ref)
+             .where(PurchaseOrder.supplier_id == supplier_id, col(PurchaseOrder.status).in_([v.value for v in states]))
+             .order_by(col(PurchaseOrder.created_at), col(PurchaseOrder.id)))
+    refs: dict[OrderStatus, list[str]] = {state: [] for state in states}
+    for state, ref in s.exec(query).all():
+        refs[OrderStatus(state)].append(ref)
+    return SupplierWaiting(*(tuple(refs[state]) for state in states))
 
 
 def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, detail: str = "", *,

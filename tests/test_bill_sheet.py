@@ -2,13 +2,26 @@
 from __future__ import annotations
 
 import io
+import re
+import shutil
+import subprocess
 import zipfile
+from collections.abc import Callable
+from pathlib import Path
 from decimal import Decimal as D
 
+import pypdfium2 as pdfium
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
+from python_calamine import CalamineWorkbook
 
+from bot.bills import line_net, totals
+from bot.devmail.clients import LineEdit, edit_sheet
 from parsers.bill_sheet import (
+    FIRST_LINE_ROW,
+    HEADER_ROW,
+    SPARE_ROWS,
     Limits,
     NotASpreadsheet,
     SheetHeader,
@@ -187,3 +200,194 @@ def test_another_opendocument_file_is_not_a_workbook() -> None:
         archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
         archive.writestr("content.xml", b"<a/>")
     assert "is not an .xlsx or .ods workbook" in problems_of(text.getvalue())[0]
+
+
+# --- the sheet a supplier opens, edits and prints ---------------------------------------------
+
+PRINTED = (Line("BLT-M8", "Hex bolt M8x40", D("500"), "pcs", D("0.12"), D("19")),
+           Line("NUT-M8", "Hex nut M8", D("2.5"), "kg", D("12.5"), D("7")),  # tax 2.1875 rounds up
+           Line("WSH-M8", "Washer M8", D("3"), "pcs", D("0.335"), D("19")),  # 1.005 rounds half up
+           Line("GLV-L", "Work gloves, size L", D("12"), "pair", D("4.125"), D("19")))
+
+
+def bill_rows(data: bytes) -> tuple[Worksheet, int, int]:
+    """The Bill sheet (openpyxl), its first line row and the row of its "Net total"."""
+    sheet = load_workbook(io.BytesIO(data))["Bill"]
+    net_row = next(row for row in range(FIRST_LINE_ROW, sheet.max_row + 1) if sheet.cell(row, 1).value == "Net total")
+    return sheet, FIRST_LINE_ROW, net_row
+
+
+def saved_results(data: bytes) -> Worksheet:
+    """What a viewer that never calculates shows: the results saved beside the formulas."""
+    return load_workbook(io.BytesIO(data), data_only=True)["Bill"]
+
+
+def test_every_formula_is_saved_with_the_bots_result() -> None:
+    data = write_bill_sheet(HEADER, PRINTED)
+    sheet, first, net_row = bill_rows(data)
+    shown = saved_results(data)
+    formulas = [c for row in sheet.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    assert len(formulas) == (net_row - first) + 3
+    assert [shown.cell(first + i, 7).value for i in range(len(PRINTED))] == [float(line_net(l)) for l in PRINTED]
+    assert all(shown.cell(row, 7).value is None for row in range(first + len(PRINTED), net_row))  # shown blank
+    expected = totals(PRINTED)
+    assert [shown.cell(net_row + i, 7).value for i in range(3)] == [float(expected.net), float(expected.tax),
+                                                                      float(expected.gross)]
+
+
+def test_totals_sit_under_the_line_totals_below_room_for_added_lines() -> None:
+    sheet, first, net_row = bill_rows(write_bill_sheet(HEADER, PRINTED))
+    assert [sheet.cell(net_row + i, 1).value for i in range(3)] == ["Net total", "Tax", "Total"]
+    assert net_row - first - len(PRINTED) == SPARE_ROWS
+    spare = first + len(PRINTED)
+    assert sheet.cell(spare, 7).value == f'=IF(OR(C{spare}="",E{spare}=""),"",ROUND(C{spare}*E{spare},2))'
+    assert sheet.cell(net_row, 7).value == f"=SUM(G{first}:G{net_row - 1})"
+    assert all(sheet.cell(row, column).value is None for row in range(1, HEADER_ROW) for column in (5, 6, 7))
+
+
+def test_only_the_line_cells_are_editable_marked_and_the_rest_is_protected_without_a_password() -> None:
+    sheet, first, net_row = bill_rows(write_bill_sheet(HEADER, PRINTED))
+    assert sheet.protection.sheet and not sheet.protection.password
+    assert not sheet.protection.insertRows and not sheet.protection.deleteRows  # False: allowed
+    editable = [sheet.cell(row, column) for row in range(first, net_row) for column in range(1, 7)]
+    assert all(not c.protection.locked and c.fill.fgColor.rgb.endswith("FFF2CC") for c in editable)
+    fixed = [sheet.cell(row, column) for row in (*range(1, first), net_row, net_row + 2) for column in range(1, 8)]
+    assert all(c.protection.locked and not c.fill.fgColor.rgb.endswith("FFF2CC") for c in fixed)
+
+
+def test_one_font_and_number_formats_that_never_hide_a_decimal() -> None:
+    sheet, first, net_row = bill_rows(write_bill_sheet(HEADER, PRINTED))
+    assert {c.font.name for row in sheet.iter_rows() for c in row if c.value is not None} == {"Calibri"}
+    assert sheet.cell(first, 3).number_format == sheet.cell(first, 5).number_format == "#,##0.00##"
+    assert sheet.cell(first, 7).number_format == sheet.cell(net_row + 2, 7).number_format == "#,##0.00"
+
+
+def test_the_sheet_is_set_up_to_print_one_page_wide_with_its_header_row_on_every_page() -> None:
+    sheet, _, net_row = bill_rows(write_bill_sheet(HEADER, PRINTED))
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToHeight == 0
+    assert sheet.page_setup.fitToWidth in (None, 1)  # 1 is the default, left out of the file
+    assert sheet.print_title_rows == f"${HEADER_ROW}:${HEADER_ROW}"
+    assert sheet.print_area == f"'Bill'!$A$1:$G${net_row + 2}"
+    assert sheet.page_setup.orientation == "portrait"
+    wide = Line("X-1", "A description long enough to need the width of a landscape page " * 2, D(1), "pcs", D(1), D(0))
+    assert bill_rows(write_bill_sheet(HEADER, [wide]))[0].page_setup.orientation == "landscape"
+
+
+# --- as LibreOffice opens, prints and computes it ----------------------------------------------
+
+needs_soffice = pytest.mark.skipif(shutil.which("soffice") is None,
+                                   reason="LibreOffice is not installed (Debian: libreoffice-calc-nogui)")
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bytes, str], bytes]:
+    """Convert a workbook with headless LibreOffice: "pdf" prints it, "xlsx" recalculates and saves it."""
+    root = tmp_path_factory.mktemp("office")
+
+    def convert(data: bytes, to: str) -> bytes:
+        source = root / "bill.xlsx"
+        source.write_bytes(data)
+        subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{root}/profile",
+                        "--convert-to", to, "--outdir", str(root / "out"), str(source)],
+                       check=True, capture_output=True, timeout=180)
+        return (root / "out" / f"bill.{to}").read_bytes()
+
+    return convert
+
+
+def pages_of(pdf: bytes) -> list[str]:
+    document = pdfium.PdfDocument(pdf)
+    return [document[i].get_textpage().get_text_range() for i in range(len(document))]
+
+
+def without_results(data: bytes) -> bytes:
+    """The sheet with every saved formula result removed, so that LibreOffice must compute them."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in source.infolist():
+            body = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                body, count = re.subn(rb"(</f>)<v>[^<]*</v>", rb"\1", body)
+                assert count or item.filename != "xl/worksheets/sheet1.xml"
+            archive.writestr(item, body)
+    return out.getvalue()
+
+
+def computed_totals(xlsx: bytes) -> tuple[list[object], list[object]]:
+    """LibreOffice's line totals and its net, tax and total, from the file it saved."""
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(xlsx)).get_sheet_by_name("Bill").to_python()
+    net = next(i for i, row in enumerate(rows) if row[0] == "Net total")
+    return [row[6] for row in rows[HEADER_ROW:net] if row[6] != ""], [row[6] for row in rows[net:net + 3]]
+
+
+@needs_soffice
+def test_libreoffice_prints_a_four_line_bill_on_one_page_in_one_font(office) -> None:
+    pdf = office(write_bill_sheet(HEADER, PRINTED), "pdf")
+    pages = pages_of(pdf)
+    assert len(pages) == 1
+    fonts = set(re.findall(rb"/BaseFont\s*/(?:[A-Z]{6}\+)?([A-Za-z]+)", pdf))
+    assert len(fonts) == 1, fonts  # headers too: no serif fallback beside the body's font
+    assert all(word in pages[0] for word in ("SKU", "Line total", "Work gloves", "49.50", "Net total", "Total"))
+
+
+@needs_soffice
+def test_a_long_bill_prints_one_page_wide_with_the_header_row_on_every_page(office) -> None:
+    lines = [Line(f"PART-{n:04}", f"Spare part number {n} with a rather long description, grade A", D(n), "pcs",
+                  D("1.25"), D("19")) for n in range(1, 121)]
+    pages = pages_of(office(write_bill_sheet(HEADER, lines), "pdf"))
+    assert len(pages) > 1
+    assert all("SKU" in page and "Line total" in page for page in pages)  # no column spilled to a page of its own
+    assert "Total" in pages[-1] and "PART-0120" in "".join(pages)
+
+
+@needs_soffice
+def test_libreoffice_computes_the_bots_totals_from_the_formulas(office) -> None:
+    line_totals, sums = computed_totals(office(without_results(write_bill_sheet(HEADER, PRINTED)), "xlsx"))
+    expected = totals(PRINTED)
+    assert line_totals == [float(line_net(line)) for line in PRINTED]
+    assert sums == [float(expected.net), float(expected.tax), float(expected.gross)]
+
+
+def cleared(data: bytes, sku: str) -> bytes:
+    """A line the supplier cannot deliver, its cells cleared. (openpyxl cannot stand in for deleting
+    the row: unlike a spreadsheet program it leaves every formula below pointing one row off.)"""
+    workbook = load_workbook(io.BytesIO(data))
+    sheet = workbook["Bill"]
+    row = next(r for r in range(FIRST_LINE_ROW, sheet.max_row + 1) if sheet.cell(r, 1).value == sku)
+    for column in range(1, 7):
+        sheet.cell(row, column).value = None
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+@needs_soffice
+def test_a_sheet_edited_by_the_supplier_shows_the_totals_the_bot_computes(office) -> None:
+    edited = edit_sheet(write_bill_sheet(HEADER, PRINTED), [
+        LineEdit("BLT-M8", quantity=480, unit_price=0.135), LineEdit("", add=("FRT", "Freight", 1, "lot", 25.5, 19)),
+        LineEdit("", add=("PAL", "Pallet", 2, "pcs", 7.125, 19))])
+    saved = office(cleared(edited, "GLV-L"), "xlsx")  # recalculated and saved by LibreOffice, as a supplier's reply would be
+    lines = read_bill_sheet(saved).lines
+    assert [line.sku for line in lines] == ["BLT-M8", "NUT-M8", "WSH-M8", "FRT", "PAL"]
+    line_totals, sums = computed_totals(saved)
+    expected = totals(lines)
+    assert line_totals == [float(line_net(line)) for line in lines]
+    assert sums == [float(expected.net), float(expected.tax), float(expected.gross)]
+
+
+@needs_soffice
+def test_our_sheet_saved_by_libreoffice_as_ods_reads_back_the_same(office) -> None:
+    assert read_bill_sheet(office(write_bill_sheet(HEADER, PRINTED), "ods"), "bill.ods").lines == PRINTED
+
+
+def test_an_edited_sheet_saved_by_libreoffice_reads_back_and_its_totals_agree_with_the_bots() -> None:
+    """A fixture made once by the test above's steps (edit, then `soffice --convert-to xlsx`), so that
+    the reader meets LibreOffice's own file even where LibreOffice is not installed."""
+    saved = (Path(__file__).parent / "fixtures" / "sheets" / "edited-saved-by-libreoffice.xlsx").read_bytes()
+    sheet = read_bill_sheet(saved)
+    assert sheet.order_ref == "PO-2026-0042"
+    assert [(line.sku, line.quantity, line.unit_price) for line in sheet.lines] == [
+        ("BLT-M8", D(480), D("0.135")), ("NUT-M8", D("2.5"), D("12.5")), ("WSH-M8", D(3), D("0.335")),
+        ("FRT", D(1), D("25.5")), ("PAL", D(2), D("7.125"))]
+    expected = totals(sheet.lines)
+    assert computed_totals(saved)[1] == [float(expected.net), float(expected.tax), float(expected.gross)]

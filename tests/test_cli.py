@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from bot.cli import main
-from storage.db import head_revision
+from storage import queries
+from storage.db import head_revision, session
+from storage.models import OrderStatus
 from tests.conftest import LINES_CSV, World
 
 
@@ -141,3 +144,56 @@ def test_a_model_column_without_a_migration_is_caught_at_start(world: World) -> 
     code, output = cli(world.config_path, "status")
 
     assert code == 1 and "lacks outbox_message.claimed_until: a migration is missing" in output
+
+
+def test_orders_are_an_aligned_table_with_totals_dates_in_the_configured_zone_and_a_status_filter(
+        world: World, tmp_path: Path) -> None:
+    world.reconfigure(schedule={"timezone": "Europe/Berlin"})
+    lines = tmp_path / "lines.csv"
+    lines.write_bytes(LINES_CSV)
+    first = world.order()
+    code, output = cli(world.config_path, "order", "create", "--supplier", world.supplier.address, "--buyer",
+                       world.buyer.address, "--file", str(lines), "--delivery", "2026-12-14", "--json")
+    second = json.loads(output)["ref"]
+    with session(world.app.engine) as s:
+        queries.order_by_ref(s, first).status = OrderStatus.REJECTED
+        s.commit()
+    code, output = cli(world.config_path, "orders")
+    header, rule, *rows = output.splitlines()
+    assert code == 0 and header.split() == ["order", "status", "supplier", "ordered", "latest", "bill",
+                                            "created", "(Europe/Berlin)", "delivery"]
+    assert set(rule) == {"-", " "} and len(rows) == 2
+    assert [row.split()[0] for row in rows] == [second, first]
+    assert all(row.index("EUR 280.84") == rows[0].index("EUR 280.84") for row in rows)  # one column, aligned
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T", rows[0]) and "2026-12-14" in rows[0]
+    code, output = cli(world.config_path, "orders", "--status", "rejected")
+    assert [row.split()[0] for row in output.splitlines()[2:]] == [first]
+    assert [o["ref"] for o in json.loads(cli(world.config_path, "orders", "--status", "new", "--json")[1])] == [second]
+
+
+def test_outbox_list_has_a_header_that_names_the_attempts(world: World) -> None:
+    world.order()
+    world.poll()
+    header, rule, row = cli(world.config_path, "outbox", "list")[1].splitlines()
+    assert header.split()[:4] == ["id", "status", "attempts", "to"] and "last error" in header
+    assert row.split()[1:4] == ["sent", "1", world.supplier.address]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row)  # the configured zone (UTC by default), named
+
+
+def test_order_show_lists_each_document_with_its_revision_and_a_zoned_timeline(world: World) -> None:
+    ref = world.order()
+    world.poll()
+    mail = world.supplier.wait_for(f"[{ref}] New order")
+    world.supplier.reply(mail, "SEND", attachments=((f"{ref}-bill.xlsx", mail.attachment(".xlsx")[1]),))
+    world.poll()
+    shown = cli(world.config_path, "order", "show", ref)[1]
+    assert "ordered EUR 280.84 on" in shown and "timeline (UTC):" in shown
+    documents = shown.split("documents:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert documents[0].split()[:4] == ["rev", "kind", "file", "bytes"]
+    assert [line.split()[:3] for line in documents[2:]] == [["1", "bill_sheet", f"{ref}-bill.xlsx"]]
+
+
+def test_help_on_a_wide_terminal_shows_whole_descriptions() -> None:
+    listing = CliRunner().invoke(main, ["--help"], terminal_width=120).output
+    assert "Obtain a Gmail user's refresh token once (installed-app flow in a browser) and store it privately." in listing
+    assert "..." not in listing.split("Commands:", 1)[1]

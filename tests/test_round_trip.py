@@ -48,13 +48,16 @@ def test_full_loop_from_order_to_approval(world: World) -> None:
     world.poll()
     new_order = world.supplier.wait_for(f"[{ref}] New order from ACME GmbH")
     assert re.fullmatch(rf"{world.bot.split('@')[0]}\+[a-z2-7]{{26}}@example\.test", str(new_order.message["Reply-To"]))
-    assert "You have 1 unprocessed order." in new_order.text.splitlines()[0]
+    assert new_order.text.splitlines()[0] == f"Waiting for you: 1 new order to answer with a bill ({ref})."
     assert (new_order.message["Auto-Submitted"], new_order.message["X-Auto-Response-Suppress"]) == (
         "auto-generated", "All")
     assert "BLT-M8 Hex bolt M8x40: 500 pcs × 0.12 = 60.00" in new_order.text
     assert "Total: EUR 280.84" in new_order.text and "<table" in new_order.html
     workbook = load_workbook(io.BytesIO(sheet_of(new_order)))
-    assert workbook["Bill"]["B1"].value == ref and workbook["Bill"]["F1"].value.startswith("=SUMPRODUCT")
+    total = next(row[6] for row in workbook["Bill"].iter_rows(min_row=8) if row[0].value == "Total")
+    assert workbook["Bill"]["B1"].value == ref and total.value.startswith("=")
+    saved = load_workbook(io.BytesIO(sheet_of(new_order)), data_only=True)["Bill"]
+    assert saved[total.coordinate].value == 280.84  # what a phone preview shows: the result is in the file
     assert workbook["_supplierbot"].sheet_state == "hidden" and workbook["_supplierbot"]["B1"].value == ref
 
     send_bill(world, ref, [LineEdit("BLT-M8", unit_price=0.14), LineEdit("GLV-L", delete=True),
@@ -89,6 +92,8 @@ def test_full_loop_from_order_to_approval(world: World) -> None:
     world.poll()
     approved = world.supplier.wait_for("Bill rev 2 approved — please deliver")
     assert "Note from the buyer: go ahead" in approved.text
+    assert "REMOVED GLV-L" in approved.text and "not the original order" in approved.text
+    assert approved.attachment(f"{ref}-bill-rev2.xlsx") is not None
 
     data = order_json(world, ref)
     assert data["status"] == "approved"

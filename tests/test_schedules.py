@@ -36,7 +36,7 @@ def submit(world: World, ref: str) -> None:
     world.poll()
 
 
-def test_every_email_to_a_supplier_states_the_unprocessed_count(world: World) -> None:
+def test_every_email_to_a_supplier_names_what_waits_for_them(world: World) -> None:
     first, second = world.order(), world.order()
     world.poll()
     submit(world, first)
@@ -44,11 +44,13 @@ def test_every_email_to_a_supplier_states_the_unprocessed_count(world: World) ->
     world.poll()
     world.supplier.wait_for("only follow an approved bill")
     firsts = {m.subject: m.text.splitlines()[0] for m in world.supplier.inbox()}  # parallel lanes: any order
-    assert firsts == {f"[{first}] New order from ACME GmbH": "You have 1 unprocessed order.",
-                      f"[{second}] New order from ACME GmbH": "You have 2 unprocessed orders.",
-                      f"[{first}] Bill rev 1 submitted for approval": "You have 1 unprocessed order.",
+    one, both = (f"Waiting for you: 1 new order to answer with a bill ({second}).",
+                 f"Waiting for you: 2 new orders to answer with a bill ({first}, {second}).")
+    assert firsts == {f"[{first}] New order from ACME GmbH": f"Waiting for you: 1 new order to answer with a bill ({first}).",
+                      f"[{second}] New order from ACME GmbH": both,
+                      f"[{first}] Bill rev 1 submitted for approval": one,
                       f"[{second}] Not processed: an invoice can only follow an approved bill":
-                          "You have 1 unprocessed order."}
+                          one}
 
 
 def test_the_digest_goes_out_once_a_day_at_local_time_and_only_with_news(world: World) -> None:
@@ -65,7 +67,8 @@ def test_the_digest_goes_out_once_a_day_at_local_time_and_only_with_news(world: 
     with time_machine.travel(datetime(2026, 3, 28, 7, 1, tzinfo=UTC), tick=False):
         assert job(world, "digest") == 1
         assert job(world, "digest") == 0  # once a day: each run builds a fresh app; the record is in the database
-    digest = world.supplier.wait_for("Your open orders with ACME GmbH: 2 unprocessed")
+    digest = world.supplier.wait_for("Your open orders with ACME GmbH: 2 waiting for you")
+    assert digest.text.splitlines()[0] == f"Waiting for you: 2 new orders to answer with a bill ({older}, {newer})."
     lines = [line for line in digest.text.splitlines() if line.startswith("  - ")]
     assert [line.split()[1] for line in lines] == [older, newer]  # oldest first
     assert all(f"reply to {world.bot.split('@')[0]}+" in line for line in lines)

@@ -165,7 +165,7 @@ def edit_sheet(data: bytes, edits: list[LineEdit]) -> bytes:
     sheet = workbook["Bill"]
     for edit in edits:
         if edit.add:
-            sheet.append(list(edit.add))
+            _type_line(sheet, edit.add)
             continue
         row = next(r for r in range(8, sheet.max_row + 1) if sheet.cell(r, 1).value == edit.sku)
         if edit.delete:
@@ -178,3 +178,12 @@ def edit_sheet(data: bytes, edits: list[LineEdit]) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _type_line(sheet, values: tuple[str, str, float, str, float, float]) -> None:
+    """A person types an added line into the first empty row of the table, above the totals
+    (or, in a sheet without empty rows, below the last line)."""
+    row = next((r for r in range(8, sheet.max_row + 1)
+                if all(sheet.cell(r, c).value in (None, "") for c in range(1, 7))), sheet.max_row + 1)
+    for column, value in enumerate(values, start=1):
+        sheet.cell(row, column).value = value
