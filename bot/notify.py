@@ -265,7 +265,7 @@ class Notifier:
         subject = (f"Your {'orders' if include_closed else 'open orders'} with {bot.customer_name}: "
                    f"{len(items)}, {yours} waiting for you")
         context = {"items": items, "yours": yours, "include_closed": include_closed, "customer": bot.customer_name,
-                   "marker": REPLY_MARKER, "as_sheet": len(items) > LIST_AS_SHEET_FROM, "unprocessed": None}
+                   "marker": REPLY_MARKER, "as_sheet": len(items) > LIST_AS_SHEET_FROM, "waiting": None}
         sheet = (orders_sheet(items),) if context["as_sheet"] else ()
         mail = self._outgoing("orders_list", (to,), subject, context, None, thread, sheet)
         self._queue(s, mail, None, None)

@@ -174,12 +174,15 @@ class SupplierWaiting:
 
 def waiting_for_supplier(s: Session, supplier_id: int) -> SupplierWaiting:
     states = (OrderStatus.NEW, OrderStatus.REJECTED, OrderStatus.APPROVED)
+    # delivered in part or in full, or received: the delivery or the invoice is still the supplier's to do
+    bucket = {**{state: state for state in states}, OrderStatus.PARTLY_DELIVERED: OrderStatus.APPROVED,
+              OrderStatus.DELIVERED: OrderStatus.APPROVED, OrderStatus.RECEIVED: OrderStatus.APPROVED}
     query = (select(PurchaseOrder.status, PurchaseOrder.ref)
-             .where(PurchaseOrder.supplier_id == supplier_id, col(PurchaseOrder.status).in_([v.value for v in states]))
+             .where(PurchaseOrder.supplier_id == supplier_id, col(PurchaseOrder.status).in_([v.value for v in bucket]))
              .order_by(col(PurchaseOrder.created_at), col(PurchaseOrder.id)))
     refs: dict[OrderStatus, list[str]] = {state: [] for state in states}
     for state, ref in s.exec(query).all():
-        refs[OrderStatus(state)].append(ref)
+        refs[bucket[OrderStatus(state)]].append(ref)
     return SupplierWaiting(*(tuple(refs[state]) for state in states))
 
 
