@@ -29,6 +29,9 @@ class BotSettings:
     operator_address: str = ""  # bounces and messages that keep failing are reported here
     max_attempts: int = 5  # a failing inbound message is retried this often, then parked
     error_replies_per_sender_per_day: int = 10
+    # an email whose sending a crash interrupted is sent again only if the bot's own copy
+    # of it has not reached the bot's mailbox within this time
+    sent_copy_wait_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ def _bot(s: _Section) -> BotSettings:
         operator_address=s.text("operator_address", "", "an email address").lower(),
         max_attempts=s.integer("max_attempts", 5, 1, 100),
         error_replies_per_sender_per_day=s.integer("error_replies_per_sender_per_day", 10, 0, 10000),
+        sent_copy_wait_seconds=s.integer("sent_copy_wait_seconds", 60, 1, 86400),
     )
 
 

@@ -135,6 +135,25 @@ class ImapMailbox:
             self.client.uid_expunge(uids)
 
 
+def find_copies(settings: ServerSettings, folders: list[str], message_ids: list[str]) -> set[str]:
+    """Which of these Message-IDs are on a message in one of these folders (the bot's copies
+    of what it sent); a folder that does not exist holds none."""
+    found: set[str] = set()
+    with ImapMailbox(settings) as box:
+        assert box.client is not None
+        try:
+            for folder in dict.fromkeys(box.folder_name(f) for f in folders):
+                if not box.client.folder_exists(folder):
+                    continue
+                box.client.select_folder(folder, readonly=True)
+                for message_id in message_ids:
+                    if message_id not in found and box.client.search(["HEADER", "Message-ID", message_id]):
+                        found.add(message_id)
+        except (OSError, IMAPClient.Error) as exc:
+            raise MailboxError(f"IMAP {settings.host}:{settings.port}: {exc}") from exc
+    return found
+
+
 class IdleWatcher:
     """Waits for new mail with IMAP IDLE on its own connection and calls `on_mail`.
 

@@ -188,7 +188,7 @@ def handle(app: App, s: Session, row: InboundMessage, raw: bytes, released: bool
     s.flush()  # the ledger row has its id from here on
     ignored = _ignore_reason(app, s, row, message)
     if ignored:
-        if message.automatic:
+        if ignored.startswith("automatic"):
             ignored += _note_bounce(app, s, row, raw)
         return Outcome(InboundStatus.IGNORED, ignored)
     return _route(app, s, row, message, released)
@@ -210,10 +210,10 @@ def _note_bounce(app: App, s: Session, row: InboundMessage, raw: bytes) -> str:
 
 
 def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMessage) -> str:
+    if message.sender == app.config.bot.address:  # first: our copies of what we sent are auto-generated too
+        return "our own message"
     if message.automatic:
         return f"automatic: {message.automatic}"
-    if message.sender == app.config.bot.address:
-        return "our own message"
     earlier = queries.earlier_copy(s, message.message_id, row.sha256, row.id or 0) if message.message_id else None
     return f"duplicate of inbound #{earlier.id}" if earlier else ""
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from imapclient import IMAPClient
@@ -65,8 +67,27 @@ def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> 
     # a new UIDVALIDITY means old UIDs mean nothing: start over, the ledger drops repeats
     last = cursor.last_uid if cursor and cursor.uidvalidity == box.uidvalidity else 0
     for batch in box.fetch_batches(box.uids_after(last)):
-        sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch]
+        own = [uid for uid, raw in batch if is_own_copy(raw, app.config.bot.address)]
+        sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch if uid not in own]
         report.outcomes.update(_outcome_name(o) for o in process_batch(app, sources))
+        if own:
+            _pass_own_copies(app, box, account, own)
+
+
+def is_own_copy(raw: bytes, bot_address: str) -> bool:
+    """The bot's copy of an email it sent (see bot/outbox.py): kept in the mailbox, never processed."""
+    sender = parseaddr(str(BytesHeaderParser().parsebytes(raw[:65536]).get("From", "")))[1]
+    return sender.lower() == bot_address.lower()
+
+
+def _pass_own_copies(app: App, box: ImapMailbox, account: str, uids: list[int]) -> None:
+    """Move the cursor past the bot's own copies (the batch's other messages are committed
+    by now), and file them with the processed mail where mail is moved."""
+    with session(app.engine) as s:
+        queries.advance_cursor(s, account, app.config.imap.folder, box.uidvalidity, max(uids))
+        s.commit()
+    if app.config.imap.processed_folder:
+        box.move(uids, app.config.imap.processed_folder)
 
 
 def _outcome_name(outcome: Outcome | None) -> str:
