@@ -15,6 +15,8 @@ from bot.config import ServerSettings
 FETCH_BATCH = 100
 FETCH_BATCH_BYTES = 20 * 1024 * 1024
 IDLE_CHECK_SECONDS = 1.0  # a batch of big messages is fetched in smaller pieces
+#: an IDLE connection that lived this long was healthy: after it drops, reconnect at once again
+STABLE_SECONDS = 60.0
 log = logging.getLogger("supplierbot.mailbox")
 
 
@@ -158,7 +160,9 @@ class IdleWatcher:
     """Waits for new mail with IMAP IDLE on its own connection and calls `on_mail`.
 
     IDLE is re-issued every `renew_seconds` (servers drop an IDLE after ~30 min;
-    RFC 2177 asks for less), and after any drop it reconnects with backoff.
+    RFC 2177 asks for less), and after any drop it reconnects with backoff. The
+    backoff starts again at 1 s once a connection has lived STABLE_SECONDS, so each
+    restart of the server costs seconds, not the doubled wait of the outage before.
     Servers without IDLE are left to the scheduled poll.
     """
 
@@ -166,14 +170,18 @@ class IdleWatcher:
                  renew_seconds: float = 540.0) -> None:
         self.settings, self.on_mail, self.stop, self.renew_seconds = settings, on_mail, stop, renew_seconds
         self.supported = True
+        self.connected_at: float | None = None  # monotonic time the current connection logged in
 
     def run(self) -> None:
         delay = 1.0
         while not self.stop.is_set() and self.supported:
+            self.connected_at = None
             try:
                 self._watch()
                 delay = 1.0
             except (MailboxError, OSError, IMAPClient.Error) as exc:
+                if self.connected_at is not None and time.monotonic() - self.connected_at >= STABLE_SECONDS:
+                    delay = 1.0
                 log.warning("idle connection lost", extra={"error": str(exc), "retry_in": delay})
                 self.stop.wait(delay)
                 delay = min(delay * 2, 300.0)
@@ -181,6 +189,7 @@ class IdleWatcher:
     def _watch(self) -> None:
         with ImapMailbox(self.settings) as box:
             assert box.client is not None
+            self.connected_at = time.monotonic()
             if b"IDLE" not in box.client.capabilities():
                 self.supported = False
                 log.info("server has no IDLE; polling only")

@@ -16,6 +16,7 @@ from sqlmodel import select
 from bench.killtest import run_kill_test
 from bot import mailbox
 from bot.cli import main
+from bot.config import ServerSettings
 from bot.mailbox import server_folder_name
 from bot.matching import match_order
 from bot.devmail import PASSWORD, LocalMailServer
@@ -303,3 +304,34 @@ def test_one_poll_sends_everything_queued_however_much(world: World) -> None:
     assert (report.sent, report.deferred) == (5, 0)
     assert len(world.supplier.inbox()) == 5
 
+
+def test_idle_sees_new_mail_within_seconds_after_every_server_restart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "STABLE_SECONDS", 1.0)
+    with LocalMailServer() as server:  # its own Dovecot: restarting the shared one would cut other tests
+        settings = ServerSettings("127.0.0.1", server.imap_port, "none", "bot@example.test", PASSWORD, timeout_seconds=5)
+        calls: list[float] = []
+        stop = threading.Event()
+        watcher = mailbox.IdleWatcher(settings, lambda: calls.append(time.monotonic()), stop)
+        thread = threading.Thread(target=watcher.run, daemon=True)
+        thread.start()
+        sender = Party("sales@supplier.test", server.imap_port, server.smtp_port)
+        waits = []
+        try:
+            for n in range(4):  # without the reset the waits are 1, 2, 4, 8 s
+                while watcher.connected_at is None or time.monotonic() - watcher.connected_at < 1.2:
+                    time.sleep(0.05)  # until the connection has lived long enough to count as healthy
+                server.restart_dovecot()
+                message = EmailMessage()
+                message["From"], message["To"], message["Subject"] = sender.address, "bot@example.test", f"After {n}"
+                message.set_content("New mail while the bot reconnects.")
+                sender.send(message)
+                delivered = time.monotonic()
+                deadline = delivered + 10
+                while not any(t > delivered for t in calls) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                waits.append(min((t for t in calls if t > delivered), default=deadline) - delivered)
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+    print("seconds from delivery to the watcher's call, per restart:", [round(w, 1) for w in waits])
+    assert all(w < 3.5 for w in waits), waits

@@ -11,6 +11,7 @@ import asyncio
 import os
 import pwd
 import shutil
+import signal
 import smtplib
 import socket
 import string
@@ -124,8 +125,9 @@ class LocalMailServer:
         return os.geteuid(), os.getegid(), me, me
 
     def _start_dovecot(self) -> None:
+        # a session of its own: stopping it stops its IMAP processes too, as a server restart does
         self.process = subprocess.Popen(["dovecot", "-F", "-c", str(self.config_path)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -135,14 +137,26 @@ class LocalMailServer:
             time.sleep(0.05)
         raise DevmailError("dovecot did not open its ports within 10 s")
 
-    def stop(self) -> None:
-        self.controller.stop()
-        self.process.terminate()
+    def restart_dovecot(self) -> None:
+        """Stop the IMAP and LMTP server and start it again on the same ports, mail kept (as an
+        upgrade or a crash and restart would): every IMAP connection drops."""
+        self._stop_dovecot()
+        self._start_dovecot()
+
+    def _stop_dovecot(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self._stop_dovecot()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
 
