@@ -233,6 +233,19 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: st
     return True
 
 
+def next_retry(app: App, report: SendReport, failures: int) -> datetime | None:
+    """When the sender should run again by itself: the earliest row waiting out a temporary
+    refusal, an unsure row whose copy may still come, or (the server was unreachable, the
+    `failures`-th time in a row) after a back-off."""
+    with session(app.engine) as s:
+        due = [queries.next_outbox_attempt(s)]
+    wait = timedelta(seconds=app.config.bot.sent_copy_wait_seconds)
+    due += [m.at + wait for m in SendLog(app.config.storage.data_dir).marks() if m.state != SENT]
+    if report.error:
+        due.append(app.clock() + backoff(failures))
+    return min((d for d in due if d is not None), default=None)
+
+
 def _with_copy(recipients: list[str], bot_address: str) -> list[str]:
     """The bot's own address too: its copy is how a crash's unsure email is found again."""
     return recipients if bot_address in recipients else [*recipients, bot_address]

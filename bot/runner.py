@@ -18,7 +18,7 @@ from imapclient import IMAPClient
 
 from bot.app import App
 from bot.mailbox import IdleWatcher, ImapMailbox, MailboxError
-from bot.outbox import SendReport, send_outbox
+from bot.outbox import SendReport, next_retry, send_outbox
 from bot.apply import Outcome
 from bot.jobs import JOBS
 from bot.pipeline import Source, process_batch, retry_due
@@ -130,11 +130,15 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     wake = threading.Event()
 
+    retry = _Retry(app)
+
     def poll_job() -> None:
         # one poll at a time (max_instances=1); mail that arrives during a poll makes one more
         while not stop.is_set():
             wake.clear()
-            log.info("poll", extra={"report": poll_once(app).summary()})
+            report = poll_once(app)
+            log.info("poll", extra={"report": report.summary()})
+            retry.plan(scheduler, report.send)
             if not wake.is_set():
                 return
 
@@ -144,8 +148,8 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     scheduler.add_job(poll_job, "interval", seconds=app.config.bot.poll_interval_seconds, id="poll",
                       max_instances=1, coalesce=True, next_run_time=app.clock())
     for name, job in JOBS.items():  # each decides itself what is due, so a check every few minutes is enough
-        scheduler.add_job(_scheduled(app, name, job), "interval", minutes=5, id=name, max_instances=1,
-                          coalesce=True, next_run_time=app.clock())
+        scheduler.add_job(_scheduled(app, name, job, retry, scheduler), "interval", minutes=5, id=name,
+                          max_instances=1, coalesce=True, next_run_time=app.clock())
     scheduler.start()
 
     def poll_now() -> None:
@@ -161,11 +165,33 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     thread.join(timeout=5)
 
 
-def _scheduled(app: App, name: str, job) -> Callable[[], None]:
+def _scheduled(app: App, name: str, job, retry: _Retry, scheduler: BackgroundScheduler) -> Callable[[], None]:
     def run() -> None:
         if job(app):
-            asyncio.run(send_outbox(app))
+            retry.plan(scheduler, asyncio.run(send_outbox(app)))
     return run
+
+
+class _Retry:
+    """The sender's own timer: a temporary refusal (4xx), an unreachable server or an unsure
+    email is tried again when it is due, not at the next scheduled poll."""
+
+    def __init__(self, app: App) -> None:
+        self.app, self.failures = app, 0
+        self.lock = threading.Lock()
+
+    def plan(self, scheduler: BackgroundScheduler, report: SendReport) -> None:
+        with self.lock:
+            self.failures = self.failures + 1 if report.error else 0
+            due = next_retry(self.app, report, self.failures)
+        if due is not None:
+            scheduler.add_job(self._send, "date", args=(scheduler,), run_date=max(due, self.app.clock()),
+                              id="outbox-retry", replace_existing=True, misfire_grace_time=None)
+
+    def _send(self, scheduler: BackgroundScheduler) -> None:
+        report = asyncio.run(send_outbox(self.app))
+        log.info("outbox retry", extra={"sent": report.sent, "waiting": report.deferred, "error": report.error})
+        self.plan(scheduler, report)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

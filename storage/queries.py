@@ -239,6 +239,13 @@ def release_outbox_claims(s: Session, owner: str) -> None:
               .values(claimed_by="", claimed_until=None).execution_options(synchronize_session=False))
 
 
+def next_outbox_attempt(s: Session) -> datetime | None:
+    """When the earliest queued row that waits out a retry delay is due again."""
+    query = select(func.min(OutboxMessage.next_attempt_at)).where(
+        OutboxMessage.status == OutboxStatus.QUEUED.value, col(OutboxMessage.next_attempt_at).is_not(None))
+    return s.exec(query).one()
+
+
 def outbox_rows(s: Session, status: OutboxStatus | None, limit: int) -> Sequence[OutboxMessage]:
     query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
     if status is not None:
