@@ -259,7 +259,7 @@ def _delivered_ids(server: LocalMailServer, made: list[tuple[str, str, str]]) ->
         with IMAPClient("127.0.0.1", port=server.imap_port, ssl=False) as client:
             client.login(address, PASSWORD)
             client.select_folder("INBOX", readonly=True)
-            uids = client.search()
+            uids = client.search(["FROM", BOT])  # other tests may share these mailboxes
             for data in client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]).values():
                 header = next(v for k, v in data.items() if k.startswith(b"BODY"))
                 seen[header.decode().partition(":")[2].strip()] += 1

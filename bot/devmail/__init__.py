@@ -65,10 +65,15 @@ class LmtpRelay:
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         content = authentication_results(envelope.mail_from or "", envelope.original_content or b"")
-        loop = asyncio.get_running_loop()
-        for recipient in envelope.rcpt_tos:
-            await loop.run_in_executor(self.pool, self._deliver, envelope.mail_from or "", recipient, content)
+        # once DATA has ended the message goes to every recipient, as from a real MTA's queue, even
+        # if the client hangs up before our answer (a cancelled handler would stop half-way)
+        await asyncio.shield(self._deliver_all(envelope.mail_from or "", list(envelope.rcpt_tos), content))
         return "250 Message accepted for delivery"
+
+    async def _deliver_all(self, sender: str, recipients: list[str], content: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        for recipient in recipients:
+            await loop.run_in_executor(self.pool, self._deliver, sender, recipient, content)
 
     def _deliver(self, sender: str, recipient: str, content: bytes) -> None:
         for attempt in range(2):
