@@ -79,8 +79,9 @@ class ContractSettings:
 
 @dataclass(frozen=True)
 class LimitSettings:
-    max_message_mb: int = 30  # larger messages are answered from their headers alone
-    max_attachment_mb: int = 15
+    # as sent (base64 makes 25 MB of files ~34 MB): larger messages are answered from their headers alone
+    max_message_mb: int = 50
+    max_attachment_mb: int = 25  # decoded, per document: what Gmail and Microsoft 365 let a sender attach
     max_attachments_mb: int = 40  # all documents of one message together
     max_attachments: int = 10
 
@@ -298,8 +299,8 @@ def _contracts(s: _Section) -> ContractSettings:
 
 def _limits(s: _Section) -> LimitSettings:
     return LimitSettings(
-        max_message_mb=s.integer("max_message_mb", 30, 1, 500),
-        max_attachment_mb=s.integer("max_attachment_mb", 15, 1, 500),
+        max_message_mb=s.integer("max_message_mb", 50, 1, 500),
+        max_attachment_mb=s.integer("max_attachment_mb", 25, 1, 500),
         max_attachments_mb=s.integer("max_attachments_mb", 40, 1, 500),
         max_attachments=s.integer("max_attachments", 10, 1, 100),
     )
