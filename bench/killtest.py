@@ -97,7 +97,7 @@ class KillReport:
                 *[f"PROBLEM: {p}" for p in self.problems]]
 
 
-def write_config(folder: Path, server: LocalMailServer, copy_wait: int) -> Path:
+def write_config(folder: Path, server: LocalMailServer, copy_wait: int = 60) -> Path:
     path = folder / "supplierbot.toml"
     path.write_text(f"""[bot]
 address = "{BOT}"
