@@ -72,6 +72,7 @@ async def send_outbox(app: App, chunk: int = 100) -> SendReport:
         return report
     finally:
         _finish(app, work)
+        work.sendlog.close()
 
 
 def _finish(app: App, work: _Work) -> None:
@@ -240,7 +241,11 @@ def next_retry(app: App, report: SendReport, failures: int) -> datetime | None:
     with session(app.engine) as s:
         due = [queries.next_outbox_attempt(s)]
     wait = timedelta(seconds=app.config.bot.sent_copy_wait_seconds)
-    due += [m.at + wait for m in SendLog(app.config.storage.data_dir).marks() if m.state != SENT]
+    sendlog = SendLog(app.config.storage.data_dir)
+    try:
+        due += [m.at + wait for m in sendlog.marks() if m.state != SENT]
+    finally:
+        sendlog.close()
     if report.error:
         due.append(app.clock() + backoff(failures))
     return min((d for d in due if d is not None), default=None)

@@ -10,6 +10,7 @@ before sending it again (bot/outbox.py).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,27 +30,25 @@ class Mark:
 
 
 class SendLog:
-    """One short autocommitted statement per call; safe from any thread or process."""
+    """One short autocommitted statement per call, on one connection shared by the threads of
+    one sender run (under a lock); other processes have their own."""
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / FILENAME
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS mark (outbox_id INTEGER PRIMARY KEY, message_id TEXT NOT NULL, "
-                       "state TEXT NOT NULL, owner TEXT NOT NULL, at REAL NOT NULL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a "sending" mark must survive a power cut too, or a crash would look like "never sent"
-        db.execute("PRAGMA synchronous=FULL")
-        return db
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS mark (outbox_id INTEGER PRIMARY KEY, message_id TEXT NOT NULL, "
+                        "state TEXT NOT NULL, owner TEXT NOT NULL, at REAL NOT NULL)")
+
+    def close(self) -> None:
+        self.db.close()
 
     def _run(self, sql: str, params: Iterable[object] = ()) -> None:
-        db = self._connect()
-        try:
-            db.execute(sql, tuple(params))
-        finally:
-            db.close()
+        with self.lock:
+            self.db.execute(sql, tuple(params))
 
     def sending(self, outbox_id: int, message_id: str, owner: str, now: datetime) -> None:
         """Written before the first byte of the email goes out."""
@@ -70,10 +69,8 @@ class SendLog:
             self._run(f"DELETE FROM mark WHERE outbox_id IN ({','.join('?' * len(ids))})", ids)
 
     def marks(self) -> list[Mark]:
-        db = self._connect()
-        try:
-            rows = db.execute("SELECT outbox_id, message_id, state, owner, at FROM mark ORDER BY outbox_id").fetchall()
-        finally:
-            db.close()
+        with self.lock:
+            rows = self.db.execute("SELECT outbox_id, message_id, state, owner, at FROM mark "
+                                   "ORDER BY outbox_id").fetchall()
         return [Mark(int(i), str(m), str(st), str(o), datetime.fromtimestamp(float(a), timezone.utc))
                 for i, m, st, o, a in rows]
