@@ -98,7 +98,8 @@ class _Work:
         self.lock = asyncio.Lock()
 
     async def claim_more(self) -> int:
-        fresh = [i for i in await asyncio.to_thread(_claim, self.app, self.sendlog, self.owner, self.chunk) if i not in self.taken]
+        claimed = await asyncio.to_thread(_claim, self.app, self.sendlog, self.owner, self.chunk)
+        fresh = [i for i in claimed if i not in self.taken]
         self.taken.update(fresh)
         self.pending.extend(fresh)
         return len(fresh)

@@ -38,23 +38,18 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def folder_uids(world: World, folder: str) -> list[int]:
+def folder_uids(world: World, folder: str, criteria: list[str] | None = None) -> list[int]:
     with IMAPClient("127.0.0.1", port=world.supplier.imap_port, ssl=False) as client:
         client.login(world.bot, PASSWORD)
         if not client.folder_exists(folder):
             return []
         client.select_folder(folder, readonly=True)
-        return client.search()
+        return sorted(client.search(criteria or "ALL"))
 
 
 def people_uids(world: World, folder: str) -> list[int]:
     """The folder's messages but the bot's own copies of what it sent."""
-    with IMAPClient("127.0.0.1", port=world.supplier.imap_port, ssl=False) as client:
-        client.login(world.bot, PASSWORD)
-        if not client.folder_exists(folder):
-            return []
-        client.select_folder(folder, readonly=True)
-        return sorted(set(client.search()) - set(client.search(["FROM", world.bot])))
+    return folder_uids(world, folder, ["NOT", "FROM", world.bot])
 
 
 def ask(world: World, ref: str, text: str) -> None:
