@@ -183,13 +183,16 @@ def kill_loop(config: Path, seed: int, max_rounds: int, window: tuple[float, flo
     command = [sys.executable, "-m", "bot.cli", "--config", str(config), "poll", "--once"]
     startup = startup_seconds(config)
     waiting = list(arrivals)
+    stretch = 1.0  # after the last wave, each kill gives the next run longer: a loaded machine still finishes
     while report.rounds < max_rounds:
         report.rounds += 1
         if waiting:
             waiting.pop(0)()
+        else:
+            stretch *= 1.3
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            process.wait(timeout=startup + chance.uniform(*window))
+            process.wait(timeout=(startup + chance.uniform(*window)) * stretch)
             if process.returncode == 0 and not waiting:
                 return
             if process.returncode:
