@@ -9,6 +9,7 @@ its own (read from the kernel with wait4). Targets: under 200 MB and 2 s.
   zip_bomb   an .xlsx whose sheet expands to 1 GB of zeros
   xml_bomb   an .xlsx whose sheet declares "billion laughs" entities
   big_50mb   a 50 MB attachment
+  scan_25mb  a 25 MB scan (PDF) with the bill sheet: ~34 MB as sent, accepted by the defaults
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 
-CASES = ("baseline", "zip_bomb", "xml_bomb", "big_50mb")
+CASES = ("baseline", "zip_bomb", "xml_bomb", "big_50mb", "scan_25mb")
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
@@ -71,6 +72,10 @@ def message(case: str) -> bytes:
     mail.set_content("SEND")
     if case == "big_50mb":
         mail.add_attachment(os.urandom(50 * 1024 * 1024), maintype="application", subtype="pdf", filename="big.pdf")
+    elif case == "scan_25mb":
+        scan = b"%PDF-1.4\n" + os.urandom(25 * 1024 * 1024 - 9)
+        mail.add_attachment(scan, maintype="application", subtype="pdf", filename="scan.pdf")
+        mail.add_attachment(_sheet(), maintype=XLSX[0], subtype=XLSX[1], filename="PO-2026-0001-bill.xlsx")
     else:
         data = {"baseline": _sheet, "zip_bomb": _zip_bomb, "xml_bomb": _xml_bomb}[case]()
         mail.add_attachment(data, maintype=XLSX[0], subtype=XLSX[1], filename="bill.xlsx")

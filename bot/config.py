@@ -34,6 +34,9 @@ class BotSettings:
     operator_address: str = ""  # bounces and messages that keep failing are reported here
     max_attempts: int = 5  # a failing inbound message is retried this often, then parked
     error_replies_per_sender_per_day: int = 10
+    # an email whose sending a crash interrupted is sent again only if the bot's own copy
+    # of it has not reached the bot's mailbox within this time
+    sent_copy_wait_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,9 @@ class ContractSettings:
 
 @dataclass(frozen=True)
 class LimitSettings:
-    max_message_mb: int = 30  # larger messages are answered from their headers alone
-    max_attachment_mb: int = 15
+    # as sent (base64 makes 25 MB of files ~34 MB): larger messages are answered from their headers alone
+    max_message_mb: int = 50
+    max_attachment_mb: int = 25  # decoded, per document: what Gmail and Microsoft 365 let a sender attach
     max_attachments_mb: int = 40  # all documents of one message together
     max_attachments: int = 10
 
@@ -246,6 +250,7 @@ def _bot(s: _Section) -> BotSettings:
         operator_address=s.text("operator_address", "", "an email address").lower(),
         max_attempts=s.integer("max_attempts", 5, 1, 100),
         error_replies_per_sender_per_day=s.integer("error_replies_per_sender_per_day", 10, 0, 10000),
+        sent_copy_wait_seconds=s.integer("sent_copy_wait_seconds", 60, 1, 86400),
     )
 
 
@@ -349,8 +354,8 @@ def _contracts(s: _Section) -> ContractSettings:
 
 def _limits(s: _Section) -> LimitSettings:
     return LimitSettings(
-        max_message_mb=s.integer("max_message_mb", 30, 1, 500),
-        max_attachment_mb=s.integer("max_attachment_mb", 15, 1, 500),
+        max_message_mb=s.integer("max_message_mb", 50, 1, 500),
+        max_attachment_mb=s.integer("max_attachment_mb", 25, 1, 500),
         max_attachments_mb=s.integer("max_attachments_mb", 40, 1, 500),
         max_attachments=s.integer("max_attachments", 10, 1, 100),
     )

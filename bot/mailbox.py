@@ -15,6 +15,8 @@ from bot.login import LoginFailed, connect_imap, imap_login
 FETCH_BATCH = 100
 FETCH_BATCH_BYTES = 20 * 1024 * 1024
 IDLE_CHECK_SECONDS = 1.0  # a batch of big messages is fetched in smaller pieces
+#: an IDLE connection that lived this long was healthy: after it drops, reconnect at once again
+STABLE_SECONDS = 60.0
 log = logging.getLogger("supplierbot.mailbox")
 
 
@@ -146,11 +148,32 @@ class ImapMailbox:
         self.client.uid_expunge(uids)
 
 
+def find_copies(settings: ServerSettings, folders: list[str], message_ids: list[str]) -> set[str]:
+    """Which of these Message-IDs are on a message in one of these folders (the bot's copies
+    of what it sent); a folder that does not exist holds none."""
+    found: set[str] = set()
+    with ImapMailbox(settings) as box:
+        assert box.client is not None
+        try:
+            for folder in dict.fromkeys(box.folder_name(f) for f in folders):
+                if not box.client.folder_exists(folder):
+                    continue
+                box.client.select_folder(folder, readonly=True)
+                for message_id in message_ids:
+                    if message_id not in found and box.client.search(["HEADER", "Message-ID", message_id]):
+                        found.add(message_id)
+        except (OSError, IMAPClient.Error) as exc:
+            raise MailboxError(f"IMAP {settings.host}:{settings.port}: {exc}") from exc
+    return found
+
+
 class IdleWatcher:
     """Waits for new mail with IMAP IDLE on its own connection and calls `on_mail`.
 
     IDLE is re-issued every `renew_seconds` (servers drop an IDLE after ~30 min;
-    RFC 2177 asks for less), and after any drop it reconnects with backoff.
+    RFC 2177 asks for less), and after any drop it reconnects with backoff. The
+    backoff starts again at 1 s once a connection has lived STABLE_SECONDS, so each
+    restart of the server costs seconds, not the doubled wait of the outage before.
     Servers without IDLE are left to the scheduled poll.
     """
 
@@ -158,14 +181,18 @@ class IdleWatcher:
                  renew_seconds: float = 540.0) -> None:
         self.settings, self.on_mail, self.stop, self.renew_seconds = settings, on_mail, stop, renew_seconds
         self.supported = True
+        self.connected_at: float | None = None  # monotonic time the current connection logged in
 
     def run(self) -> None:
         delay = 1.0
         while not self.stop.is_set() and self.supported:
+            self.connected_at = None
             try:
                 self._watch()
                 delay = 1.0
             except (MailboxError, OSError, IMAPClient.Error) as exc:
+                if self.connected_at is not None and time.monotonic() - self.connected_at >= STABLE_SECONDS:
+                    delay = 1.0
                 log.warning("idle connection lost", extra={"error": str(exc), "retry_in": delay})
                 self.stop.wait(delay)
                 delay = min(delay * 2, 300.0)
@@ -173,6 +200,7 @@ class IdleWatcher:
     def _watch(self) -> None:
         with ImapMailbox(self.settings) as box:
             assert box.client is not None
+            self.connected_at = time.monotonic()
             if b"IDLE" not in box.client.capabilities():
                 self.supported = False
                 log.info("server has no IDLE; polling only")

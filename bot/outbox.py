@@ -1,4 +1,11 @@
-"""The outbox sender: delivers queued rows over SMTP (aiosmtplib) and marks each one sent."""
+"""The outbox sender: delivers queued rows over SMTP (aiosmtplib) and marks each one sent.
+
+Every email also goes to the bot's own address (an extra envelope recipient, in the
+same SMTP transaction), so a copy of everything the server accepted lands in the
+bot's mailbox. A row whose outcome is unknown (its sender was killed mid-send, or the
+connection broke during DATA) is sent again only when that copy is not found within
+`bot.sent_copy_wait_seconds`.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -11,11 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiosmtplib
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlmodel import Session
 
 from bot.app import App
 from bot.config import ServerSettings
 from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_client, smtp_login
+from bot.mailbox import MailboxError, find_copies
+from bot.sendlog import SENDING, SENT, UNKNOWN, Mark, SendLog
 from bot.pipeline import backoff
 from storage import queries
 from storage.db import session
@@ -63,8 +73,9 @@ async def send_outbox(app: App, chunk: int = 100) -> SendReport:
     email holds up only its own connection, and connections stay open across chunks.
     """
     report = SendReport()
-    work = _Work(app, _new_owner(), chunk)
+    work = _Work(app, _new_owner(), chunk, SendLog(app.config.storage.data_dir))
     try:
+        await asyncio.to_thread(settle_unknown, app, work.sendlog)
         waiting = await work.claim_more()
         lanes = min(app.config.smtp.connections, waiting)
         # the first connection logs in alone: wrong credentials are refused once, not once per lane
@@ -75,22 +86,35 @@ async def send_outbox(app: App, chunk: int = 100) -> SendReport:
         report.deferred = len(work.taken) - report.sent - report.failed
         return report
     finally:
-        with session(app.engine) as s:
-            queries.release_outbox_claims(s, work.owner)
-            s.commit()
+        _finish(app, work)
+        work.sendlog.close()
+
+
+def _finish(app: App, work: _Work) -> None:
+    """Fold what was accepted into the outbox, give back the rest; a mark still "sending" here
+    (the run was cancelled mid-send) becomes unknown."""
+    for mark in work.sendlog.marks():
+        if mark.owner == work.owner and mark.state == SENDING:
+            work.sendlog.unknown(mark.outbox_id)
+    with session(app.engine) as s:
+        accepted = _fold(s, work.sendlog)
+        queries.release_outbox_claims(s, work.owner)
+        s.commit()
+    work.sendlog.forget(accepted)
 
 
 class _Work:
     """The rows this run claimed and no connection has taken yet; claims more when empty."""
 
-    def __init__(self, app: App, owner: str, chunk: int) -> None:
-        self.app, self.owner, self.chunk = app, owner, chunk
+    def __init__(self, app: App, owner: str, chunk: int, sendlog: SendLog) -> None:
+        self.app, self.owner, self.chunk, self.sendlog = app, owner, chunk, sendlog
         self.pending: deque[int] = deque()
         self.taken: set[int] = set()  # ever claimed by this run (a claim lists in-flight rows too)
         self.lock = asyncio.Lock()
 
     async def claim_more(self) -> int:
-        fresh = [i for i in await asyncio.to_thread(_claim, self.app, self.owner, self.chunk) if i not in self.taken]
+        claimed = await asyncio.to_thread(_claim, self.app, self.sendlog, self.owner, self.chunk)
+        fresh = [i for i in claimed if i not in self.taken]
         self.taken.update(fresh)
         self.pending.extend(fresh)
         return len(fresh)
@@ -106,13 +130,58 @@ def _new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _claim(app: App, owner: str, chunk: int) -> list[int]:
+def _claim(app: App, sendlog: SendLog, owner: str, chunk: int) -> list[int]:
+    """Fold accepted marks in, then claim; a row with an open mark (on the wire, or of
+    unknown outcome) is left out, whoever holds it."""
     now = app.clock()
     with session(app.engine) as s:
+        accepted = _fold(s, sendlog)
+        open_marks = [m.outbox_id for m in sendlog.marks() if m.state != SENT]
         dead = [holder for holder in queries.outbox_claimants(s, now) if _holder_is_gone(holder)]
-        ids = queries.claim_outbox(s, owner, now, now + CLAIM_LEASE, chunk, dead)
+        ids = queries.claim_outbox(s, owner, now, now + CLAIM_LEASE, chunk, dead, open_marks)
         s.commit()
+    sendlog.forget(accepted)
     return ids
+
+
+def _fold(s: Session, sendlog: SendLog) -> list[int]:
+    """Mark in the outbox what the send log says was accepted; the ids to forget after the commit."""
+    accepted = [m for m in sendlog.marks() if m.state == SENT]
+    queries.mark_outbox_sent(s, [(m.outbox_id, m.at) for m in accepted])
+    return [m.outbox_id for m in accepted]
+
+
+def settle_unknown(app: App, sendlog: SendLog) -> None:
+    """Decide the rows whose outcome nobody knows: sent if the bot's copy is in its mailbox,
+    queued again if no copy came within `bot.sent_copy_wait_seconds`; left for later while the
+    mailbox is down."""
+    now, wait = app.clock(), timedelta(seconds=app.config.bot.sent_copy_wait_seconds)
+    doubtful = [m for m in sendlog.marks() if _is_doubtful(m, now)]
+    if not doubtful:
+        return
+    imap = app.config.imap
+    folders = [f for f in (imap.folder, imap.processed_folder, imap.failed_folder) if f]
+    try:
+        found = find_copies(imap, folders, [m.message_id for m in doubtful])
+    except MailboxError as exc:
+        log.warning("cannot look for copies of unsure emails", extra={"error": str(exc), "rows": len(doubtful)})
+        return
+    settled = [m for m in doubtful if m.message_id in found or now - m.at >= wait]
+    with session(app.engine) as s:
+        queries.mark_outbox_sent(s, [(m.outbox_id, m.at) for m in settled if m.message_id in found],
+                                 note="outcome unknown after a crash; its copy was found in the mailbox")
+        queries.note_outbox(s, [m.outbox_id for m in settled if m.message_id not in found],
+                            f"outcome unknown after a crash; no copy within {wait.seconds} s: sent again")
+        s.commit()
+    sendlog.forget(m.outbox_id for m in settled)
+    log.info("unsure emails settled", extra={"found": len(found), "again": len(settled) - len(found),
+                                             "waiting": len(doubtful) - len(settled)})
+
+
+def _is_doubtful(mark: Mark, now: datetime) -> bool:
+    if mark.state == UNKNOWN:
+        return True
+    return mark.state == SENDING and (_holder_is_gone(mark.owner) or now - mark.at > CLAIM_LEASE)
 
 
 def _holder_is_gone(holder: str) -> bool:
@@ -151,7 +220,7 @@ async def _send_lane(app: App, work: _Work, report: SendReport, smtp: aiosmtplib
         return
     try:
         while (outbox_id := await work.next()) is not None:
-            if not await _send_one(app, smtp, work.owner, outbox_id, report):
+            if not await _send_one(app, smtp, work.sendlog, work.owner, outbox_id, report):
                 break
     finally:
         try:
@@ -160,7 +229,8 @@ async def _send_lane(app: App, work: _Work, report: SendReport, smtp: aiosmtplib
             pass
 
 
-async def _send_one(app: App, smtp: aiosmtplib.SMTP, owner: str, outbox_id: int, report: SendReport) -> bool:
+async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: str, outbox_id: int,
+                    report: SendReport) -> bool:
     """Send one row; False when the connection is gone and the rest must wait.
 
     No database transaction spans the network call. The two statements run in a
@@ -169,10 +239,12 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, owner: str, outbox_id: int,
     found = await asyncio.to_thread(_load, app, owner, outbox_id)
     if found is None:
         return True
-    recipients, raw = found
+    recipients, raw, message_id = found
+    await asyncio.to_thread(sendlog.sending, outbox_id, message_id, owner, app.clock())
     try:
-        await smtp.sendmail(app.config.bot.address, recipients.split(","), raw)
+        await smtp.sendmail(app.config.bot.address, _with_copy(recipients.split(","), app.config.bot.address), raw)
     except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
+        sendlog.forget([outbox_id])  # the server answered: not sent
         if _needs_login(exc):  # the configuration is wrong, not this email: it waits for the fix
             report.error = _login_needed(app.config.smtp, exc)
             log.error("smtp needs a login", extra={"error": report.error})
@@ -181,33 +253,45 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, owner: str, outbox_id: int,
         report.failed += permanent
         return True
     except (aiosmtplib.SMTPException, OSError) as exc:
+        # the connection broke: before DATA nothing went, during it we cannot tell
+        sendlog.unknown(outbox_id)
         _record(app, outbox_id, exc, False)
         return False
-    await asyncio.to_thread(_mark_sent, app, owner, outbox_id)
+    await asyncio.to_thread(sendlog.sent, outbox_id)  # folded into the outbox at the next claim
     report.sent += 1
     return True
 
 
-def _load(app: App, owner: str, outbox_id: int) -> tuple[str, bytes] | None:
-    """The row's recipients and bytes if it is still queued and ours (one core statement)."""
-    with app.engine.begin() as connection:
+def next_retry(app: App, report: SendReport, failures: int) -> datetime | None:
+    """When the sender should run again by itself: the earliest row waiting out a temporary
+    refusal, an unsure row whose copy may still come, or (the server was unreachable, the
+    `failures`-th time in a row) after a back-off."""
+    with session(app.engine) as s:
+        due = [queries.next_outbox_attempt(s)]
+    wait = timedelta(seconds=app.config.bot.sent_copy_wait_seconds)
+    sendlog = SendLog(app.config.storage.data_dir)
+    try:
+        due += [m.at + wait for m in sendlog.marks() if m.state != SENT]
+    finally:
+        sendlog.close()
+    if report.error:
+        due.append(app.clock() + backoff(failures))
+    return min((d for d in due if d is not None), default=None)
+
+
+def _with_copy(recipients: list[str], bot_address: str) -> list[str]:
+    """The bot's own address too: its copy is how a crash's unsure email is found again."""
+    return recipients if bot_address in recipients else [*recipients, bot_address]
+
+
+def _load(app: App, owner: str, outbox_id: int) -> tuple[str, bytes, str] | None:
+    """The row's recipients, bytes and Message-ID if it is still queued and ours (one read)."""
+    with app.engine.connect() as connection:
         found = connection.execute(
-            select(OutboxMessage.recipients, OutboxMessage.raw)
+            select(OutboxMessage.recipients, OutboxMessage.raw, OutboxMessage.message_id)
             .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED,
                    OutboxMessage.claimed_by == owner)).first()
-    return None if found is None else (found[0], found[1])
-
-
-def _mark_sent(app: App, owner: str, outbox_id: int) -> None:
-    with app.engine.begin() as connection:
-        marked = connection.execute(
-            update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.claimed_by == owner)
-            .values(status=OutboxStatus.SENT, sent_at=app.clock(), attempts=OutboxMessage.attempts + 1,
-                    claimed_by="", claimed_until=None)).rowcount
-        if not marked:  # our lease ran out mid-send and another sender holds it: it may send it again
-            log.warning("sent after the claim lapsed", extra={"outbox_id": outbox_id})
-            connection.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
-                               .values(status=OutboxStatus.SENT, sent_at=app.clock()))
+    return None if found is None else (found[0], found[1], found[2])
 
 
 def _record(app: App, outbox_id: int, exc: Exception, permanent: bool) -> bool:

@@ -11,8 +11,6 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from email.parser import BytesHeaderParser
-from email.utils import parseaddr
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -28,7 +26,7 @@ from bot.reading import BillInput, bill_files, bill_input, invoice_file
 from bot.supplier_list import wants_all
 from parsers.documents import DocumentLimits, sort_attachments
 from parsers.intake import BillFromDocuments, build_bill
-from parsers.message import MessageUnreadable, bounced_message_ids, parse_message
+from parsers.message import MessageUnreadable, bounced_message_ids, parse_message, read_headers
 from parsers.records import Attachment, ParsedMessage
 from parsers.reply import CommandKind, parse_command
 from storage import queries
@@ -224,12 +222,13 @@ def handle(app: App, s: Session, row: InboundMessage, raw: bytes, released: bool
     try:
         message = parse_message(raw)
     except MessageUnreadable as exc:
-        return _unreadable(app, s, raw, errors.UnreadableMessage(detail=str(exc)))
+        cause = type(exc.__cause__).__name__ if exc.__cause__ else ""
+        return _unreadable(app, s, raw, errors.UnreadableMessage(detail=str(exc)), cause)
     row.message_id, row.sender, row.subject = message.message_id[:998], message.sender, message.subject[:500]
     s.flush()  # the ledger row has its id from here on
     ignored = _ignore_reason(app, s, row, message)
     if ignored:
-        if message.automatic:
+        if ignored.startswith("automatic"):
             ignored += _note_bounce(app, s, row, raw)
         return Outcome(InboundStatus.IGNORED, ignored)
     return _route(app, s, row, message, released)
@@ -251,10 +250,10 @@ def _note_bounce(app: App, s: Session, row: InboundMessage, raw: bytes) -> str:
 
 
 def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMessage) -> str:
+    if message.sender == app.config.bot.address:  # first: our copies of what we sent are auto-generated too
+        return "our own message"
     if message.automatic:
         return f"automatic: {message.automatic}"
-    if message.sender == app.config.bot.address:
-        return "our own message"
     earlier = queries.earlier_copy(s, message.message_id, row.sha256, row.id or 0) if message.message_id else None
     return f"duplicate of inbound #{earlier.id}" if earlier else ""
 
@@ -356,14 +355,15 @@ def _refuse(app: App, s: Session, row: InboundMessage, message: ParsedMessage,
                    order.id if order else None)
 
 
-def _unreadable(app: App, s: Session, raw: bytes, error: errors.UserError) -> Outcome:
-    """Answer what we cannot read, if it names a person to answer (and is not a robot's)."""
-    headers = BytesHeaderParser().parsebytes(raw[:65536])
-    sender = parseaddr(str(headers.get("From", "")))[1].lower()
-    if "@" not in sender or headers.get("Auto-Submitted", "no").lower() != "no" or sender == app.config.bot.address:
-        return Outcome(InboundStatus.IGNORED, f"not answered: {error.summary}")
-    stub = ParsedMessage(message_id=str(headers.get("Message-ID", "")).strip(), sender=sender, sender_name="",
-                         recipients=(), subject=str(headers.get("Subject", ""))[:200], in_reply_to=(),
-                         references=(), date=None, new_text="", attachments=())
-    app.notifier.refusal(s, error, stub, None)
-    return Outcome(InboundStatus.REFUSED, f"refused: {error.template}")
+def _unreadable(app: App, s: Session, raw: bytes, error: errors.UserError, cause: str = "") -> Outcome:
+    """Answer what we cannot read, if it names a person to answer (and is not a robot's), under
+    the order its headers name (reply address, thread, subject tag): the body is never parsed."""
+    stub = read_headers(raw)
+    note = f" ({cause})" if cause else ""
+    if not stub.sender or stub.automatic or stub.sender == app.config.bot.address:
+        return Outcome(InboundStatus.IGNORED, f"not answered: {error.summary}{note}")
+    bot = app.config.bot
+    match = match_order(stub, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    order = s.get(PurchaseOrder, match.order_id) if match else None
+    app.notifier.refusal(s, error, stub, order)
+    return Outcome(InboundStatus.REFUSED, f"refused: {error.template}{note}", order.id if order else None)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from imapclient import IMAPClient
@@ -18,7 +20,7 @@ from bot.app import App
 from bot.config import ServerSettings
 from bot.login import LoginWaiting
 from bot.mailbox import IdleWatcher, ImapMailbox, MailboxError
-from bot.outbox import SendReport, send_outbox
+from bot.outbox import SendReport, next_retry, send_outbox
 from bot.apply import Outcome
 from bot.jobs import JOBS
 from bot.pipeline import Source, process_batch, retry_due
@@ -68,8 +70,27 @@ def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> 
     # a new UIDVALIDITY means old UIDs mean nothing: start over, the ledger drops repeats
     last = cursor.last_uid if cursor and cursor.uidvalidity == box.uidvalidity else 0
     for batch in box.fetch_batches(box.uids_after(last)):
-        sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch]
+        own = [uid for uid, raw in batch if is_own_copy(raw, app.config.bot.address)]
+        sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch if uid not in own]
         report.outcomes.update(_outcome_name(o) for o in process_batch(app, sources))
+        if own:
+            _pass_own_copies(app, box, account, own)
+
+
+def is_own_copy(raw: bytes, bot_address: str) -> bool:
+    """The bot's copy of an email it sent (see bot/outbox.py): kept in the mailbox, never processed."""
+    sender = parseaddr(str(BytesHeaderParser().parsebytes(raw[:65536]).get("From", "")))[1]
+    return sender.lower() == bot_address.lower()
+
+
+def _pass_own_copies(app: App, box: ImapMailbox, account: str, uids: list[int]) -> None:
+    """Move the cursor past the bot's own copies (the batch's other messages are committed
+    by now), and file them with the processed mail where mail is moved."""
+    with session(app.engine) as s:
+        queries.advance_cursor(s, account, app.config.imap.folder, box.uidvalidity, max(uids))
+        s.commit()
+    if app.config.imap.processed_folder:
+        box.move(uids, app.config.imap.processed_folder)
 
 
 def _outcome_name(outcome: Outcome | None) -> str:
@@ -125,11 +146,15 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     wake = threading.Event()
 
+    retry = _Retry(app)
+
     def poll_job() -> None:
         # one poll at a time (max_instances=1); mail that arrives during a poll makes one more
         while not stop.is_set():
             wake.clear()
-            log.info("poll", extra={"report": poll_once(app).summary()})
+            report = poll_once(app)
+            log.info("poll", extra={"report": report.summary()})
+            retry.plan(scheduler, report.send)
             if not wake.is_set():
                 return
 
@@ -139,8 +164,8 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     scheduler.add_job(poll_job, "interval", seconds=app.config.bot.poll_interval_seconds, id="poll",
                       max_instances=1, coalesce=True, next_run_time=app.clock())
     for name, job in JOBS.items():  # each decides itself what is due, so a check every few minutes is enough
-        scheduler.add_job(_scheduled(app, name, job), "interval", minutes=5, id=name, max_instances=1,
-                          coalesce=True, next_run_time=app.clock())
+        scheduler.add_job(_scheduled(app, name, job, retry, scheduler), "interval", minutes=5, id=name,
+                          max_instances=1, coalesce=True, next_run_time=app.clock())
     scheduler.start()
 
     def poll_now() -> None:
@@ -156,11 +181,33 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     thread.join(timeout=5)
 
 
-def _scheduled(app: App, name: str, job) -> Callable[[], None]:
+def _scheduled(app: App, name: str, job, retry: _Retry, scheduler: BackgroundScheduler) -> Callable[[], None]:
     def run() -> None:
         if job(app):
-            asyncio.run(send_outbox(app))
+            retry.plan(scheduler, asyncio.run(send_outbox(app)))
     return run
+
+
+class _Retry:
+    """The sender's own timer: a temporary refusal (4xx), an unreachable server or an unsure
+    email is tried again when it is due, not at the next scheduled poll."""
+
+    def __init__(self, app: App) -> None:
+        self.app, self.failures = app, 0
+        self.lock = threading.Lock()
+
+    def plan(self, scheduler: BackgroundScheduler, report: SendReport) -> None:
+        with self.lock:
+            self.failures = self.failures + 1 if report.error else 0
+            due = next_retry(self.app, report, self.failures)
+        if due is not None:
+            scheduler.add_job(self._send, "date", args=(scheduler,), run_date=max(due, self.app.clock()),
+                              id="outbox-retry", replace_existing=True, misfire_grace_time=None)
+
+    def _send(self, scheduler: BackgroundScheduler) -> None:
+        report = asyncio.run(send_outbox(self.app))
+        log.info("outbox retry", extra={"sent": report.sent, "waiting": report.deferred, "error": report.error})
+        self.plan(scheduler, report)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

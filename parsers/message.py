@@ -7,6 +7,9 @@ import re
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import Message
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 
 import mailparser
@@ -16,6 +19,7 @@ from parsers.reply import new_text
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
+HEADER_BYTES = 256 * 1024  # the header block of a message read without its body
 
 
 class MessageUnreadable(Exception):
@@ -26,11 +30,12 @@ def parse_message(raw: bytes) -> ParsedMessage:
     try:
         mail = mailparser.parse_from_bytes(raw)
     except Exception as exc:  # mail-parser raises many kinds on broken MIME; all mean the same here
-        raise MessageUnreadable(f"the message could not be parsed ({type(exc).__name__})") from exc
+        # the exception's name is for the operator (the ledger's disposition), not for the sender
+        raise MessageUnreadable("it arrived damaged, or not in a standard email format") from exc
     headers = mail.message
     sender_name, sender = parseaddr(_header(headers, "From"))
     if "@" not in sender:
-        raise MessageUnreadable("the message has no usable From address")
+        raise MessageUnreadable("it has no sender address we could answer")
     return ParsedMessage(
         message_id=_first_id(_header(headers, "Message-ID")),
         sender=sender.strip().lower(),
@@ -45,6 +50,34 @@ def parse_message(raw: bytes) -> ParsedMessage:
         automatic=automatic_reason(headers, sender.lower()),
         auth_results=tuple(" ".join(str(v).split()) for v in headers.get_all("Authentication-Results") or []),
     )
+
+
+def read_headers(raw: bytes) -> ParsedMessage:
+    """What can be read of a message without its body (one we will not or cannot parse):
+    sender, recipients, subject and thread headers; no text, no attachments."""
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:HEADER_BYTES])
+    sender_name, sender = parseaddr(_header(headers, "From"))
+    return ParsedMessage(
+        message_id=_first_id(_header(headers, "Message-ID")),
+        sender=sender.strip().lower() if "@" in sender else "",
+        sender_name=sender_name.strip(),
+        recipients=_recipients(headers),
+        subject=_clean(_decoded(_header(headers, "Subject")))[:500],
+        in_reply_to=tuple(_MSGID_RE.findall(_header(headers, "In-Reply-To"))),
+        references=tuple(_MSGID_RE.findall(_header(headers, "References"))),
+        date=None,
+        new_text="",
+        attachments=(),
+        automatic=automatic_reason(headers, sender.lower()),
+    )
+
+
+def _decoded(value: str) -> str:
+    """An RFC 2047 header as text; as it stands when its encoding is broken."""
+    try:
+        return str(make_header(decode_header(value)))
+    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return value
 
 
 def _header(headers: Message, name: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy import and_, delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from bot.matching import Target
@@ -250,20 +250,38 @@ def outbox_claimants(s: Session, now: datetime) -> list[str]:
 
 
 def claim_outbox(s: Session, owner: str, now: datetime, until: datetime, limit: int,
-                 takeover: Sequence[str] = ()) -> list[int]:
+                 takeover: Sequence[str] = (), exclude: Sequence[int] = ()) -> list[int]:
     """Claim up to `limit` due rows that nobody holds (or whose holder's lease ran out, or who
-    is in `takeover`); the ids this owner now holds, oldest first.
+    is in `takeover`), leaving out `exclude`; the ids this owner now holds, oldest first.
 
     The claim conditions are in the UPDATE's own WHERE, so on PostgreSQL a row another
     sender claimed meanwhile is re-checked after its lock is released and left alone.
     """
-    free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) <= now,
-               col(OutboxMessage.claimed_by).in_(list(takeover)))
+    free = and_(or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) <= now,
+                    col(OutboxMessage.claimed_by).in_(list(takeover))),
+                col(OutboxMessage.id).not_in(list(exclude)))
     candidates = select(OutboxMessage.id).where(*_due(now), free).order_by(col(OutboxMessage.id)).limit(limit)
     s.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(candidates.scalar_subquery()), *_due(now), free)
               .values(claimed_by=owner, claimed_until=until).execution_options(synchronize_session=False))
     query = select(OutboxMessage.id).where(OutboxMessage.claimed_by == owner, *_due(now)).order_by(col(OutboxMessage.id))
     return [int(i) for i in s.exec(query).all()]
+
+
+def mark_outbox_sent(s: Session, accepted: Sequence[tuple[int, datetime]], note: str = "") -> None:
+    """Rows the server accepted (id, when): sent, claims dropped; a row already sent is left alone."""
+    for outbox_id, when in accepted:
+        values: dict[str, object] = dict(status=OutboxStatus.SENT.value, sent_at=when, claimed_by="",
+                                         claimed_until=None, attempts=OutboxMessage.attempts + 1)
+        if note:
+            values["last_error"] = note
+        s.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id,
+                                              OutboxMessage.status == OutboxStatus.QUEUED.value)
+                  .values(**values).execution_options(synchronize_session=False))
+
+
+def note_outbox(s: Session, outbox_ids: Sequence[int], note: str) -> None:
+    s.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(list(outbox_ids)))
+              .values(last_error=note).execution_options(synchronize_session=False))
 
 
 def release_outbox_claims(s: Session, owner: str) -> None:
@@ -272,6 +290,13 @@ def release_outbox_claims(s: Session, owner: str) -> None:
     s.execute(update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.QUEUED.value,
                                           OutboxMessage.claimed_by == owner)
               .values(claimed_by="", claimed_until=None).execution_options(synchronize_session=False))
+
+
+def next_outbox_attempt(s: Session) -> datetime | None:
+    """When the earliest queued row that waits out a retry delay is due again."""
+    query = select(func.min(OutboxMessage.next_attempt_at)).where(
+        OutboxMessage.status == OutboxStatus.QUEUED.value, col(OutboxMessage.next_attempt_at).is_not(None))
+    return s.exec(query).one()
 
 
 def outbox_rows(s: Session, status: OutboxStatus | None, limit: int) -> Sequence[OutboxMessage]:

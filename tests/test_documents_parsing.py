@@ -52,3 +52,21 @@ def test_a_text_pdf_is_read_and_an_image_without_ocr_is_skipped_cleanly() -> Non
     assert (facts.number, facts.invoice_date, facts.total, facts.method) == ("4711", date(2026, 11, 20), D("148.75"), "text")
     assert read_invoice(b"%PDF-1.4 broken beyond repair", "pdf").method == "none"
     assert read_invoice(PNG, "png").total is None  # OCR runs only where tesseract is installed
+
+
+def test_the_default_limits_accept_the_25_mb_scan_gmail_and_microsoft_365_let_a_supplier_send() -> None:
+    from email.message import EmailMessage
+
+    from bot.config import LimitSettings
+
+    limits = LimitSettings()
+    scan = b"%PDF-1.4\n" + bytes(25 * 1024 * 1024 - 9)
+    mail = EmailMessage()
+    mail.set_content("SEND")
+    mail.add_attachment(scan, maintype="application", subtype="pdf", filename="scan.pdf")
+    assert len(mail.as_bytes()) < limits.max_message_mb << 20  # ~34 MB as sent: not refused unread
+    documents = DocumentLimits(limits.max_attachment_mb << 20, limits.max_attachments_mb << 20, limits.max_attachments)
+    accepted, refused = sort_attachments([Attachment("scan.pdf", "application/pdf", scan)], documents)
+    assert [d.kind for d in accepted] == ["pdf"] and refused == []
+    _, refused = sort_attachments([Attachment("big.pdf", "application/pdf", scan + b"x")], documents)
+    assert [r.reason for r in refused] == ["larger than 25 MB"]

@@ -41,7 +41,7 @@ def test_eight_bit_headers_and_unknown_charsets_are_read_not_fatal() -> None:
 
 
 def test_a_message_without_a_sender_is_unreadable() -> None:
-    with pytest.raises(MessageUnreadable, match="no usable From"):
+    with pytest.raises(MessageUnreadable, match="no sender address"):
         parse("no_from.eml")
 
 

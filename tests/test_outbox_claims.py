@@ -102,3 +102,58 @@ def test_a_run_gives_back_what_it_could_not_send(world: World) -> None:
     with session(world.app.engine) as s:
         row = s.exec(select(OutboxMessage)).one()
     assert (row.status, row.claimed_by, row.claimed_until) == (OutboxStatus.QUEUED, "", None)
+
+
+def _killed_sender() -> str:
+    """The owner name of a sender process on this host that is gone."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return f"{socket.gethostname()}:{process.pid}:killed"
+
+
+def _crashed_while_sending(world: World, owner: str) -> OutboxMessage:
+    """The state a SIGKILL leaves between "sending" and the fold: the row queued and held by the
+    dead sender, its mark in the send log still saying "sending"."""
+    from bot.sendlog import SendLog
+
+    with session(world.app.engine) as s:
+        row = s.exec(select(OutboxMessage)).one()
+        row.status, row.sent_at, row.claimed_by = OutboxStatus.QUEUED, None, owner
+        row.claimed_until = world.app.clock() + CLAIM_LEASE
+        s.commit()
+    sendlog = SendLog(world.app.config.storage.data_dir)
+    sendlog.sending(row.id, row.message_id, owner, world.app.clock())
+    sendlog.close()
+    return row
+
+
+def test_an_email_accepted_before_a_crash_is_found_by_its_copy_and_not_sent_again(world: World) -> None:
+    ref = world.order()
+    assert asyncio.run(send_outbox(world.app)).sent == 1  # delivered, and its copy filed in the bot's INBOX
+    row = _crashed_while_sending(world, _killed_sender())  # as if killed after the 250, before the mark
+    report = asyncio.run(send_outbox(world.app))
+    assert report.sent == 0
+    with session(world.app.engine) as s:
+        settled = s.get(OutboxMessage, row.id)
+        assert settled.status is OutboxStatus.SENT and "copy was found" in settled.last_error
+    assert len(world.supplier.inbox()) == 1 and world.supplier.wait_for(f"[{ref}] New order")
+
+
+def test_an_email_cut_off_before_it_went_out_waits_for_its_copy_then_goes_once(world: World) -> None:
+    from tests.test_faults import Clock
+
+    clock = Clock()
+    world.reconfigure(clock, bot={"sent_copy_wait_seconds": 60})
+    ref = world.order()
+    _crashed_while_sending(world, _killed_sender())  # killed before the server took it
+    assert asyncio.run(send_outbox(world.app)).sent == 0  # its copy may still come: not yet
+    clock.advance(30)
+    assert asyncio.run(send_outbox(world.app)).sent == 0
+    assert world.supplier.inbox() == []
+    clock.advance(31)
+    assert asyncio.run(send_outbox(world.app)).sent == 1
+    assert world.supplier.wait_for(f"[{ref}] New order")
+    with session(world.app.engine) as s:
+        (row,) = s.exec(select(OutboxMessage)).all()
+    assert row.status is OutboxStatus.SENT and "no copy within 60 s: sent again" in row.last_error
+    assert len(world.supplier.inbox()) == 1

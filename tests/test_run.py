@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from datetime import timedelta
 
+import pytest
+
+from bot.runner import run_forever
 from tests.conftest import World
 
 
@@ -57,3 +63,54 @@ def test_run_reconnects_idle_after_the_connection_drops(world: World) -> None:
         bot.wait(timeout=15)
         proxy.close()
     assert bot.returncode == 0
+
+
+class FlakySmtp:
+    """An SMTP server that answers DATA with 451 (try again later) `refusals` times, then accepts."""
+
+    def __init__(self, refusals: int) -> None:
+        from aiosmtpd.controller import Controller
+
+        from bot.devmail import free_port
+
+        self.refusals = refusals
+        self.attempts: dict[bytes, list[float]] = {}  # by subject
+        self.accepted: list[bytes] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        self.controller.start()
+        self.port = self.controller.port
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        subject = re.search(rb"(?m)^Subject: (.*)$", envelope.content).group(1)
+        tries = self.attempts.setdefault(subject, [])
+        tries.append(time.monotonic())
+        if len(tries) <= self.refusals:
+            return "451 4.3.0 Temporary local problem, try again later"
+        self.accepted.append(subject)
+        return "250 OK"
+
+
+def test_a_temporary_refusal_is_retried_on_its_own_timer_not_at_the_next_poll(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.outbox.backoff", lambda attempts: timedelta(seconds=2 * attempts))
+    smtp = FlakySmtp(refusals=2)
+    world.config_path.write_text(world.config_path.read_text().replace(
+        f"port = {world.supplier.smtp_port}\nsecurity", f"port = {smtp.port}\nsecurity"))
+    world.reconfigure(bot={"poll_interval_seconds": 600})  # the scheduled poll: at start, then in 10 minutes
+    ref = world.order()
+    stop = threading.Event()
+    bot = threading.Thread(target=run_forever, args=(world.app, stop), daemon=True)
+    bot.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not any(ref.encode() in subject for subject in smtp.accepted) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        bot.join(timeout=15)
+        smtp.controller.stop()
+    assert not bot.is_alive()
+    (attempts,) = [tries for subject, tries in smtp.attempts.items() if ref.encode() in subject]
+    gaps = [round(b - a, 1) for a, b in zip(attempts, attempts[1:])]
+    print("seconds between attempts:", gaps)
+    assert len(gaps) == 2 and 1.7 < gaps[0] < 3.0 and 3.7 < gaps[1] < 5.0  # back-off 2 s, then 4 s

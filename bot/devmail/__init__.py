@@ -12,6 +12,7 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -73,10 +74,15 @@ class LmtpRelay:
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         content = authentication_results(envelope.mail_from or "", envelope.original_content or b"")
-        loop = asyncio.get_running_loop()
-        for recipient in envelope.rcpt_tos:
-            await loop.run_in_executor(self.pool, self._deliver, envelope.mail_from or "", recipient, content)
+        # once DATA has ended the message goes to every recipient, as from a real MTA's queue, even
+        # if the client hangs up before our answer (a cancelled handler would stop half-way)
+        await asyncio.shield(self._deliver_all(envelope.mail_from or "", list(envelope.rcpt_tos), content))
         return "250 Message accepted for delivery"
+
+    async def _deliver_all(self, sender: str, recipients: list[str], content: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        for recipient in recipients:
+            await loop.run_in_executor(self.pool, self._deliver, sender, recipient, content)
 
     def _deliver(self, sender: str, recipient: str, content: bytes) -> None:
         for attempt in range(2):
@@ -226,8 +232,9 @@ class LocalMailServer:
         return os.geteuid(), os.getegid(), me, me
 
     def _start_dovecot(self) -> None:
+        # a session of its own: stopping it stops its IMAP processes too, as a server restart does
         self.process = subprocess.Popen(["dovecot", "-F", "-c", str(self.config_path)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -237,17 +244,29 @@ class LocalMailServer:
             time.sleep(0.05)
         raise DevmailError("dovecot did not open its ports within 10 s")
 
-    def stop(self) -> None:
-        for controller in self.controllers:
-            controller.stop()
-        if self.idp_server is not None:
-            self.idp_server.stop()
-        self.process.terminate()
+    def restart_dovecot(self) -> None:
+        """Stop the IMAP and LMTP server and start it again on the same ports, mail kept (as an
+        upgrade or a crash and restart would): every IMAP connection drops."""
+        self._stop_dovecot()
+        self._start_dovecot()
+
+    def _stop_dovecot(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def stop(self) -> None:
+        for controller in self.controllers:
+            controller.stop()
+        if self.idp_server is not None:
+            self.idp_server.stop()
+        self._stop_dovecot()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
 
