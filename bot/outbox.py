@@ -242,7 +242,9 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: st
     recipients, raw, message_id = found
     await asyncio.to_thread(sendlog.sending, outbox_id, message_id, owner, app.clock())
     try:
-        await smtp.sendmail(app.config.bot.address, _with_copy(recipients.split(","), app.config.bot.address), raw)
+        refused, _ = await smtp.sendmail(app.config.bot.address,
+                                         _with_copy(recipients.split(","), app.config.bot.address), raw)
+        _check_delivered(recipients.split(","), refused)
     except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
         sendlog.forget([outbox_id])  # the server answered: not sent
         if _needs_login(exc):  # the configuration is wrong, not this email: it waits for the fix
@@ -277,6 +279,17 @@ def next_retry(app: App, report: SendReport, failures: int) -> datetime | None:
     if report.error:
         due.append(app.clock() + backoff(failures))
     return min((d for d in due if d is not None), default=None)
+
+
+def _check_delivered(recipients: list[str], refused: dict) -> None:
+    """The bot's own copy is accepted even when every real recipient is refused: that is a refusal
+    all the same (a partial one is logged; those who were accepted have their email)."""
+    lost = [aiosmtplib.SMTPRecipientRefused(answer.code, answer.message, address)
+            for address, answer in refused.items() if address in recipients]
+    if lost and len(lost) == len(recipients):
+        raise aiosmtplib.SMTPRecipientsRefused(lost)
+    if lost:
+        log.warning("some recipients refused", extra={"refused": len(lost), "codes": [r.code for r in lost]})
 
 
 def _with_copy(recipients: list[str], bot_address: str) -> list[str]:

@@ -89,7 +89,7 @@ def _pass_own_copies(app: App, box: ImapMailbox, account: str, uids: list[int]) 
     with session(app.engine) as s:
         queries.advance_cursor(s, account, app.config.imap.folder, box.uidvalidity, max(uids))
         s.commit()
-    if app.config.imap.processed_folder:
+    if app.config.imap.processed_folder and box.can_move():  # else they stay, like all mail there
         box.move(uids, app.config.imap.processed_folder)
 
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian machine needs for the demo and the tests, from Debian's packages:
 # Dovecot (IMAP + LMTP) for the local mail system, Tesseract OCR with English, German and
-# French for scanned and photographed bills; then the project in .venv.
+# French for scanned and photographed bills, LibreOffice Calc (headless) and the Carlito font
+# to check the bill sheet prints and computes as the bot says; then the project in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(dovecot-imapd dovecot-lmtpd tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra)
+packages=(dovecot-imapd dovecot-lmtpd tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra
+          libreoffice-calc-nogui fonts-crosextra-carlito)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -17,6 +17,7 @@ from bench.killtest import run_kill_test
 from bot import mailbox
 from bot.cli import main
 from bot.config import ServerSettings
+from bot.login import Login
 from bot.mailbox import server_folder_name
 from bot.matching import match_order
 from bot.devmail import PASSWORD, LocalMailServer
@@ -303,7 +304,8 @@ def test_one_poll_sends_everything_queued_however_much(world: World) -> None:
 def test_idle_sees_new_mail_within_seconds_after_every_server_restart(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mailbox, "STABLE_SECONDS", 1.0)
     with LocalMailServer() as server:  # its own Dovecot: restarting the shared one would cut other tests
-        settings = ServerSettings("127.0.0.1", server.imap_port, "none", "bot@example.test", PASSWORD, timeout_seconds=5)
+        settings = ServerSettings("127.0.0.1", server.imap_port, "none", "bot@example.test", PASSWORD, timeout_seconds=5,
+                                  login=Login("imap", "password", "bot@example.test", PASSWORD))
         calls: list[float] = []
         stop = threading.Event()
         watcher = mailbox.IdleWatcher(settings, lambda: calls.append(time.monotonic()), stop)
@@ -313,7 +315,9 @@ def test_idle_sees_new_mail_within_seconds_after_every_server_restart(monkeypatc
         waits = []
         try:
             for n in range(4):  # without the reset the waits are 1, 2, 4, 8 s
+                healthy_by = time.monotonic() + 30
                 while watcher.connected_at is None or time.monotonic() - watcher.connected_at < 1.2:
+                    assert time.monotonic() < healthy_by and thread.is_alive(), "the watcher never connected"
                     time.sleep(0.05)  # until the connection has lived long enough to count as healthy
                 server.restart_dovecot()
                 message = EmailMessage()
