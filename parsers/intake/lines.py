@@ -85,7 +85,8 @@ def read_table(table: Table, carried: Header | None = None) -> TableReading | No
     rows, totals_rows = _classify(table.rows[start:], header, table.method, aligned)
     conventions = _conventions(rows + totals_rows)
     with_cents = _with_cents(rows) if table.method == "ocr" else set()
-    lines = [_line(row, header, conventions, with_cents) for row in rows]
+    usual = _usual_count(rows) if table.method == "ocr" else 0
+    lines = [_line(row, header, conventions, with_cents, _filled(row) < usual) for row in rows]
     totals = _totals(totals_rows, conventions[None])
     return TableReading([line for line in lines if line is not None], totals, [], header)
 
@@ -230,17 +231,22 @@ def _by_sequence(row: Row, header: Header) -> dict[str, list[Cell]]:
     """OCR rows of a photo are not straight enough for zones: the values are taken from the right
     in the header's order (amount, VAT, price, price unit, discount, unit, quantity); the words
     left before them are the position, the article numbers and the description."""
-    order = [role for role, _, _ in sorted(header.spans, key=lambda s: s[1]) if role]
-    tail = order[max((i for i, r in enumerate(order) if r not in NUMERIC_ROLES and r != "unit"), default=-1) + 1:]
+    spans = [role for role, _, _ in sorted(header.spans, key=lambda s: s[1])]
+    order = [role for role in spans if role]
+    # a header word among the numbers that names nothing we know ("pr" for a clipped "par") is
+    # still a column: its value is taken and set aside, so the others stay in their places
+    tail = spans[max((i for i, r in enumerate(spans) if r and r not in NUMERIC_ROLES and r != "unit"),
+                     default=-1) + 1:]
     words = [w for w in row.cells if str(w.value) not in _NOISE]
     cells: dict[str, list[Cell]] = {}
     for role in reversed(tail):
-        taken = _take(words, role)
+        taken = _take(words, role or "unnamed")
         if taken is None:
-            if role in ("unit", "discount", "per"):
+            if role in ("unit", "discount", "per", None):
                 continue  # often left blank on a line
             break
-        cells[role] = taken
+        if role is not None:
+            cells[role] = taken
     _leading_texts(words, order, cells)
     return cells
 
@@ -393,11 +399,24 @@ def _with_cents(rows: Sequence[_Row]) -> set[str]:
     return found
 
 
+def _filled(row: _Row) -> int:
+    return sum(1 for role in row.cells if role in NUMERIC_ROLES)
+
+
+def _usual_count(rows: Sequence[_Row]) -> int:
+    """How many numbers a scanned line usually has: a line with fewer lost one, and the others
+    moved along its row (a quantity read where the price was), whatever its arithmetic says."""
+    counts = [_filled(row) for row in rows]
+    return max(set(counts), key=counts.count) if len(counts) >= 3 else 0
+
+
 def _line(row: _Row, header: Header, conventions: dict[str | None, Convention],
-          with_cents: set[str] = frozenset()) -> ReadLine | None:
+          with_cents: set[str] = frozenset(), fewer: bool = False) -> ReadLine | None:
     problems = [f"the {role.replace('_', ' ')} {row.raw(role)!r} shows no decimal mark, unlike the others: "
                 f"it may have lost one" for role in sorted(with_cents)
                 if row.raw(role) and not re.search(r"[.,]\d{1,3}$", row.raw(role))]
+    if fewer:
+        problems.append("this line shows fewer numbers than the others: one may be missing or misplaced")
 
     def number(role: str) -> Decimal | None:
         found, why = _number(row, role, conventions)
