@@ -335,10 +335,9 @@ class Applier:
 
     def _quantities(self, reply: Reply, approved: Sequence[Line],
                     default: dict) -> tuple[dict, list[str]]:
-        """From an attached document or sheet, else from lines in the text, else `default`."""
-        if reply.bill is not None or reply.sheet is not None:
-            lines = reply.bill.lines if reply.bill is not None else reply.sheet.lines
-            return receiving.quantities_from_lines(lines, approved), []
+        """From an attached delivery note or sheet, else from lines in the text, else `default`."""
+        if reply.counted is not None:
+            return reply.counted, [] if reply.counted else ["the attached document names no article of this order"]
         found, problems = receiving.quantities_from_text(reply.command.text, approved)
         return (found or default), problems
 

@@ -22,7 +22,8 @@ from bot.matching import match_order
 from bot.workflow import Approve, CancelOrder, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
 from parsers.authresults import dmarc_verdict
 from bot.notify import Thread
-from bot.reading import BillInput, bill_files, bill_input, invoice_file
+from bot.reading import COUNTING, BillInput, bill_files, bill_input, invoice_file
+from bot.receiving import counted_lines, quantities_from_lines
 from bot.supplier_list import wants_all
 from parsers.documents import DocumentLimits, sort_attachments
 from parsers.intake import BillFromDocuments, build_bill
@@ -32,7 +33,7 @@ from parsers.reply import CommandKind, parse_command
 from storage import queries
 from storage.db import session
 from storage.files import sha256
-from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder
+from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus
 
 log = logging.getLogger("supplierbot.pipeline")
 TRANSACTION_SECONDS = 0.25
@@ -93,31 +94,32 @@ def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome |
 def prepare(app: App, source: Source, raw: bytes) -> None:
     """Read the message's PDFs and scans (a bill, or the invoice) in the reader pool, outside any
     transaction; the message's own processing then finds them read."""
-    bills, invoice = _slow_documents(app, raw)
+    bills, invoice, priced = _slow_documents(app, raw)
     if (bills or invoice) and not _in_ledger(app, source):
-        app.readers.prepare(bills)
+        app.readers.prepare(bills, priced)
         if invoice is not None:
             app.readers.prepare_invoice(invoice)
 
 
 def needs_reading(app: App, raw: bytes) -> bool:
-    bills, invoice = _slow_documents(app, raw)
+    bills, invoice, _ = _slow_documents(app, raw)
     return bool(bills) or invoice is not None
 
 
-def _slow_documents(app: App, raw: bytes) -> tuple[tuple[Attachment, ...], Attachment | None]:
+def _slow_documents(app: App, raw: bytes) -> tuple[tuple[Attachment, ...], Attachment | None, bool]:
+    """(bill documents, the invoice document, whether the bill documents carry prices)."""
     if len(raw) > app.config.limits.max_message_mb << 20 or not _MAYBE_DOCUMENT.search(raw):
-        return (), None  # most replies carry no PDF or image: they are not parsed an extra time
+        return (), None, True  # most replies carry no PDF or image: they are not parsed an extra time
     try:
         message = parse_message(raw)
     except MessageUnreadable:
-        return (), None
+        return (), None, True
     if message.automatic or not message.attachments:
-        return (), None
+        return (), None, True
     command = parse_command(message.new_text, app.config.keywords).kind
     if command is CommandKind.INVOICE:
-        return (), invoice_file(message.attachments)
-    return bill_files(message.attachments, command).slow, None
+        return (), invoice_file(message.attachments), True
+    return bill_files(message.attachments, command).slow, None, command not in COUNTING
 
 
 def _in_ledger(app: App, source: Source) -> bool:
@@ -275,13 +277,15 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
     order = s.get(PurchaseOrder, match.order_id)
     assert order is not None
     role = Role(queries.role_of(s, order.id, message.sender))
-    if role is not Role.SUPPLIER and not given.not_documents:
+    counting = command.kind in COUNTING
+    if role is not Role.SUPPLIER and not given.not_documents and not counting:
         given = BillInput()  # a buyer's PDF or photo is a document, never a bill
     reply = Reply(
         role=role, command=command,
         sheet=given.sheet, sheet_filename=given.filename, sheet_error=given.error,
         bound_revision_id=match.revision_id, documents=len(documents), attachment_error=attachment_error,
-        bill=_bill(s, order, given), in_thread=match.via in ("token", "thread"),
+        bill=None if counting else _bill(s, order, given), in_thread=match.via in ("token", "thread"),
+        counted=_counted(s, order, given) if counting else None,
     )
     decision = decide(order_view(s, order), reply)
     if isinstance(decision, Approve | Reject | RecordPayment | CancelOrder) and app.config.auth.require_dmarc \
@@ -299,6 +303,18 @@ def _orders(app: App, s: Session, row: InboundMessage, message: ParsedMessage, a
         return _refuse(app, s, row, message, errors.NotASupplier(), None)
     listed = app.notifier.orders_list(s, supplier, message.sender, wants_all(argument), Thread.of(message))
     return Outcome(InboundStatus.APPLIED, f"orders listed ({listed})")
+
+
+def _counted(s: Session, order: PurchaseOrder, given: BillInput) -> dict | None:
+    """A delivery note's quantities per approved line (None when none came with the message)."""
+    if given.sheet is None and not given.readings:
+        return None
+    approved = next((r for r in queries.revisions_of(s, order.id)
+                     if r.status in (RevisionStatus.APPROVED, RevisionStatus.INVOICED)), None)
+    lines = queries.revision_lines(s, approved.id) if approved else []
+    if given.sheet is not None:
+        return quantities_from_lines(given.sheet.lines, lines)
+    return counted_lines([line for reading in given.readings for line in reading.lines], lines)
 
 
 def _bill(s: Session, order: PurchaseOrder, given: BillInput) -> BillFromDocuments | None:

@@ -108,18 +108,20 @@ class Readers:
         self._done: dict[tuple[str, str], Read | InvoiceFacts] = {}
         self._lock = threading.Lock()  # the poll and a scheduled retry may read at the same time
 
-    def prepare(self, attachments: Sequence[Attachment]) -> None:
+    def prepare(self, attachments: Sequence[Attachment], priced: bool = True) -> None:
         """Read these now (outside any transaction), in order, as one job: a bill over two
-        photos needs the first photo's header to read the second. `read` answers from what was kept."""
-        todo = [a for a in attachments if ("bill", sha256(a.data)) not in self._done]
+        photos needs the first photo's header to read the second. `read` answers from what was kept.
+        `priced=False`: delivery notes (quantities, no prices)."""
+        kind = "bill" if priced else "count"
+        todo = [a for a in attachments if (kind, sha256(a.data)) not in self._done]
         if todo:
-            for attachment, result in zip(todo, self._run(_read_all, todo)):
-                self._done["bill", sha256(attachment.data)] = result
+            for attachment, result in zip(todo, self._run(_read_priced if priced else _read_counted, todo)):
+                self._done[kind, sha256(attachment.data)] = result
 
-    def read(self, attachment: Attachment) -> Read:
-        key = ("bill", sha256(attachment.data))
+    def read(self, attachment: Attachment, priced: bool = True) -> Read:
+        key = ("bill" if priced else "count", sha256(attachment.data))
         if key not in self._done:
-            self.prepare([attachment])
+            self.prepare([attachment], priced)
         result = self._done.pop(key)
         assert not isinstance(result, InvoiceFacts)
         return result
@@ -180,12 +182,20 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (READER_MEMORY, READER_MEMORY))
 
 
-def _read_all(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> list[Read]:
+def _read_priced(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> list[Read]:
+    return _read_all(job, ocr, pdf, True)
+
+
+def _read_counted(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> list[Read]:
+    return _read_all(job, ocr, pdf, False)
+
+
+def _read_all(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits, priced: bool) -> list[Read]:
     """In the pool process: each document in turn, the header carried from one photo to the next."""
     results: list[Read] = []
     carried = None
     for data, filename in job:
-        result = _read_one(data, filename, carried, ocr, pdf)
+        result = _read_one(data, filename, carried, ocr, pdf, priced)
         if isinstance(result, DocumentReading) and result.method == "ocr":
             carried = result.header or carried
         results.append(result)
@@ -205,10 +215,10 @@ def _read_invoices(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits)
     return results
 
 
-def _read_one(data: bytes, filename: str, carried, ocr: OcrLimits, pdf: PdfLimits) -> Read:
+def _read_one(data: bytes, filename: str, carried, ocr: OcrLimits, pdf: PdfLimits, priced: bool = True) -> Read:
     """Every failure becomes a value, so nothing but a crash crosses back to the bot."""
     try:
-        return read_bill_document(data, filename, carried, ocr=ocr, pdf=pdf)
+        return read_bill_document(data, filename, carried, ocr=ocr, pdf=pdf, priced=priced)
     except DocumentUnreadable as exc:
         return exc
     except MemoryError:
@@ -236,17 +246,21 @@ class BillInput:
         return next((r.order_ref for r in self.readings if r.order_ref), None)
 
 
+COUNTING = (CommandKind.DELIVERED, CommandKind.RECEIVED)  # their documents are delivery notes: no prices
+
+
 def bill_input(readers: Readers, attachments: Sequence[Attachment], command: CommandKind) -> BillInput:
     files = bill_files(attachments, command)
+    priced = command not in COUNTING
     if len(files.sheets) > 1:
         return BillInput(error=errors.TooManySheets(filenames=tuple(a.filename for a in files.sheets)),
                          not_documents=frozenset(a.filename for a in files.sheets))
     if files.sheets:
-        return _sheet_input(files.sheets[0])
-    return _documents_input(readers, files.slow)
+        return _sheet_input(files.sheets[0], priced)
+    return _documents_input(readers, files.slow, priced)
 
 
-def _sheet_input(attachment: Attachment) -> BillInput:
+def _sheet_input(attachment: Attachment, priced: bool = True) -> BillInput:
     name, kept = attachment.filename, frozenset([attachment.filename])
     try:
         own = read_own_sheet(attachment) if looks_like_sheet(attachment) else None
@@ -255,7 +269,7 @@ def _sheet_input(attachment: Attachment) -> BillInput:
                          not_documents=kept)
     if own is not None:
         return BillInput(sheet=own, filename=name, not_documents=kept)
-    result = _read_one(attachment.data, name, None, OcrLimits(), PdfLimits())  # sheets and CSV: quick
+    result = _read_one(attachment.data, name, None, OcrLimits(), PdfLimits(), priced)  # sheets and CSV: quick
     if isinstance(result, DocumentUnreadable):
         return BillInput(filename=name, error=errors.SheetProblems(filename=name, problems=(Problem(str(result)),)),
                          not_documents=kept)
@@ -269,9 +283,9 @@ NO_TABLE = ("no table of bill lines was found: no row names a quantity, a unit p
             "and a description or article number")
 
 
-def _documents_input(readers: Readers, documents: Sequence[Attachment]) -> BillInput:
+def _documents_input(readers: Readers, documents: Sequence[Attachment], priced: bool = True) -> BillInput:
     """PDFs and images: the ones with a table of lines are the bill; the others stay scans."""
-    results = [(a, readers.read(a)) for a in documents]
+    results = [(a, readers.read(a, priced)) for a in documents]
     unreadable = tuple((a.filename, str(r)) for a, r in results if isinstance(r, DocumentUnreadable))
     if unreadable:
         return BillInput(error=errors.DocumentsUnreadable(unreadable=unreadable))

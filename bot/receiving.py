@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from bot import bills
 from parsers import numbers
+from parsers.intake.match import pair_lines
+from parsers.intake.records import ReadLine
 from parsers.records import Line
 
 Quantities = dict[str, Decimal]
@@ -42,6 +44,16 @@ def quantities_from_lines(lines: Iterable[Line], approved: Sequence[Line]) -> Qu
     for line in lines:
         if line.key in keys:
             found[line.key] = found.get(line.key, Decimal(0)) + line.quantity
+    return found
+
+
+def counted_lines(read: Sequence[ReadLine], approved: Sequence[Line]) -> Quantities:
+    """Lines of a delivery note set against the approved lines (by SKU, else description)."""
+    found: Quantities = {}
+    for line, (index, _) in zip(read, pair_lines(read, approved)):
+        if index is not None and line.quantity is not None:
+            key = approved[index].key
+            found[key] = found.get(key, Decimal(0)) + line.quantity
     return found
 
 

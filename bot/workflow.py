@@ -73,6 +73,7 @@ class Reply:
     attachment_error: errors.UserError | None = None
     bill: BillFromDocuments | None = None  # read from the supplier's own spreadsheet, CSV, PDF or scan
     in_thread: bool = False  # found by a reply token or by the thread, not by the subject tag alone
+    counted: dict | None = None  # DELIVERED/RECEIVED: quantities from an attached delivery note or sheet
 
     @property
     def note(self) -> str:
@@ -273,6 +274,8 @@ def _send(order: OrderView) -> Decision:
 
 def _buyer(order: OrderView, reply: Reply) -> Decision:
     kind = reply.command.kind
+    if kind in (CommandKind.RECEIVED, CommandKind.SHORT, CommandKind.DAMAGED):
+        return _receiving(order, reply)  # a delivery note may come with it
     if (reply.sheet is not None or reply.bill is not None or reply.sheet_error is not None
             or kind in (CommandKind.SEND, CommandKind.INVOICE)):
         return Refuse(errors.OnlySupplierBills())

@@ -113,3 +113,42 @@ def test_cancel_before_delivery_works_and_after_delivery_is_refused(world: World
     world.poll()
     assert "can no longer be cancelled" in world.buyer.wait_for("Not processed").text
     assert order_json(world, ref)["status"] == "delivered"
+
+
+def delivery_note_pdf(ref: str, rows: tuple[tuple[str, str, str, str], ...]) -> bytes:
+    """A Lieferschein as an ERP prints it: articles and quantities, no prices."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 6, f"Lieferschein LS-881 zu Ihrer Bestellung {ref}", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    columns = ((30, "Art.-Nr."), (80, "Bezeichnung"), (25, "Menge"), (20, "ME"))
+    for width, title in columns:
+        pdf.cell(width, 6, title, border="B")
+    pdf.ln()
+    for row in rows:
+        for (width, _), text in zip(columns, row):
+            pdf.cell(width, 6, text, align="R" if text[:1].isdigit() else "L")
+        pdf.ln()
+    return bytes(pdf.output())
+
+
+def test_a_delivery_note_without_prices_gives_the_delivered_quantities(world: World) -> None:
+    ref = approved_order(world)
+    note = delivery_note_pdf(ref, (("BLT-M8", "Sechskantschraube M8x40", "250", "Stk"),
+                                   ("GLV-L", "Arbeitshandschuhe Gr. L", "40", "Paar")))
+    world.supplier.reply(world.supplier.wait_for(f"[{ref}] Bill rev 1 approved"), "DELIVERED, see the note",
+                         attachments=(("LS-881.pdf", note),))
+    world.poll()
+    to_confirm = world.buyer.wait_for(f"[{ref}] Delivery 1 on its way")
+    assert "BLT-M8: 250" in to_confirm.text and "GLV-L: 40" in to_confirm.text and "NUT-M8: 500" in to_confirm.text
+    data = order_json(world, ref)
+    assert data["delivered"] == {"blt-m8": "250", "glv-l": "40"} and data["status"] == "partly_delivered"
+    assert ("delivery_note", "LS-881.pdf") in [(d["kind"], d["filename"]) for d in data["documents"]]
+
+    counted = b"Art.-Nr.;Menge\nBLT-M8;240\nGLV-L;40\n"  # the goods-in desk's own count, as CSV
+    world.buyer.reply(to_confirm, "RECEIVED", attachments=(("wareneingang.csv", counted),))
+    world.poll()
+    assert "BLT-M8: delivered 250, received 240" in world.supplier.wait_for(f"[{ref}] Receipt confirmed").text

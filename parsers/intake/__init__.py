@@ -46,15 +46,17 @@ def document_family(data: bytes, filename: str) -> str | None:
 
 
 def read_bill_document(data: bytes, filename: str, carried: Header | None = None,
-                       ocr: OcrLimits = OcrLimits(), pdf: PdfLimits = PdfLimits()) -> DocumentReading:
+                       ocr: OcrLimits = OcrLimits(), pdf: PdfLimits = PdfLimits(),
+                       priced: bool = True) -> DocumentReading:
     """What the document says as a bill (no lines when it is not one); DocumentUnreadable when
-    it cannot be opened. `carried`: the header of the photo before (a bill over two photos)."""
+    it cannot be opened. `carried`: the header of the photo before (a bill over two photos);
+    `priced=False`: a delivery note, whose lines have quantities and no prices."""
     family = document_family(data, filename)
     try:
         tables, pages = _tables(family, data, filename, ocr, pdf)
     except (SheetInvalid, PdfUnreadable, ImageUnreadable) as exc:
         raise DocumentUnreadable(_why(exc)) from None
-    return _reading(tables, filename, pages, carried)
+    return _reading(tables, filename, pages, carried, priced)
 
 
 def _tables(family: str | None, data: bytes, filename: str, ocr: OcrLimits,
@@ -79,11 +81,12 @@ def _ocr_table(images: Sequence[bytes], filename: str, limits: OcrLimits) -> Tab
     return Table(filename, tuple(rows_from_words(words, filename)), "ocr")
 
 
-def _reading(tables: Sequence[Table], filename: str, pages: int, carried: Header | None) -> DocumentReading:
+def _reading(tables: Sequence[Table], filename: str, pages: int, carried: Header | None,
+             priced: bool = True) -> DocumentReading:
     """The table with the most lines is the bill (a cover sheet or a letter has none)."""
     best: tuple[Table, TableReading] | None = None
     for table in tables:
-        found = read_table(table, carried if table.method == "ocr" else None)
+        found = read_table(table, carried if table.method == "ocr" else None, priced)
         if found is not None and (best is None or len(found.lines) > len(best[1].lines)):
             best = (table, found)
     method = tables[0].method if tables else "none"

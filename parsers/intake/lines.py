@@ -73,16 +73,17 @@ class _Row:
         return min((c.confidence for c in self.cells.get(role, [])), default=100.0)
 
 
-def read_table(table: Table, carried: Header | None = None) -> TableReading | None:
-    """The table's lines and totals, or None when no header row (and no carried-over one) is found."""
+def read_table(table: Table, carried: Header | None = None, priced: bool = True) -> TableReading | None:
+    """The table's lines and totals, or None when no header row (and no carried-over one) is found.
+    `priced=False` reads a delivery note: lines with a quantity need no price."""
     by_position = table.method in ("pdf", "ocr")
-    header = find_header(table.rows, by_position)
+    header = find_header(table.rows, by_position, priced=priced)
     start = header.row_index + 1 if header else 0
     header = header or carried
     if header is None:
         return None
     aligned = _alignment(table.rows[start:], header) if table.method == "pdf" and header else {}
-    rows, totals_rows = _classify(table.rows[start:], header, table.method, aligned)
+    rows, totals_rows = _classify(table.rows[start:], header, table.method, aligned, priced)
     conventions = _conventions(rows + totals_rows)
     with_cents = _with_cents(rows) if table.method == "ocr" else set()
     usual = _usual_count(rows) if table.method == "ocr" else 0
@@ -140,7 +141,10 @@ def _zone_role(cell: Cell, header: Header) -> str | None:
     spans = sorted(header.spans, key=lambda s: s[1])
     bounds = [(spans[i][2] + spans[i + 1][1]) / 2 for i in range(len(spans) - 1)]
     middle = (cell.x0 + cell.x1) / 2
-    return spans[sum(1 for bound in bounds if middle > bound)][0]
+    role = spans[sum(1 for bound in bounds if middle > bound)][0]
+    if role == "unit" and "quantity" in header.roles and numbers.looks_numeric(cell.value):
+        return "quantity"  # a unit is a word: a number there is the quantity, right-aligned up to it
+    return role
 
 
 def _text_role_left_of(cell: Cell, header: Header) -> str | None:
@@ -152,7 +156,7 @@ def _text_role_left_of(cell: Cell, header: Header) -> str | None:
 
 
 def _classify(rows: Sequence[Row], header: Header, method: str,
-              aligned: dict[str, _Edge]) -> tuple[list[_Row], list[_Row]]:
+              aligned: dict[str, _Edge], priced: bool = True) -> tuple[list[_Row], list[_Row]]:
     by_position = method in ("pdf", "ocr")
     lines: list[_Row] = []
     totals: list[_Row] = []
@@ -161,7 +165,7 @@ def _classify(rows: Sequence[Row], header: Header, method: str,
         if not any(c.value not in (None, "") for c in row.cells):
             previous_was_line = False
             continue
-        again = header_of(row, 0, by_position)
+        again = header_of(row, 0, by_position, priced)
         if again is not None:  # the header repeated on the next page: its columns may have moved
             header, previous_was_line = replace(again, row_index=header.row_index), False
             continue
@@ -173,7 +177,7 @@ def _classify(rows: Sequence[Row], header: Header, method: str,
         if kind:
             totals.append(values)
             previous_was_line = False
-        elif _is_line(values, method):
+        elif _is_line(values, method, priced):
             lines.append(values)
             previous_was_line = True
         elif by_position and previous_was_line and _continues(values):
@@ -340,17 +344,19 @@ def _is_rate(row: _Row, kind: str) -> bool:
     return kind == "tax" and any(text.endswith("%") for text in texts)
 
 
-def _is_line(row: _Row, method: str) -> bool:
+def _is_line(row: _Row, method: str, priced: bool = True) -> bool:
     """A description or article number, and a quantity or amount; from OCR, a quantity and a
     price or amount (one number alone is the end of a wrapped description: "… DIN 338")."""
     if _PAGE_FOOTER.match(row.label):
         return False
     named = any(row.texts.get(role) for role in ("description", "sku", "our_sku", "their_sku"))
     quantity = numbers.looks_numeric(row.value("quantity"))
-    priced = numbers.looks_numeric(row.value("amount")) or numbers.looks_numeric(row.value("unit_price"))
+    has_price = numbers.looks_numeric(row.value("amount")) or numbers.looks_numeric(row.value("unit_price"))
+    if not priced:
+        return named and quantity
     if method == "ocr":
-        return named and quantity and priced
-    return named and (quantity or priced)
+        return named and quantity and has_price
+    return named and (quantity or has_price)
 
 
 def _continues(row: _Row) -> bool:

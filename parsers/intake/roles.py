@@ -148,11 +148,12 @@ def _named_parts(group: list[Cell]) -> list[Cell]:
     return best[-1][2]
 
 
-def find_header(rows: Sequence[Row], by_position: bool, start: int = 0) -> Header | None:
-    """The first row from `start` that names the most roles (at least three, with the essentials)."""
+def find_header(rows: Sequence[Row], by_position: bool, start: int = 0, priced: bool = True) -> Header | None:
+    """The first row from `start` that names the most roles (at least three, with the essentials;
+    `priced=False` for a delivery note: quantities and names, no prices needed)."""
     best: Header | None = None
     for index in range(start, len(rows)):
-        header = header_of(rows[index], index, by_position)
+        header = header_of(rows[index], index, by_position, priced)
         if header is not None and (best is None or len(header.roles) > len(best.roles)):
             best = header
         if best is not None and index > best.row_index + 3:
@@ -160,12 +161,12 @@ def find_header(rows: Sequence[Row], by_position: bool, start: int = 0) -> Heade
     return best
 
 
-def header_of(row: Row, index: int, by_position: bool) -> Header | None:
+def header_of(row: Row, index: int, by_position: bool, priced: bool = True) -> Header | None:
     cells = clusters(row, by_position)
     roles, spans, per = _roles(cells)
-    if by_position and not _essential(roles):  # "Qty Unit" merged into one cell: try word by word
+    if by_position and not _essential(roles, priced):  # "Qty Unit" merged into one cell: try word by word
         roles, spans, per = _roles(list(row.cells))
-    if not _essential(roles):
+    if not _essential(roles, priced):
         return None
     return Header(index, roles, tuple(spans), per)
 
@@ -195,6 +196,8 @@ def _second(role: str | None, roles: dict) -> str | None:
     return None
 
 
-def _essential(roles: dict) -> bool:
-    return (len(roles) >= 3 and "quantity" in roles and any(r in roles for r in PRICE_ROLES)
-            and any(r in roles for r in ("description", "sku", "our_sku", "their_sku")))
+def _essential(roles: dict, priced: bool = True) -> bool:
+    named = any(r in roles for r in ("description", "sku", "our_sku", "their_sku"))
+    if not priced:
+        return len(roles) >= 2 and "quantity" in roles and named
+    return len(roles) >= 3 and "quantity" in roles and any(r in roles for r in PRICE_ROLES) and named
