@@ -169,7 +169,11 @@ def _waiting_for_buyers(s: Session, shown: int = 20) -> list[dict[str, Any]]:
     for buyer_id in counts:  # walks ix_order_buyer_buyer_order and stops after `shown` matches
         query = select(PurchaseOrder.ref).join(PurchaseOrder, joined).where(OrderBuyer.buyer_id == buyer_id, awaiting)
         oldest[buyer_id] = list(s.exec(query.select_from(OrderBuyer).order_by(col(OrderBuyer.order_id)).limit(shown)))
-    return [{"buyer": buyer.email, "waiting_for_decision": counts.get(buyer.id, 0), "orders": oldest.get(buyer.id, [])}
+    delivered = col(PurchaseOrder.status).in_([OrderStatus.PARTLY_DELIVERED.value, OrderStatus.DELIVERED.value])
+    to_confirm = dict(s.exec(select(OrderBuyer.buyer_id, func.count()).join(PurchaseOrder, joined).where(delivered)
+                             .group_by(OrderBuyer.buyer_id)).all())
+    return [{"buyer": buyer.email, "waiting_for_decision": counts.get(buyer.id, 0), "orders": oldest.get(buyer.id, []),
+             "deliveries_to_confirm": to_confirm.get(buyer.id, 0)}
             for buyer in s.exec(select(Buyer).order_by(col(Buyer.email))).all()]
 
 
@@ -178,8 +182,9 @@ def status_text(data: dict[str, Any]) -> str:
                         r["awaiting_receipt"], r["awaiting_invoice"], r["invoiced_unpaid"]] for r in data["suppliers"]],
                       ["supplier", "new (no bill)", "rejected", "awaiting approval", "awaiting delivery",
                        "awaiting receipt", "awaiting invoice", "invoiced, unpaid"], right=(1, 2, 3, 4, 5, 6, 7))
-    buyers = table([[r["buyer"], r["waiting_for_decision"], " ".join(r["orders"])] for r in data["buyers"]],
-                   ["buyer", "waiting for decision", "orders"], right=(1,))
+    buyers = table([[r["buyer"], r["waiting_for_decision"], r["deliveries_to_confirm"], " ".join(r["orders"])]
+                    for r in data["buyers"]], ["buyer", "waiting for decision", "deliveries to confirm", "orders"],
+                   right=(1, 2))
     return f"{suppliers}\n\n{buyers}"
 
 

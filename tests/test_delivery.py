@@ -43,6 +43,10 @@ def test_two_partial_deliveries_and_a_receipt_that_differs(world: World) -> None
     first = world.buyer.wait_for(f"[{ref}] Delivery 1 on its way — please confirm receipt")
     assert "BLT-M8: 300" in first.text and "Still to come:" in first.text and "GLV-L: 40" in first.text
     assert order_json(world, ref)["status"] == "partly_delivered"
+    status = json.loads(cli(world, "status", "--json"))
+    mine = next(r for r in status["suppliers"] if r["supplier"] == world.supplier.address)
+    assert (mine["awaiting_delivery"], mine["awaiting_receipt"], mine["awaiting_invoice"]) == (1, 1, 1)
+    assert status["buyers"][0]["deliveries_to_confirm"] == 1
 
     world.supplier.reply(approved, "Delivered, the rest")  # no lines: everything still open
     world.poll()
