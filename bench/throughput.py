@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import base64
 import os
-import resource
 import subprocess
 import sys
 import tempfile

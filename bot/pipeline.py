@@ -32,7 +32,6 @@ from parsers.records import Attachment, ParsedMessage
 from parsers.reply import CommandKind, parse_command
 from storage import queries
 from storage.db import session
-from storage.files import sha256
 from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus
 
 log = logging.getLogger("supplierbot.pipeline")

@@ -21,7 +21,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from parsers.numbers import Convention, decide, tidy, to_decimal
+from parsers.numbers import Convention, decide, to_decimal
 from parsers.records import BillSheet, Line, Problem
 
 BILL_SHEET = "Bill"

@@ -1201,7 +1201,6 @@ def _save(image, fmt: str, **options) -> bytes:
 
 
 def _photo_files(doc: _Doc, pdf: _PdfLayout) -> list[tuple[str, bytes]]:
-    from PIL import Image, ImageFilter
 
     rng = doc.rng
     dpi = rng.choice((150, 170, 200))
