@@ -4,7 +4,8 @@ Starts Dovecot and an SMTP relay on loopback, writes a config into the work
 folder, creates an order, then plays the supplier and the buyer over real
 IMAP and SMTP: sheet → SEND → REJECT with reason → corrected sheet + SEND →
 APPROVE; then a second order answered with the supplier's own PDF and SEND →
-APPROVE. Every email of the exchange is saved as .eml for you to open.
+APPROVE → DELIVERED → RECEIVED → INVOICE. Every email of the exchange is saved
+as .eml for you to open.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from bot.app import build_app
 from bot.config import load_config
 from bot.devmail import BOT_HOST, OAUTH_DOMAIN, PASSWORD, LocalMailServer
 from bot.devmail.clients import LineEdit, Party, Received, edit_sheet
-from bot.devmail.documents import order_confirmation_pdf
+from bot.devmail.documents import invoice_pdf, order_confirmation_pdf
 from bot.oauth import write_private
 from bot.orders import NewOrder, create_order
 from bot.runner import poll_once
@@ -190,8 +191,28 @@ def _their_own_pdf(app, supplier: Party, buyer: Party, saved: _Saver, say: Calla
     buyer.reply(request, "APPROVE", "gmail")
     say("8. Buyer replied 'APPROVE'")
     _poll(app, say)
-    saved.keep(supplier.wait_for(f"[{ref}] Bill rev 1 approved"), "supplier")
+    approved = saved.keep(supplier.wait_for(f"[{ref}] Bill rev 1 approved"), "supplier")
+    _deliver_and_invoice(app, ref, approved, supplier, buyer, saved, say)
     return ref
+
+
+def _deliver_and_invoice(app, ref: str, approved: Received, supplier: Party, buyer: Party, saved: _Saver,
+                         say: Callable[[str], None]) -> None:
+    """After approval: a delivery, the company's receipt, the invoice matched three ways."""
+    supplier.reply(approved, "DELIVERED today by our truck", "outlook")
+    say("9. Supplier replied 'DELIVERED today by our truck' (no lines: everything approved)")
+    _poll(app, say)
+    delivery = saved.keep(buyer.wait_for(f"[{ref}] Delivery 1 on its way"), "buyer")
+    buyer.reply(delivery, "RECEIVED", "gmail")
+    say("10. Buyer replied 'RECEIVED'")
+    _poll(app, say)
+    saved.keep(supplier.wait_for(f"[{ref}] Receipt confirmed"), "supplier")
+    invoice = invoice_pdf(ref, "RE-2026-1187", "28.11.2026", "130,00", "24,70", "154,70")
+    supplier.reply(approved, "INVOICE", "outlook", (("RE-2026-1187.pdf", invoice),))
+    say("11. Supplier replied 'INVOICE' with RE-2026-1187.pdf")
+    _poll(app, say)
+    saved.keep(buyer.wait_for(f"[{ref}] Invoice received"), "buyer")
+    saved.keep(supplier.wait_for(f"[{ref}] Invoice received — payment due"), "supplier")
 
 
 def _poll(app, say: Callable[[str], None]) -> None:

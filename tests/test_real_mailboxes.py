@@ -277,6 +277,7 @@ def test_the_secure_demo_runs_the_whole_round_trip_as_on_an_oauth_only_provider(
     text = "\n".join(said)
     assert "takes OAuth2 only" in text and "approved — please deliver" in text
     assert "read from the supplier's own file: AB-4711.pdf (text PDF, 1 page)" in text  # their PDF, read
+    assert "[PO-2026-0002] Invoice received — payment due 2026-12-28" in text  # delivered, received, invoiced
     config = (tmp_path / "demo" / "supplierbot.toml").read_text()
     assert 'auth = "oauth2"' in config and "secret =" not in config and 'security = "ssl"' in config
 

@@ -29,6 +29,15 @@ def order_confirmation_pdf(ref: str, rows: Sequence[Sequence[str]], totals: Sequ
     return _pdf(texts)
 
 
+def invoice_pdf(ref: str, number: str, day: str, net: str, tax: str, total: str) -> bytes:
+    """The supplier's final invoice, as their program prints it (German labels, as above)."""
+    return _pdf([(50, 790, "Schrauben Mueller GmbH"), (50, 760, f"Rechnung Nr. {number}"),
+                 (50, 745, f"Rechnungsdatum: {day}"), (50, 730, f"Ihre Bestellung {ref}"),
+                 (300, 690, "Nettobetrag"), (554 - CHAR * len(net), 690, net),
+                 (300, 676, "MwSt 19 %"), (554 - CHAR * len(tax), 676, tax),
+                 (300, 662, "Gesamtbetrag EUR"), (554 - CHAR * len(total), 662, total)])
+
+
 def _pdf(texts: Sequence[tuple[float, float, str]]) -> bytes:
     stream = "BT /F1 %d Tf " % SIZE + " ".join(
         f"1 0 0 1 {x:.1f} {y:.1f} Tm ({_escape(text)}) Tj" for x, y, text in texts) + " ET"
