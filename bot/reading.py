@@ -261,9 +261,11 @@ def bill_input(readers: Readers, attachments: Sequence[Attachment], command: Com
 
 
 def _sheet_input(attachment: Attachment, priced: bool = True) -> BillInput:
+    """Our own sheet strictly, as a bill; any other sheet or CSV, and any sheet as a delivery note
+    (a "Delivered" column added to ours counts), by the intake."""
     name, kept = attachment.filename, frozenset([attachment.filename])
     try:
-        own = read_own_sheet(attachment) if looks_like_sheet(attachment) else None
+        own = read_own_sheet(attachment) if looks_like_sheet(attachment) and priced else None
     except SheetInvalid as invalid:
         return BillInput(filename=name, error=errors.SheetProblems(filename=name, problems=invalid.problems),
                          not_documents=kept)

@@ -156,3 +156,27 @@ def test_a_delivery_note_without_prices_gives_the_delivered_quantities(world: Wo
     world.buyer.reply(to_confirm, "RECEIVED", attachments=(("wareneingang.csv", counted),))
     world.poll()
     assert "BLT-M8: delivered 250, received 240" in world.supplier.wait_for(f"[{ref}] Receipt confirmed").text
+
+
+def test_our_sheet_with_a_delivered_column_added_gives_the_delivered_quantities(world: World) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.test_round_trip import sheet_of
+
+    ref = approved_order(world)
+    workbook = load_workbook(io.BytesIO(sheet_of(world.supplier.wait_for(f"[{ref}] New order"))))
+    sheet = workbook["Bill"]
+    sheet.protection.sheet = False
+    header = next(row for row in range(1, 20) if sheet.cell(row, 1).value == "SKU")
+    sheet.cell(header, 8, "Delivered")
+    skus = {sheet.cell(row, 1).value: row for row in range(header + 1, header + 4)}
+    sheet.cell(skus["BLT-M8"], 8, 120)  # the nuts and gloves are left blank: not delivered
+    out = io.BytesIO()
+    workbook.save(out)
+    world.supplier.reply(world.supplier.wait_for(f"[{ref}] Bill rev 1 approved"), "DELIVERED",
+                         attachments=((f"{ref}-bill.xlsx", out.getvalue()),))
+    world.poll()
+    world.buyer.wait_for(f"[{ref}] Delivery 1 on its way")
+    assert order_json(world, ref)["delivered"] == {"blt-m8": "120"}

@@ -350,7 +350,7 @@ def _is_line(row: _Row, method: str, priced: bool = True) -> bool:
     if _PAGE_FOOTER.match(row.label):
         return False
     named = any(row.texts.get(role) for role in ("description", "sku", "our_sku", "their_sku"))
-    quantity = numbers.looks_numeric(row.value("quantity"))
+    quantity = numbers.looks_numeric(row.value("quantity")) or numbers.looks_numeric(row.value("delivered"))
     has_price = numbers.looks_numeric(row.value("amount")) or numbers.looks_numeric(row.value("unit_price"))
     if not priced:
         return named and quantity
@@ -430,7 +430,9 @@ def _line(row: _Row, header: Header, conventions: dict[str | None, Convention],
             problems.append(why)
         return found
 
-    quantity, amount, tax_rate = number("quantity"), number("amount"), number("tax_rate")
+    # a column of what was delivered (a delivery note, or our sheet with one added) is the quantity
+    quantity = number("delivered") if "delivered" in header.roles else number("quantity")
+    amount, tax_rate = number("amount"), number("tax_rate")
     price = _price(row, header, quantity, amount, number)
     notes = [price.note] if price.note else []
     unit_price = price.unit_price

@@ -32,8 +32,10 @@ ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
                     r"produkt|product|productname|productdescription|itemdescription|text|leistung|benennung|"
                     r"articledescription|article|descriptif|name|denomination|produit|description\w+|"
                     r"bezeichnung\w+|designation\w+|goods|details"),
+    ("delivered", r"delivered|qtydelivered|deliveredqty|quantitydelivered|geliefert|liefermenge|geliefertemenge|"
+                  r"livre|livree|qtelivree|quantitelivree|shipped|qtyshipped|versandt|versandmenge"),
     ("quantity", r"qty|qte|qt|quantity|quantite|quantites|menge|anzahl|anz|stuckzahl|stueckzahl|bestellmenge|"
-                 r"liefermenge|qtyordered|qtyshipped|quantityordered|quantitycommandee|units|nombre|nb|qty\w+|menge\w+"),
+                 r"qtyordered|quantityordered|quantitycommandee|units|nombre|nb|qty\w+|menge\w+"),
     ("unit", r"unit|uom|einheit|me|mengeneinheit|unite|u|um|ue|vpe|uom\w*"),
     ("per", r"per|pe|preiseinheit|priceunit|pricingunit|par|pour|je|peinheit"),
     ("list_price", r"listprice|listpreis|listenpreis|bruttopreis|grossprice|prixcatalogue|prixbrut|prixdebase|"
@@ -53,7 +55,7 @@ ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple((role, re.compile(f"(?:{pattern})")) for role, pattern in ROLE_PATTERNS)
 _CURRENCY_TAIL = re.compile(r"(eur|usd|chf|gbp|sek|nok|dkk|pln|inr|ht|excl\w*|netto|net)$")
 _PER = re.compile(r"^(.*?)(?:per|pro|je|par|pour|jeweils)?(100|1000)$")
-NUMERIC_ROLES = ("quantity", "unit_price", "list_price", "discount", "amount", "tax_rate", "per")
+NUMERIC_ROLES = ("quantity", "delivered", "unit_price", "list_price", "discount", "amount", "tax_rate", "per")
 PRICE_ROLES = ("unit_price", "list_price", "amount")
 
 
@@ -199,5 +201,5 @@ def _second(role: str | None, roles: dict) -> str | None:
 def _essential(roles: dict, priced: bool = True) -> bool:
     named = any(r in roles for r in ("description", "sku", "our_sku", "their_sku"))
     if not priced:
-        return len(roles) >= 2 and "quantity" in roles and named
+        return len(roles) >= 2 and ("quantity" in roles or "delivered" in roles) and named
     return len(roles) >= 3 and "quantity" in roles and any(r in roles for r in PRICE_ROLES) and named
