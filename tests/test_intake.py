@@ -64,9 +64,16 @@ def test_a_number_that_contradicts_its_column_is_refused_not_guessed() -> None:
     ("Unité", "unit"), ("Einzelpreis EUR", "unit_price"), ("Prix unitaire HT", "unit_price"),
     ("Gesamt", "amount"), ("Montant HT", "amount"), ("MwSt %", "tax_rate"), ("TVA", "tax_rate"),
     ("Rabatt %", "discount"), ("Listenpreis", "list_price"), ("PE", "per"), ("Quantit", "quantity"),
+    ("Liefermenge", "delivered"), ("Qté livrée", "delivered"),
 ])
 def test_header_words_in_three_languages_name_their_columns(header: str, role: str) -> None:
     assert role_of(header)[0] == role
+
+
+def test_a_bill_whose_quantity_column_says_liefermenge_is_read() -> None:
+    data = "Art.-Nr.;Bezeichnung;Liefermenge;Einzelpreis;Gesamt\nBLT-M8;Schraube;500;0,12;60,00\n".encode()
+    built = build_bill([read_bill_document(data, "rechnung.csv")], ORDER)
+    assert [(l.sku, l.quantity) for l in built.lines] == [("BLT-M8", D(500))]
 
 
 def test_a_price_per_100_is_read_from_its_header() -> None:

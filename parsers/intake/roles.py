@@ -200,6 +200,7 @@ def _second(role: str | None, roles: dict) -> str | None:
 
 def _essential(roles: dict, priced: bool = True) -> bool:
     named = any(r in roles for r in ("description", "sku", "our_sku", "their_sku"))
+    counted = "quantity" in roles or "delivered" in roles
     if not priced:
-        return len(roles) >= 2 and ("quantity" in roles or "delivered" in roles) and named
-    return len(roles) >= 3 and "quantity" in roles and any(r in roles for r in PRICE_ROLES) and named
+        return len(roles) >= 2 and counted and named
+    return len(roles) >= 3 and counted and any(r in roles for r in PRICE_ROLES) and named
