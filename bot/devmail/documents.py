@@ -40,12 +40,17 @@ def invoice_pdf(ref: str, number: str, day: str, net: str, tax: str, total: str)
 
 def _pdf(texts: Sequence[tuple[float, float, str]]) -> bytes:
     stream = "BT /F1 %d Tf " % SIZE + " ".join(
-        f"1 0 0 1 {x:.1f} {y:.1f} Tm ({_escape(text)}) Tj" for x, y, text in texts) + " ET"
+        f"1 0 0 1 {x:.1f} {y:.1f} Tm ({escape(text)}) Tj" for x, y, text in texts) + " ET"
+    return one_page_pdf(stream, "Courier")
+
+
+def one_page_pdf(stream: str, font: str) -> bytes:
+    """A one-page A4 PDF of a content stream drawn with one standard font (/F1)."""
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
                "/Resources << /Font << /F1 5 0 R >> >> >>",
                f"<< /Length {len(stream.encode('latin-1'))} >>\nstream\n{stream}\nendstream",
-               "<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>"]
+               f"<< /Type /Font /Subtype /Type1 /BaseFont /{font} /Encoding /WinAnsiEncoding >>"]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -58,5 +63,5 @@ def _pdf(texts: Sequence[tuple[float, float, str]]) -> bytes:
     return bytes(out)
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
