@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from imapclient import IMAPClient
 
@@ -170,7 +171,10 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
 
     def poll_now() -> None:
         wake.set()
-        scheduler.modify_job("poll", next_run_time=datetime.now(timezone.utc))
+        try:
+            scheduler.modify_job("poll", next_run_time=datetime.now(timezone.utc))
+        except JobLookupError:  # stopping: the scheduler's jobs are gone before the watcher is
+            pass
 
     watcher = IdleWatcher(app.config.imap, poll_now, stop)
     thread = threading.Thread(target=watcher.run, name="imap-idle", daemon=True)
