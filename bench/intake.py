@@ -101,7 +101,7 @@ def _read_all(bill: GeneratedBill, score: BillScore) -> list:
             readings.append(reading)
             carried = getattr(reading, "header", None) or carried
         else:
-            score.problems.append(f"{name}: no lines read ({'; '.join(reading.remarks)[:300]})")
+            score.problems.append(f"{name}: no lines read")
     return readings
 
 

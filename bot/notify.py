@@ -25,8 +25,8 @@ from storage.queries import LineNote
 from storage.models import Comment, Invoice, OutboxMessage, Payment, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
-SHEET_MEDIA_TYPES = (XLSX_TYPE, ODS_TYPE)
-LIST_AS_SHEET_FROM = 15  # a longer list of orders comes as a spreadsheet too  # the bill sheet among the files of an approval request
+SHEET_MEDIA_TYPES = (XLSX_TYPE, ODS_TYPE)  # the bill sheet among the files of an approval request
+LIST_AS_SHEET_FROM = 15  # a longer list of orders comes as a spreadsheet too
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,9 @@
 """An operator's file of order lines (CSV or XLSX) → lines, or SheetInvalid with the place."""
 from __future__ import annotations
 
-import csv
-import io
-
-from parsers.bill_sheet import SheetInvalid, read_bill_sheet, read_lines_table
-from parsers.records import Line, Problem
-
-MAX_CSV_BYTES = 5 * 1024 * 1024
+from parsers.bill_sheet import read_bill_sheet, read_lines_table
+from parsers.intake.sheets import csv_table
+from parsers.records import Line
 
 
 def read_order_lines(data: bytes, filename: str) -> tuple[Line, ...]:
@@ -17,15 +13,6 @@ def read_order_lines(data: bytes, filename: str) -> tuple[Line, ...]:
 
 
 def _read_csv(data: bytes, filename: str) -> tuple[Line, ...]:
-    if len(data) > MAX_CSV_BYTES:
-        raise SheetInvalid([Problem(f"{filename} is larger than 5 MB")])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", "replace")
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [[cell if cell.strip() else None for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
-    return read_lines_table(rows, filename)
+    """Decoded and split as a supplier's CSV is (UTF-8 or cp1252, the delimiter found from the text)."""
+    table = csv_table(data, filename)
+    return read_lines_table([[cell.value for cell in row.cells] for row in table.rows], filename)

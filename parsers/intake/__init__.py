@@ -94,8 +94,7 @@ def _reading(tables: Sequence[Table], filename: str, pages: int, carried: Header
     if best is None:
         return DocumentReading(filename, method, (), pages=pages, order_ref=ref)
     table, found = best
-    return DocumentReading(filename, table.method, tuple(found.lines), found.totals, tuple(found.remarks),
-                           pages, ref, header=found.header)
+    return DocumentReading(filename, table.method, tuple(found.lines), found.totals, pages, ref, found.header)
 
 
 def _order_ref(tables: Sequence[Table]) -> str | None:

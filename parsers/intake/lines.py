@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from parsers import numbers
@@ -46,7 +46,6 @@ _CODE = re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9./_-]{2,}$")
 class TableReading:
     lines: list[ReadLine]
     totals: DocumentTotals
-    remarks: list[str] = field(default_factory=list)
     header: Header | None = None
 
 
@@ -89,7 +88,7 @@ def read_table(table: Table, carried: Header | None = None, priced: bool = True)
     usual = _usual_count(rows) if table.method == "ocr" else 0
     lines = [_line(row, header, conventions, with_cents, _filled(row) < usual) for row in rows]
     totals = _totals(totals_rows, conventions[None])
-    return TableReading([line for line in lines if line is not None], totals, [], header)
+    return TableReading([line for line in lines if line is not None], totals, header)
 
 
 # --- rows ----------------------------------------------------------------------------------

@@ -45,10 +45,6 @@ class BillFromDocuments:
     read_from: str  # "quote.pdf (text PDF, 2 pages)"
     order_ref: str | None = None
 
-    @property
-    def doubtful(self) -> int:
-        return sum(1 for source in self.sources if source.uncertain)
-
 
 def key(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.casefold())
@@ -197,7 +193,7 @@ def _source(line: ReadLine, how: str, base: Line | None, default_rate: Decimal) 
 
 
 def _remarks(readings: Sequence[DocumentReading], read: Sequence[ReadLine], lines: Sequence[Line]) -> list[str]:
-    remarks = [remark for reading in readings for remark in reading.remarks]
+    remarks: list[str] = []
     for line in read:
         if not line.readable:
             remarks.append(f"{line.where}: this line could not be read ({'; '.join(line.remarks)}); "

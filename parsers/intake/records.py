@@ -94,7 +94,6 @@ class DocumentReading:
     method: str  # sheet, csv, pdf, ocr
     lines: tuple[ReadLine, ...]
     totals: DocumentTotals = DocumentTotals()
-    remarks: tuple[str, ...] = ()  # document-level: rows that could not be read, totals that do not add up
     pages: int = 0
     order_ref: str | None = None  # a PO reference printed in the document
     header: object = None  # the table's header (roles.Header), carried to the next photo of a bill
