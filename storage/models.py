@@ -102,6 +102,7 @@ class Supplier(SQLModel, table=True):
     domain: str = ""  # every address @domain acts for the supplier ("" = only listed addresses)
     terms: str = ""  # payment terms set by the operator ("" = from the config)
     currency: str = Field(default="", sa_type=String(3))  # the contract's currency: new orders default to it
+    language: str = Field(default="", sa_type=String(8))  # "" = the company's language (config); "de", "en"…
 
 
 class SupplierAddress(SQLModel, table=True):
@@ -137,6 +138,8 @@ class PurchaseOrder(SQLModel, table=True):
     supplier_id: int = Field(foreign_key="supplier.id", index=True)
     currency: str = Field(sa_type=String(3))
     requested_delivery: date | None = None
+    deliver_to: str = Field(default="", sa_type=Text)  # delivery address, as the buyer wrote it ("" = not given)
+    buyer_ref: str = Field(default="", sa_type=String(80))  # the buyer's own reference for the order
     status: OrderStatus = Field(sa_type=EnumText(OrderStatus), default=OrderStatus.NEW, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
