@@ -32,7 +32,7 @@ from bot.workflow import (
     delivery_status,
     order_status_after,
 )
-from parsers.bill_sheet import ODS_TYPE, sheet_content_type
+from parsers.bill_sheet import sheet_content_type
 from parsers.documents import Document as ScanDocument
 from parsers.documents import safe_filename, sniff
 from parsers.intake import BillFromDocuments, LineSource
@@ -218,22 +218,16 @@ class Applier:
         self.app.notifier.submitted(self.s, self.order, view, self.thread)
 
     def _files_of(self, revision: Revision, lines: Sequence[Line] | None) -> tuple[Attachment, ...]:
-        """The revision's sheet (renamed for the buyer) and its scans, to go with the approval request;
-        for a bill read from the supplier's own files, the bot's sheet of the revision and those files."""
-        sheets, originals, scans = [], [], []
+        """What goes with the approval request: the bot's own sheet of the revision (its numbers are
+        the ones the email shows), the supplier's file as sent (our sheet as they edited it, or their
+        own documents), and the revision's scans."""
+        sheets, sources, scans = [], [], []
         for document in queries.documents_of(self.s, revision_id=revision.id):
             data = self.app.files.read(document.sha256, "documents")
-            if document.kind == "bill_sheet":
-                suffix = ".ods" if document.content_type == ODS_TYPE else ".xlsx"
-                sheets.append(Attachment(f"{self.order.ref}-bill-rev{revision.number}{suffix}",
-                                         document.content_type, data))
-            elif document.kind == "bill_source":
-                originals.append(Attachment(document.filename, document.content_type, data))
-            elif document.kind == "scan":
-                scans.append(Attachment(document.filename, document.content_type, data))
-        if originals:
-            sheets = [self._our_sheet(revision, lines)]
-        return tuple(sheets[-1:] + originals + scans)
+            found = {"bill_sheet": sheets, "bill_source": sources, "scan": scans}.get(document.kind)
+            if found is not None:
+                found.append(Attachment(document.filename, document.content_type, data))
+        return (self._our_sheet(revision, lines), *(sources or sheets[-1:]), *scans)
 
     def _our_sheet(self, revision: Revision, lines: Sequence[Line] | None) -> Attachment:
         lines = queries.revision_lines(self.s, revision.id) if lines is None else lines

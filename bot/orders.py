@@ -23,6 +23,8 @@ class NewOrder:
     currency: str | None = None  # None: the supplier's contract currency, else EUR
     ref: str | None = None
     requested_delivery: date | None = None
+    deliver_to: str = ""  # the delivery address, lines separated by newlines
+    buyer_ref: str = ""  # the buyer's own reference (cost centre, project)
 
 
 def create_order(app: App, new: NewOrder) -> str:
@@ -36,6 +38,7 @@ def create_order(app: App, new: NewOrder) -> str:
         currency = (new.currency or supplier.currency or "EUR").upper()
         order = PurchaseOrder(ref=ref, customer=app.config.bot.customer_name, supplier_id=supplier.id,
                               currency=currency, requested_delivery=new.requested_delivery,
+                              deliver_to=new.deliver_to, buyer_ref=new.buyer_ref,
                               created_at=now)
         s.add(order)
         s.flush()
