@@ -61,10 +61,16 @@ def listed(n: int) -> ListedOrder:
                        f"bot+{'x' * 26}{n:02d}@example.test")
 
 
-def contexts(language: str = "en") -> Iterator[tuple[str, dict[str, Any]]]:
+#: The demo's order, for screenshots a reader can take in at a glance.
+SHORT_ORDERED = ORDERED[:4]
+SHORT_BILLED = (BILLED[0], BILLED[1], ORDERED[2], BILLED[-1])
+
+
+def contexts(language: str = "en", ordered: tuple[Line, ...] = ORDERED,
+             billed: tuple[Line, ...] = BILLED) -> Iterator[tuple[str, dict[str, Any]]]:
     """(template, context) for every template the bot renders, errors included."""
-    view = bill_view(2, "EUR", BILLED, ORDERED, previous=BILLED[:-1])
-    read = bill_view(1, "EUR", BILLED, ORDERED, origin=ORIGIN)
+    view = bill_view(2, "EUR", billed, ordered, previous=billed[:-1])
+    read = bill_view(1, "EUR", billed, ordered, origin=ORIGIN)
     base = {"order": ORDER, "customer": "ACME GmbH", "marker": REPLY_MARKER, "waiting": None}
     to_supplier = {**base, "supplier": SUPPLIER, "waiting": WAITING}
 
@@ -72,7 +78,7 @@ def contexts(language: str = "en") -> Iterator[tuple[str, dict[str, Any]]]:
         return action_buttons(commands, REPLY_TO, f"[{ORDER.ref}] Bill rev 2", language, DEFAULT_KEYWORDS)
 
     approve = buttons(CommandKind.APPROVE, CommandKind.REJECT)
-    yield "new_order", {**to_supplier, "bill": bill_view(None, "EUR", ORDERED, ORDERED),
+    yield "new_order", {**to_supplier, "bill": bill_view(None, "EUR", ordered, ordered),
                         "sheet_name": "PO-2026-0042-bill.xlsx"}
     yield "draft_received", {**to_supplier, "bill": read, "actions": buttons(CommandKind.SEND)}
     yield "submitted", {**to_supplier, "bill": read}
@@ -148,10 +154,11 @@ def templates() -> list[str]:
     return sorted(names)
 
 
-def rendered(language: str = "en") -> list[tuple[str, Rendered]]:
+def rendered(language: str = "en", short: bool = False) -> list[tuple[str, Rendered]]:
     renderer = Renderer()
     out, seen = [], {}
-    for name, context in contexts(language):
+    lines = (SHORT_ORDERED, SHORT_BILLED) if short else (ORDERED, BILLED)
+    for name, context in contexts(language, *lines):
         seen[name] = seen.get(name, 0) + 1
         label = name if seen[name] == 1 else f"{name}-{seen[name]}"
         out.append((label, renderer.render(name, context, language)))
