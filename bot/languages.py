@@ -81,6 +81,17 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "orders_all": "orders",
         "orders_open": "open orders",
         "not_processed": "Not processed",
+        "approval_request": "[{ref}] Bill rev {number} for approval — {total}",
+        "invoice_received": "[{ref}] Invoice received, due {due}",
+        "total_differs": " — TOTAL DIFFERS",
+        "reminder_approval": "[{ref}] Reminder: bill rev {number} waits for your approval",
+        "reminder_escalation": "[{ref}] Escalation: bill rev {number} waits for approval",
+        "decision_recorded": "[{ref}] Recorded: bill rev {number} {decision}",
+        "decision_approved": "approved",
+        "decision_rejected": "rejected",
+        "delivery_to_confirm": "[{ref}] Delivery {number} on its way — please confirm receipt",
+        "cancel_recorded": "[{ref}] Recorded: cancelled",
+        "question": "[{ref}] Question from {author}",
     },
     "de": {
         "new_order": "[{ref}] Neue Bestellung von {customer}",
@@ -103,8 +114,74 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "orders_all": "Bestellungen",
         "orders_open": "offenen Bestellungen",
         "not_processed": "Nicht verarbeitet",
+        "approval_request": "[{ref}] Rechnung Rev. {number} zur Freigabe — {total}",
+        "invoice_received": "[{ref}] Rechnung erhalten, fällig am {due}",
+        "total_differs": " — SUMME WEICHT AB",
+        "reminder_approval": "[{ref}] Erinnerung: Rechnung Rev. {number} wartet auf Ihre Freigabe",
+        "reminder_escalation": "[{ref}] Eskalation: Rechnung Rev. {number} wartet auf Freigabe",
+        "decision_recorded": "[{ref}] Erfasst: Rechnung Rev. {number} {decision}",
+        "decision_approved": "freigegeben",
+        "decision_rejected": "abgelehnt",
+        "delivery_to_confirm": "[{ref}] Lieferung {number} unterwegs — bitte Eingang bestätigen",
+        "cancel_recorded": "[{ref}] Erfasst: storniert",
+        "question": "[{ref}] Frage von {author}",
     },
 }
+
+
+#: An order's or a revision's state as a sentence says it: "the order is …", "revision 2 was already …".
+STATUSES: dict[str, dict[str, str]] = {
+    "de": {"new": "neu", "awaiting_approval": "in Freigabe", "rejected": "abgelehnt", "approved": "freigegeben",
+           "partly_delivered": "teilweise geliefert", "delivered": "geliefert", "received": "eingegangen",
+           "invoiced": "abgerechnet", "paid": "bezahlt", "cancelled": "storniert", "draft": "ein Entwurf",
+           "submitted": "eingereicht", "superseded": "ersetzt"},
+}
+
+#: Why a message was not processed (bot/errors.py's summaries), by template, where not English.
+ERROR_SUMMARIES: dict[str, dict[str, str]] = {
+    "de": {
+        "unknown_order": "wir konnten nicht erkennen, um welche Bestellung es geht",
+        "not_a_party": "der Absender ist weder der Lieferant noch ein Einkäufer dieser Bestellung",
+        "only_buyers_decide": "nur die Einkäufer der Bestellung können freigeben, ablehnen oder als bezahlt markieren",
+        "only_supplier_bills": "nur der Lieferant kann Rechnungen, SENDEN oder RECHNUNG schicken",
+        "sheet_problems": "die Rechnungstabelle hat Fehler",
+        "sheet_for_other_order": "die Tabelle gehört zu einer anderen Bestellung",
+        "too_many_sheets": "es war mehr als eine Rechnungstabelle angehängt",
+        "nothing_to_send": "SENDEN kam an, aber es gibt keinen Rechnungsentwurf",
+        "order_closed": "die Bestellung nimmt keine Rechnungen mehr an",
+        "decision_needs_request": "eine Entscheidung muss auf die Freigabeanfrage antworten",
+        "stale_revision": "die beantwortete Freigabeanfrage ist nicht mehr die aktuelle",
+        "already_decided": "über diese Revision wurde bereits entschieden",
+        "reject_needs_reason": "ABLEHNEN braucht einen Grund",
+        "empty_reply": "die Antwort hatte keinen neuen Text und keine Tabelle",
+        "unreadable_message": "die Nachricht konnte nicht gelesen werden",
+        "attachments_not_accepted": "einige Anhänge können wir nicht annehmen",
+        "invoice_before_approval": "eine Rechnung kann erst nach der Freigabe kommen",
+        "invoice_needs_document": "RECHNUNG braucht die Rechnung im Anhang",
+        "already_invoiced": "die Bestellung ist bereits abgerechnet",
+        "message_too_large": "die Nachricht ist zu groß",
+        "payment_not_due": "nur eine abgerechnete Bestellung kann als bezahlt markiert werden",
+        "documents_unreadable": "ein angehängtes Dokument konnte nicht gelesen werden",
+        "bill_lines_unreadable": "keine Position der Rechnung war lesbar",
+        "not_a_supplier": "BESTELLUNGEN schickt die Liste nur an die eigenen Adressen eines Lieferanten",
+        "cancel_needs_reason": "STORNIEREN braucht einen Grund",
+        "cancel_too_late": "eine abgerechnete Bestellung kann nicht mehr storniert werden",
+        "cancel_needs_reply": "das muss auf eine E-Mail zur Bestellung antworten",
+        "delivery_not_expected": "GELIEFERT kommt nach der Freigabe der Rechnung",
+        "nothing_delivered": "es wurde noch nichts geliefert",
+        "claim_needs_text": "eine Reklamation muss sagen, was fehlt oder beschädigt ist",
+        "quantities_unclear": "die Mengen konnten nicht gelesen werden",
+    },
+}
+
+
+def status(value: str, language: str) -> str:
+    return STATUSES.get(language, {}).get(value, value.replace("_", " "))
+
+
+def error_summary(template: str, summary: str, language: str) -> str:
+    """An error's summary in `language`, or as bot/errors.py says it."""
+    return ERROR_SUMMARIES.get(language, {}).get(template, summary)
 
 
 def subject(language: str, key: str, **values: object) -> str:

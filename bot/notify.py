@@ -167,8 +167,8 @@ class Notifier:
                          notes: Sequence[Comment]) -> OutboxMessage:
         token = self._token(s, order.id, revision_id, "buyer")
         supplier = s.get(Supplier, order.supplier_id)
-        subject = (f"[{order.ref}] Bill rev {view.number} for approval — "
-                   f"{bills.format_money(view.totals.gross, order.currency)}")
+        subject = languages.subject(self._company, "approval_request", ref=order.ref, number=view.number,
+                                    total=languages.money(view.totals.gross, order.currency, self._company))
         scans = [f.filename for f in files if f.content_type not in SHEET_MEDIA_TYPES]
         context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans}
         mail = self._outgoing("approval_request", self._buyer_addresses(s, order), subject,
@@ -179,11 +179,13 @@ class Notifier:
     def invoice_received(self, s: Session, order: PurchaseOrder, invoice: Invoice, number: int,
                          document: Attachment, thread: Thread | None) -> None:
         context = {"invoice": invoice, "number": number, "filename": document.filename}
-        flag = " — TOTAL DIFFERS" if invoice.mismatch else ""
-        subject = f"[{order.ref}] Invoice received, due {invoice.due_date.isoformat()}{flag}"
+        subject = languages.subject(self._company, "invoice_received", ref=order.ref,
+                                    due=languages.day(invoice.due_date, self._company))
+        subject += languages.subject(self._company, "total_differs") if invoice.mismatch else ""
         mail = self._outgoing("invoice_received", self._buyer_addresses(s, order), subject,
                               self._context(order, context), self._token(s, order.id, None, "buyer"),
-                              self._thread_to(s, order, self._buyer_addresses(s, order)), (document,))
+                              self._thread_to(s, order, self._buyer_addresses(s, order)), (document,),
+                              language=self._company)
         self._queue(s, mail, order.id, invoice.revision_id)
         supplier = s.get(Supplier, order.supplier_id)
         subject = self._subject(supplier, "invoice_confirmed", ref=order.ref,
@@ -217,8 +219,7 @@ class Notifier:
         pending = next(r for r in queries.revisions_of(s, order.id) if r.status.value == "submitted")
         context["number"] = pending.number
         to = (to_escalation,) if kind == "escalation" else self._buyer_addresses(s, order)
-        subject = (f"[{order.ref}] Escalation: bill rev {pending.number} waits for approval" if kind == "escalation"
-                   else f"[{order.ref}] Reminder: bill rev {pending.number} waits for your approval")
+        subject = languages.subject(self._company, f"reminder_{kind}", ref=order.ref, number=pending.number)
         token = self._token(s, order.id, pending.id, "buyer")
         mail = self._outgoing("reminder", to, subject, self._context(order, context), token,
                               self._thread_to(s, order, self._buyer_addresses(s, order)), language=self._company,
@@ -234,7 +235,8 @@ class Notifier:
 
     def decision_recorded(self, s: Session, order: PurchaseOrder, number: int, decision: str,
                           text: str, by: str, thread: Thread | None) -> OutboxMessage:
-        subject = f"[{order.ref}] Recorded: bill rev {number} {decision}"
+        subject = languages.subject(self._company, "decision_recorded", ref=order.ref, number=number,
+                                    decision=languages.subject(self._company, f"decision_{decision}"))
         context = self._context(order, {"number": number, "decision": decision, "text": text, "by": by})
         mail = self._outgoing("decision_recorded", self._buyer_addresses(s, order), subject, context,
                               self._token(s, order.id, None, "buyer"), thread, language=self._company)
@@ -245,7 +247,7 @@ class Notifier:
         """The buyers are asked to confirm what arrived; the supplier gets the record."""
         context = self._context(order, {"number": number, "quantities": quantities, "still_open": still_open,
                                         "note": note})
-        subject = f"[{order.ref}] Delivery {number} on its way — please confirm receipt"
+        subject = languages.subject(self._company, "delivery_to_confirm", ref=order.ref, number=number)
         mail = self._outgoing("delivery_to_confirm", self._buyer_addresses(s, order), subject, context,
                               self._token(s, order.id, None, "buyer"), None, language=self._company,
                               actions=(CommandKind.RECEIVED,))
@@ -270,7 +272,8 @@ class Notifier:
         subject = self._subject(s.get(Supplier, order.supplier_id), "cancelled", ref=order.ref,
                                 customer=self.config.bot.customer_name)
         self._to_supplier(s, order, "cancelled", subject, context, None)
-        mail = self._outgoing("cancel_recorded", self._buyer_addresses(s, order), f"[{order.ref}] Recorded: cancelled",
+        mail = self._outgoing("cancel_recorded", self._buyer_addresses(s, order),
+                              languages.subject(self._company, "cancel_recorded", ref=order.ref),
                               self._context(order, context), None, thread, language=self._company)
         self._queue(s, mail, order.id, None)
 
@@ -306,7 +309,7 @@ class Notifier:
             subject = self._subject(supplier, "comment", ref=order.ref, author=author)
             return self._to_supplier(s, order, "comment", subject, context, thread)
         buyers = self._buyer_addresses(s, order)
-        mail = self._outgoing("comment", buyers, f"[{order.ref}] Question from {author}",
+        mail = self._outgoing("comment", buyers, languages.subject(self._company, "question", ref=order.ref, author=author),
                               self._context(order, context), self._token(s, order.id, None, "buyer"),
                               self._thread_to(s, order, buyers), language=self._company)
         return self._queue(s, mail, order.id, None)
@@ -325,7 +328,8 @@ class Notifier:
         ref = f"[{order.ref}] " if order else ""
         supplier = queries.supplier_by_email(s, message.sender)
         language = self._language(supplier) if supplier else self._company
-        subject = f"{ref}{languages.subject(language, 'not_processed')}: {error.summary}"
+        summary = languages.error_summary(error.template, error.summary, language)
+        subject = f"{ref}{languages.subject(language, 'not_processed')}: {summary}"
         context = {"error": error, "subject": message.subject, "order": order,
                    "customer": self.config.bot.customer_name, "marker": REPLY_MARKER,
                    "bot_address": self.config.bot.address,

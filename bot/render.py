@@ -83,6 +83,8 @@ class Renderer:
         env.filters["price"] = lambda value: languages.price(value, language)
         env.filters["qty"] = lambda value: languages.quantity(value, language)
         env.filters["day"] = lambda value: languages.day(value, language)
+        env.filters["status"] = lambda value: languages.status(value, language)
+        env.filters["summary"] = lambda error: languages.error_summary(error.template, error.summary, language)
         env.globals.update(language=language, bill_mark=BILL_MARK, actions_mark=ACTIONS_MARK)
         if autoescape:
             env.globals.update(joined=joined, pieces=mailto_addresses, dedented=dedented)

@@ -142,7 +142,8 @@ def _example(name: str, kind: object) -> object:
         return ("HYD-CYL-DW-063/040-0500-ZZ-FLANSCH-VERSTAERKT", "BLT-M8")
     if "int" in str(kind) or name == "number":
         return 2
-    return {"filename": "PO-2026-0042-bill (2).xlsx", "sheet_ref": "PO-2026-0007"}.get(name, f"an example {name}")
+    return {"filename": "PO-2026-0042-bill (2).xlsx", "sheet_ref": "PO-2026-0007", "status": "approved",
+            "decided_by": "anna.buyer@example.test"}.get(name, f"an example {name}")
 
 
 def templates() -> list[str]:

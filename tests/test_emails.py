@@ -233,3 +233,42 @@ def test_a_german_supplier_gets_german_buttons_that_the_reader_accepts() -> None
     (label, (_, _, text)), = buttons(draft.html).items()
     assert label == "Rechnung absenden (SENDEN)" and text == "SENDEN\r\n"
     assert parse_command(text).kind is CommandKind.SEND
+
+
+def test_every_email_has_its_german_text() -> None:
+    """A template without a German file would reach a German supplier in English."""
+    from importlib import resources
+
+    german = resources.files("templates") / "de"
+    missing = [name for name in emailgallery.templates() if name != "_plain_text"
+               and not (german / f"{name}.txt").is_file()]
+    assert missing == []
+
+
+def test_a_refusal_to_a_german_supplier_is_german_with_the_details_kept() -> None:
+    mails = dict(emailgallery.rendered("de"))
+    text = mails["errors/sheet_problems"].text
+    assert "wurde nicht verarbeitet (Bestellung PO-2026-0042): die Rechnungstabelle hat Fehler." in text
+    assert "Bill, row 7, column E" in text or "row 7" in text  # where the problem is, as the reader says it
+    assert "Revision 2 wurde bereits freigegeben (von anna.buyer@example.test)" in mails["errors/already_decided"].text
+
+
+def test_the_buyers_emails_follow_the_companys_language() -> None:
+    request = dict(emailgallery.rendered("de"))["approval_request"]
+    assert "hat Rechnung Revision 2 für die Bestellung PO-2026-0042 eingereicht" in request.text
+    assert "FREIGEBEN [Notiz]" in request.text and set(buttons(request.html)) == {"Freigeben", "Ablehnen…"}
+
+
+def test_the_company_language_is_checked_and_used_for_buyers(config_path: Path) -> None:
+    from bot.config import ConfigError
+
+    text = config_path.read_text()
+    config_path.write_text(text.replace('customer_name = ', 'language = "fr"\ncustomer_name = ', 1))
+    with pytest.raises(ConfigError, match="bot.language: expected en | de"):
+        load_config(config_path)
+    config_path.write_text(text.replace('customer_name = ', 'language = "de"\ncustomer_name = ', 1))
+    app = build_app(load_config(config_path))
+    ref = order_of(app, requested_delivery=date(2026, 12, 14))
+    request = request_for(app, ref)
+    assert request["Subject"] == f"[{ref}] Rechnung Rev. 1 zur Freigabe — 113,05 EUR"
+    assert outbox(app, "new_order")[-1]["Subject"] == f"[{ref}] Neue Bestellung von ACME GmbH"  # no own language
