@@ -97,6 +97,7 @@ class DigestItem:
     state: str  # unprocessed | rejected | awaiting invoice
     since: date
     reply_to: str
+    status: str = ""  # the order's status, for a state worded in another language
 
 
 @dataclass(frozen=True)

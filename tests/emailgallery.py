@@ -56,9 +56,9 @@ QUANTITIES = {"blt-m8": D(300), "hyd-cyl-dw-063/040-0500-zz-flansch-verstaerkt":
 
 
 def listed(n: int) -> ListedOrder:
-    return ListedOrder(f"PO-2026-{n:04d}", "approved: deliver, then send the invoice" if n % 2 else "new: send a bill",
-                       n % 3 == 0, D("1234.56") * n, "EUR", date(2026, 11, n % 28 + 1),
-                       f"bot+{'x' * 26}{n:02d}@example.test")
+    return ListedOrder(f"PO-2026-{n:04d}", "approved: waiting for your delivery and invoice" if n % 2
+                       else "waiting for your bill", n % 3 == 0, D("1234.56") * n, "EUR", date(2026, 11, n % 28 + 1),
+                       f"bot+{'x' * 26}{n:02d}@example.test", "approved" if n % 2 else "new")
 
 
 #: The demo's order, for screenshots a reader can take in at a glance.
@@ -112,7 +112,7 @@ def contexts(language: str = "en", ordered: tuple[Line, ...] = ORDERED,
                          "payment": SimpleNamespace(amount=D("3456.86"), paid_on=date(2026, 12, 29))}
     items = [listed(n) for n in range(1, 18)]
     yield "digest", {**to_supplier, "items": [SimpleNamespace(ref=i.ref, state=i.state, since=i.since,
-                                                              reply_to=i.reply_to) for i in items[:5]],
+                                                              reply_to=i.reply_to, status=i.status) for i in items[:5]],
                      "day": date(2026, 11, 28)}
     yield "orders_list", {**base, "items": items, "yours": 5, "include_closed": False, "as_sheet": True}
     yield "_plain_text", {"text": "3 messages failed 5 times and were set aside:\n  - <abc@x> sheet unreadable",

@@ -3,6 +3,7 @@ language. Rendered without a browser (tests/test_email_layout.py lays them out i
 from __future__ import annotations
 
 import email
+import json
 import re
 from datetime import date
 from email.message import EmailMessage
@@ -272,3 +273,24 @@ def test_the_company_language_is_checked_and_used_for_buyers(config_path: Path) 
     request = request_for(app, ref)
     assert request["Subject"] == f"[{ref}] Rechnung Rev. 1 zur Freigabe — 113,05 EUR"
     assert outbox(app, "new_order")[-1]["Subject"] == f"[{ref}] Neue Bestellung von ACME GmbH"  # no own language
+
+
+def test_a_german_supplier_reads_the_state_of_each_order_in_german() -> None:
+    mails = dict(emailgallery.rendered("de"))
+    assert "PO-2026-0001  freigegeben: wartet auf Ihre Lieferung und Rechnung" in mails["orders_list"].text
+    assert "PO-2026-0002  wartet auf Ihre Rechnung seit" in mails["digest"].text
+
+
+def test_order_create_takes_a_delivery_address_and_the_buyers_reference(config_path: Path, tmp_path: Path) -> None:
+    from bot.demo import SAMPLE_LINES
+
+    (tmp_path / "lines.csv").write_text(SAMPLE_LINES)
+    runner = CliRunner()
+    result = runner.invoke(main, ["--config", str(config_path), "order", "create", "--supplier", "s@supplier.test",
+                                  "--buyer", "b@example.test", "--file", str(tmp_path / "lines.csv"),
+                                  "--deliver-to", "ACME GmbH\\nGate 3\\n70565 Stuttgart", "--buyer-ref", "KST-4711",
+                                  "--json"])
+    assert result.exit_code == 0, result.output
+    ref = json.loads(result.output)["ref"]
+    shown = runner.invoke(main, ["--config", str(config_path), "order", "show", ref]).output
+    assert "deliver to: ACME GmbH, Gate 3, 70565 Stuttgart" in shown and "buyer's reference: KST-4711" in shown
