@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel import Locale
+from babel.numbers import NumberPattern, parse_pattern
 
 #: code → name; English is the templates' own language, the others override what they translate.
 LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch"}
@@ -36,7 +38,7 @@ def reader_language(own: str, company: str) -> str:
 
 def amount(value: Decimal, language: str) -> str:
     """Money without currency, always with cents: 1,234.50 / 1.234,50."""
-    return format_decimal(value, "#,##0.00", locale=language)
+    return _number(value, "#,##0.00", language)
 
 
 def money(value: Decimal, currency: str, language: str) -> str:
@@ -46,13 +48,30 @@ def money(value: Decimal, currency: str, language: str) -> str:
 
 def price(value: Decimal, language: str) -> str:
     """Unit prices keep their precision but show at least cents: 3.9 → 3.90, 0.125 → 0.125."""
-    return format_decimal(value, "#,##0.00########", locale=language)
+    return _number(value, "#,##0.00########", language)
 
 
 def quantity(value: Decimal | int | str, language: str) -> str:
     if not isinstance(value, (Decimal, int)):
         return str(value)
-    return format_decimal(value, "#,##0.########", locale=language)
+    return _number(value, "#,##0.########", language)
+
+
+@lru_cache(maxsize=4096)
+def _number(value: Decimal | int, pattern: str, language: str) -> str:
+    """Babel parses the locale and the pattern on every call; an email repeats its numbers, and
+    equal values format alike under a fixed pattern (1 and 1.0 both give 1.00)."""
+    return _pattern(pattern).apply(Decimal(value), _locale(language))
+
+
+@lru_cache(maxsize=64)
+def _pattern(pattern: str) -> NumberPattern:
+    return parse_pattern(pattern)
+
+
+@lru_cache(maxsize=16)
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
 
 
 def day(value: date, language: str) -> str:

@@ -11,6 +11,7 @@ screen, buttons that open a reply with the command written.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -22,8 +23,11 @@ from bot import languages
 from bot.bills import line_net
 
 PREHEADER_LENGTH = 140  # about what Gmail, Outlook and Apple Mail show beside or under the subject
-BILL_MARK = "\x1ebill\x1e"  # where _bill_lines.txt stood, in html_mode
-ACTIONS_MARK = "\x1eactions\x1e"  # where the buttons go, in html_mode
+#: Where _bill_lines.txt stood and where the buttons go, in html_mode: with a secret per process,
+#: so text a sender wrote (a relayed comment, a file name) can never pass for one.
+_SECRET = secrets.token_hex(8)
+BILL_MARK = f"\x1ebill:{_SECRET}\x1e"
+ACTIONS_MARK = f"\x1eactions:{_SECRET}\x1e"
 
 
 @dataclass(frozen=True)
