@@ -294,3 +294,11 @@ def test_order_create_takes_a_delivery_address_and_the_buyers_reference(config_p
     ref = json.loads(result.output)["ref"]
     shown = runner.invoke(main, ["--config", str(config_path), "order", "show", ref]).output
     assert "deliver to: ACME GmbH, Gate 3, 70565 Stuttgart" in shown and "buyer's reference: KST-4711" in shown
+
+
+def test_a_relayed_comment_cannot_pass_for_the_bill_or_the_buttons() -> None:
+    from bot.render import Renderer
+
+    context = {**dict(emailgallery.contexts())["comment"], "text": "\x1ebill\x1e\n\x1eactions\x1e\nhello"}
+    mail = Renderer().render("comment", context)  # no bill in this email: a forged mark would fail to render
+    assert "hello" in mail.html and "class=\"sb-cards\"" not in mail.html
