@@ -91,7 +91,7 @@ class Renderer:
         env.filters["summary"] = lambda error: languages.error_summary(error.template, error.summary, language)
         env.globals.update(language=language, bill_mark=BILL_MARK, actions_mark=ACTIONS_MARK)
         if autoescape:
-            env.globals.update(joined=joined, pieces=mailto_addresses, dedented=dedented)
+            env.globals.update(joined=joined, pieces=mailto_addresses, dedented=dedented, command_rows=command_rows)
         return env
 
     def render(self, name: str, context: dict[str, Any], language: str = languages.DEFAULT_LANGUAGE) -> Rendered:
@@ -188,14 +188,24 @@ def _extend(blocks: list[Block], block: Block) -> None:
 
 def joined(lines: tuple[str, ...]) -> list[str]:
     """A paragraph's hard-wrapped lines as the sentences a browser should wrap itself: a line that
-    ends a sentence or introduces something keeps its break."""
+    ends a sentence or introduces something keeps its break, and so does the line before one that
+    introduces a list ("Still to come:")."""
     out: list[str] = []
     for line in lines:
-        if out and not out[-1].endswith((".", ":", "!", "?")):
+        if out and not out[-1].endswith((".", ":", "!", "?")) and not line.endswith(":"):
             out[-1] = f"{out[-1]} {line}"
         else:
             out.append(line)
     return out
+
+
+def command_rows(lines: tuple[str, ...]) -> list[tuple[str, str]] | None:
+    """Commands written as a two-column list (`RECEIVED      everything arrived`): (command, what it
+    does) rows, so a phone wraps the explanation and not the command; None when not that shape."""
+    rows = [re.match(r"^(\S.*?)\s{2,}(\S.*)$", line) for line in dedented(lines).split("\n")]
+    if len(rows) < 2 or not all(rows):
+        return None
+    return [(row.group(1), row.group(2)) for row in rows if row]
 
 
 def dedented(lines: tuple[str, ...]) -> str:

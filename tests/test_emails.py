@@ -302,3 +302,9 @@ def test_a_relayed_comment_cannot_pass_for_the_bill_or_the_buttons() -> None:
     context = {**dict(emailgallery.contexts())["comment"], "text": "\x1ebill\x1e\n\x1eactions\x1e\nhello"}
     mail = Renderer().render("comment", context)  # no bill in this email: a forged mark would fail to render
     assert "hello" in mail.html and "class=\"sb-cards\"" not in mail.html
+
+
+def test_commands_written_in_two_columns_stay_two_columns_on_a_phone() -> None:
+    html = dict(emailgallery.rendered())["delivery_to_confirm"].html
+    assert "pallet 1 of 2<br>Still to come:" in html  # a line that introduces a list keeps its break
+    assert re.search(r">SHORT &lt;what is missing&gt;</td><td[^>]*>opens a claim; the supplier is told</td>", html)
