@@ -354,7 +354,7 @@ class Notifier:
     def sheet_attachment(self, order: PurchaseOrder, supplier: Supplier | None, lines: Sequence[Line]) -> Attachment:
         header = SheetHeader(order.ref, self.config.bot.customer_name,
                              supplier.email if supplier else "", order.currency)
-        return Attachment(f"{order.ref}-bill.xlsx", XLSX_TYPE, write_bill_sheet(header, lines))
+        return Attachment(f"{order.ref}-bill.xlsx", XLSX_TYPE, write_bill_sheet(header, lines, self._language(supplier)))
 
     def _to_supplier(self, s: Session, order: PurchaseOrder, template: str, subject: str,
                      extra: dict[str, Any], thread: Thread | None,

@@ -22,6 +22,7 @@ from bot.cli import main
 from bot.config import load_config
 from bot.notify import bill_view
 from bot.orders import NewOrder, create_order
+from parsers.bill_sheet import read_bill_sheet
 from parsers.reply import CommandKind, parse_command
 from storage import queries
 from storage.db import session
@@ -211,6 +212,16 @@ def test_a_german_supplier_gets_german_subjects_bodies_numbers_and_dates(app: Ap
     assert "500 pcs × 0,12 = 60,00 + 19 % MwSt." in text and "Gesamt: 257,04 EUR" in text
     assert "Für Sie offen: 1 neue Bestellung" in text
     assert "Neue Bestellung" in mail["Subject"] and 'lang="de"' in body(mail, "html")
+    sheet = next(mail.iter_attachments()).get_content()
+    assert read_bill_sheet(sheet).lines == ORDERED and b"Einzelpreis" in zipped_text(sheet)  # the sheet too
+
+
+def zipped_text(xlsx: bytes) -> bytes:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        return archive.read("xl/sharedStrings.xml")
 
 
 def test_a_supplier_without_a_language_gets_the_companys(app: App, config_path: Path) -> None:
