@@ -319,3 +319,16 @@ def test_commands_written_in_two_columns_stay_two_columns_on_a_phone() -> None:
     html = dict(emailgallery.rendered())["delivery_to_confirm"].html
     assert "pallet 1 of 2<br>Still to come:" in html  # a line that introduces a list keeps its break
     assert re.search(r">SHORT &lt;what is missing&gt;</td><td[^>]*>opens a claim; the supplier is told</td>", html)
+
+
+def test_a_long_bill_stays_under_the_size_gmail_clips_at() -> None:
+    from decimal import Decimal
+
+    from bot.render import Renderer
+    from parsers.records import Line
+
+    lines = tuple(Line(f"SCR-DIN912-M{n}x20-A2-70", f"Socket head cap screw DIN 912 M{n}x20 stainless A2-70",
+                       Decimal(100), "pcs", Decimal("0.085"), Decimal(19)) for n in range(120))
+    context = {**dict(emailgallery.contexts())["approval_request"], "bill": bill_view(1, "EUR", lines, lines)}
+    html = Renderer().render("approval_request", context).html
+    assert len(html.encode()) < 102 * 1024 and "Approve</a>" in html
