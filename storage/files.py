@@ -13,6 +13,10 @@ from parsers.parts import FileAttachment
 from parsers.records import Attachment
 
 
+#: a row's bytes that were written to a file start with this (an email never contains NUL)
+SPILLED = b"\0spilled:"
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -78,6 +82,19 @@ class FileStore:
         if not self.path_for(file.sha256, kind).exists():
             self.save_chunks(file.chunks(), kind, sync=False)
         return file.sha256
+
+    def spill(self, chunks: Iterable[bytes], kind: str) -> bytes:
+        """Bytes written to a file instead of a database row: what the row keeps in their place
+        (see `spilled`). Synced by flush() before the commit."""
+        digest, _, _ = self.save_chunks(chunks, kind, sync=False)
+        return SPILLED + f"{kind}/{digest}".encode()
+
+    def spilled(self, kept: bytes) -> Path | None:
+        """The file a row's bytes were spilled to, or None when the row holds them itself."""
+        if not kept.startswith(SPILLED):
+            return None
+        kind, _, digest = kept[len(SPILLED):].decode("ascii").partition("/")
+        return self.path_for(digest, kind)
 
     def save_raw(self, data: bytes) -> RawMessage:
         digest, path = self.save(data, "raw", sync=False)
