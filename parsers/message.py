@@ -130,7 +130,7 @@ def _attachments(parts: list[dict], in_file: Mapping[bytes, FilePart]) -> list[A
         content_type = str(part.get("mail_content_type") or "application/octet-stream").lower()
         data = _decode(part.get("payload") or "", bool(part.get("binary")))
         stays = in_file.get(data)
-        result.append(FileAttachment.of(filename, content_type, stays) if stays else
+        result.append(FileAttachment(filename, content_type, stays) if stays else
                       Attachment(filename, content_type, data))
     return result
 

@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -94,40 +95,54 @@ def _quoted_printable(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 @dataclass(frozen=True)
 class FileAttachment:
-    """An attachment whose bytes stay in a file; `data` reads them all (only small files need it)."""
+    """An attachment whose bytes stay in a file; `data` reads them all (only small files need it).
+    Its size and hash take one pass over the file, made when first asked for; its head only
+    the first piece."""
 
     filename: str
     content_type: str
     part: FilePart
-    size: int
-    sha256: str
-    first: bytes  # the first HEAD bytes, decoded
-
-    @classmethod
-    def of(cls, filename: str, content_type: str, part: FilePart) -> FileAttachment:
-        """Measured, hashed and its head kept in one pass over the part."""
-        digest, size, first = hashlib.sha256(), 0, b""
-        for chunk in part.chunks():
-            if len(first) < HEAD:
-                first += chunk[:HEAD - len(first)]
-            digest.update(chunk)
-            size += len(chunk)
-        return cls(filename, content_type, part, size, digest.hexdigest(), first)
+    known: tuple[int, str] | None = None  # (size, sha256) when the file store already knows them
 
     @classmethod
     def stored(cls, filename: str, content_type: str, path: Path, sha256: str) -> FileAttachment:
         """A whole file kept by the file store (its name is its hash)."""
         size = path.stat().st_size
-        with open(path, "rb") as source:
-            first = source.read(HEAD)
-        return cls(filename, content_type, FilePart(str(path), 0, size), size, sha256, first)
+        return cls(filename, content_type, FilePart(str(path), 0, size), (size, sha256))
+
+    @cached_property
+    def _measured(self) -> tuple[int, str]:
+        if self.known is not None:
+            return self.known
+        digest, size = hashlib.sha256(), 0
+        for chunk in self.part.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+        return size, digest.hexdigest()
+
+    @property
+    def size(self) -> int:
+        return self._measured[0]
+
+    @property
+    def sha256(self) -> str:
+        return self._measured[1]
+
+    @cached_property
+    def _first(self) -> bytes:
+        first = b""
+        for chunk in self.part.chunks():
+            first += chunk
+            if len(first) >= HEAD:
+                break
+        return first[:HEAD]
 
     @property
     def data(self) -> bytes:
         return self.part.read()
 
     def head(self, n: int = 4096) -> bytes:
-        return self.first[:n] if n <= len(self.first) else self.data[:n]
+        return self._first[:n] if n <= HEAD else self.data[:n]
 
     def chunks(self) -> Iterator[bytes]:
         return self.part.chunks()
