@@ -1,0 +1,64 @@
+"""Large mail against the real Dovecot and SMTP relay: fetched in pieces to disk, read from
+there, and the supplier's scan sent on to the buyer from a file (bot/mailbox.py, bot/smtpfile.py)."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+from imapclient import IMAPClient
+from sqlmodel import select
+
+from bot import mailbox
+from bot.devmail import PASSWORD
+from bot.mailbox import ImapMailbox
+from storage.db import session
+from storage.files import SPILLED
+from storage.models import Document, InboundMessage, OutboxMessage
+from tests.conftest import World
+from tests.test_round_trip import sheet_of
+
+
+def _message(world: World, size: int) -> bytes:
+    """A message with bare LF and CRLF lines mixed, and a body with no line breaks at all."""
+    return (f"From: {world.supplier.address}\r\nTo: {world.bot}\r\nSubject: pieces\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + os.urandom(size // 2).hex().encode() + b"\n"
+
+
+def test_a_streamed_fetch_writes_exactly_the_bytes_the_server_holds(world: World,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 64 * 1024)  # many pieces, one of them short
+    with IMAPClient("127.0.0.1", port=world.app.config.imap.port, ssl=False) as client:
+        client.login(world.bot, PASSWORD)
+        for size in (1000, 200_000, 3 * 64 * 1024 - 300, 1_000_003):
+            client.append("INBOX", _message(world, size))
+        client.select_folder("INBOX", readonly=True)
+        held = {uid: bytes(data[b"BODY[]"]) for uid, data in client.fetch(client.search(), ["BODY.PEEK[]"]).items()}
+    with ImapMailbox(world.app.config.imap) as box:
+        fetched = [item for batch in box.fetch_batches(box.uids_after(0), world.app.files) for item in batch]
+    assert [uid for uid, _ in fetched] == sorted(held)
+    for uid, raw in fetched:
+        assert raw.path.read_bytes() == held[uid]
+        assert (raw.sha256, raw.size) == (hashlib.sha256(held[uid]).hexdigest(), len(held[uid]))
+
+
+def test_a_25_mb_scan_with_its_sheet_is_accepted_and_sent_on_to_the_buyer(world: World) -> None:
+    ref = world.order()
+    world.poll()
+    new_order = world.supplier.wait_for(f"[{ref}] New order")
+    scan = b"%PDF-1.4\n" + os.urandom(25 * 1024 * 1024 - 9)
+    world.supplier.reply(new_order, "SEND", attachments=((f"{ref}-bill.xlsx", sheet_of(new_order)),
+                                                          ("scan.pdf", scan)))
+    world.poll()
+    request = world.buyer.wait_for("Bill rev 1 for approval", timeout=60)
+    assert request.attachment("scan.pdf") == ("scan.pdf", scan)
+    with session(world.app.engine) as s:
+        row = s.exec(select(InboundMessage).where(InboundMessage.size > 1 << 20)).one()
+        assert row.disposition.endswith("submitted")
+        assert row.size > 34 * 1024 * 1024
+        assert hashlib.sha256(open(row.raw_path, "rb").read()).hexdigest() == row.sha256
+        stored = s.exec(select(Document).where(Document.kind == "scan")).one()
+        assert (stored.sha256, stored.size) == (hashlib.sha256(scan).hexdigest(), len(scan))
+        sent = s.exec(select(OutboxMessage).where(OutboxMessage.purpose == "approval_request")).one()
+        assert sent.raw.startswith(SPILLED)  # written to a file, sent from it; the row holds its name
