@@ -56,7 +56,8 @@ def compose_chunks(mail: Outgoing, sender: str, sender_name: str, message_id: st
     markers = [f"supplierbot-attachment-{i}-{nonce}".encode() for i in range(len(mail.attachments))]
     frame = _frame(mail, sender, sender_name, message_id, now, markers)
     for marker, attachment in zip(markers, mail.attachments):
-        before, _, frame = frame.partition(marker + b"\r\n")
+        before, found, frame = frame.partition(marker + b"\r\n")
+        assert found, "an attachment's place is missing from the frame"
         yield before
         yield from _base64_lines(attachment)
     yield frame
