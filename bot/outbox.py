@@ -241,6 +241,10 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: st
     if found is None:
         return True
     recipients, raw, message_id = found
+    spilled = app.files.spilled(raw)
+    if spilled is not None and not spilled.exists():  # nothing to send: the operator must see it, not a retry loop
+        report.failed += _record(app, outbox_id, FileNotFoundError(f"the email's file {spilled} is missing"), True)
+        return True
     await asyncio.to_thread(sendlog.sending, outbox_id, message_id, owner, app.clock())
     try:
         refused = await _sendmail(app, smtp, _with_copy(recipients.split(","), app.config.bot.address), raw)

@@ -85,8 +85,8 @@ class FileStore:
 
     def spill(self, chunks: Iterable[bytes], kind: str) -> bytes:
         """Bytes written to a file instead of a database row: what the row keeps in their place
-        (see `spilled`). Synced by flush() before the commit."""
-        digest, _, _ = self.save_chunks(chunks, kind, sync=False)
+        (see `spilled`); synced at once, as the row may be committed by code that does not flush."""
+        digest, _, _ = self.save_chunks(chunks, kind)
         return SPILLED + f"{kind}/{digest}".encode()
 
     def spilled(self, kept: bytes) -> Path | None:

@@ -2,6 +2,7 @@
 there, and the supplier's scan sent on to the buyer from a file (bot/mailbox.py, bot/smtpfile.py)."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 
@@ -12,9 +13,11 @@ from sqlmodel import select
 from bot import mailbox
 from bot.devmail import PASSWORD
 from bot.mailbox import ImapMailbox
+from bot.outbox import send_outbox
+from bot.runner import PollReport, fetch_and_process
 from storage.db import session
 from storage.files import SPILLED
-from storage.models import Document, InboundMessage, OutboxMessage
+from storage.models import Document, InboundMessage, OutboxMessage, OutboxStatus
 from tests.conftest import World
 from tests.test_round_trip import sheet_of
 
@@ -62,3 +65,22 @@ def test_a_25_mb_scan_with_its_sheet_is_accepted_and_sent_on_to_the_buyer(world:
         assert (stored.sha256, stored.size) == (hashlib.sha256(scan).hexdigest(), len(scan))
         sent = s.exec(select(OutboxMessage).where(OutboxMessage.purpose == "approval_request")).one()
         assert sent.raw.startswith(SPILLED)  # written to a file, sent from it; the row holds its name
+
+
+def test_an_email_whose_file_is_gone_fails_for_the_operator_to_see(world: World) -> None:
+    ref = world.order()
+    world.poll()
+    new_order = world.supplier.wait_for(f"[{ref}] New order")
+    world.supplier.reply(new_order, "SEND", attachments=((f"{ref}-bill.xlsx", sheet_of(new_order)),
+                                                          ("scan.pdf", b"%PDF-1.4\n" + os.urandom(2 << 20))))
+    fetch_and_process(world.app, PollReport())
+    with session(world.app.engine) as s:
+        request = s.exec(select(OutboxMessage).where(OutboxMessage.purpose == "approval_request")).one()
+        path = world.app.files.spilled(request.raw)
+    assert path is not None
+    path.unlink()
+    report = asyncio.run(send_outbox(world.app))
+    assert (report.sent, report.failed) == (1, 1)  # the supplier's answer went; the request cannot
+    with session(world.app.engine) as s:
+        request = s.get(OutboxMessage, request.id)
+        assert request.status is OutboxStatus.FAILED and "is missing" in request.last_error
