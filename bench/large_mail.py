@@ -24,32 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from email import policy
 from pathlib import Path
 
 CASES = {"scan_25mb": (25 * 1024 * 1024 - 9,), "scans_35mb": (13_450_000, 13_450_000)}
-
-
-def _config(folder: Path, server, bot: str) -> Path:
-    path = folder / "supplierbot.toml"
-    path.write_text(f"""[bot]
-address = "{bot}"
-customer_name = "ACME GmbH"
-[imap]
-host = "127.0.0.1"
-port = {server.imap_port}
-security = "none"
-username = "{bot}"
-password_env = "TEST_IMAP_PASSWORD"
-[smtp]
-host = "127.0.0.1"
-port = {server.smtp_port}
-security = "none"
-[storage]
-database_url = "sqlite:///{folder}/bot.db"
-data_dir = "{folder}/data"
-""")
-    return path
 
 
 def launcher() -> None:
@@ -68,11 +47,11 @@ def run_case(server, launch: subprocess.Popen, case: str, n: int) -> str:
     from bot.orders import NewOrder, create_order
     from bot.runner import poll_once
     from parsers.records import Line
-    from decimal import Decimal
+    from tests.conftest import write_config
 
     folder = Path(tempfile.mkdtemp(prefix="large-mail-"))
     bot, supplier, buyer = f"bot{n}@example.test", f"sales{n}@supplier.test", f"buyer{n}@example.test"
-    config = _config(folder, server, bot)
+    config = write_config(folder, bot, server)
     app = build_app(load_config(config))
     line = Line("BLT-M8", "Hex bolt", Decimal(500), "pcs", Decimal("0.12"), Decimal(19))
     ref = create_order(app, NewOrder(supplier, (buyer,), (line,)))
