@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tracemalloc
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
 from sqlmodel import select
 
+from bench import hostile
 from bot import mailbox
+from bot.app import build_app
+from bot.config import parse_config
 from bot.devmail import PASSWORD
 from bot.mailbox import ImapMailbox
+from bot.orders import NewOrder, create_order
 from bot.outbox import send_outbox
+from bot.pipeline import Source, process
 from bot.runner import PollReport, fetch_and_process
+from parsers.records import Line
 from storage.db import session
 from storage.files import SPILLED
 from storage.models import Document, InboundMessage, OutboxMessage, OutboxStatus
@@ -84,3 +93,23 @@ def test_an_email_whose_file_is_gone_fails_for_the_operator_to_see(world: World)
     with session(world.app.engine) as s:
         request = s.get(OutboxMessage, request.id)
         assert request.status is OutboxStatus.FAILED and "is missing" in request.last_error
+
+
+def test_processing_a_34_mb_message_never_holds_it(tmp_path: Path) -> None:
+    """Python's own allocations while the 25 MB scan + sheet is parsed, stored and answered (the
+    answer to the buyer carries the scan): a few megabytes, where holding the message once would
+    take 34 (before streaming: about 200)."""
+    config = parse_config({"bot": {"address": "bot@example.test", "customer_name": "ACME"},
+                           "imap": {"host": "127.0.0.1"}, "smtp": {"host": "127.0.0.1"}}, tmp_path)
+    app = build_app(config)
+    line = Line("S1", "part", Decimal(1), "pcs", Decimal(1), Decimal(19))
+    create_order(app, NewOrder("sales@supplier.test", ("buyer@example.test",), (line,), ref="PO-2026-0001"))
+    raw = app.files.save_raw(hostile.message("scan_25mb"))
+    tracemalloc.start()
+    try:
+        outcome = process(app, Source("test", "INBOX", 1, 1), raw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert outcome is not None and outcome.disposition == "draft + submitted"
+    assert peak < 24 << 20
