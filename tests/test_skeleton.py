@@ -120,3 +120,28 @@ def test_parsing_a_large_message_does_not_hold_its_files(tmp_path: Path) -> None
         tracemalloc.stop()
     assert parsed.attachments[0].size == (8 << 20) + 9
     assert peak < 8 << 20  # a megabyte at a time (held whole: 11 MB as sent plus 8 decoded, and copies)
+
+
+def test_a_reader_sent_the_place_of_a_file_reads_it_as_if_sent_the_bytes(tmp_path: Path) -> None:
+    from bot.config import ReadingSettings
+    from bot.reading import Readers
+    from parsers.records import Attachment
+    from tests.pdfgen import text_pdf
+
+    invoice = text_pdf(["Invoice No: INV-77", "Invoice date: 2026-11-20", "Total: 123.45"])
+    bill = text_pdf(["SKU Description Qty Unit price Amount", "BLT-M8 Hex bolt M8x40 500 0.12 60.00",
+                     "NUT-M8 Hex nut M8 500 0.04 20.00", "Total 80.00"])
+    encoded = tmp_path / "parts"
+    encoded.write_bytes(b"head\r\n" + base64.encodebytes(invoice) + b"\r\n--" + base64.encodebytes(bill))
+    split = 6 + len(base64.encodebytes(invoice))
+    on_disk = [FileAttachment("inv.pdf", "application/pdf", FilePart(str(encoded), 6, split, "base64")),
+               FileAttachment("bill.pdf", "application/pdf", FilePart(str(encoded), split + 4,
+                                                                      encoded.stat().st_size, "base64"))]
+    readers = Readers(ReadingSettings(processes=1))
+    try:
+        assert readers.invoice(on_disk[0]) == readers.invoice(Attachment("inv.pdf", "application/pdf", invoice))
+        assert readers.invoice(on_disk[0]).number == "INV-77"
+        read = readers.read(on_disk[1])
+        assert read.lines and read.lines == readers.read(Attachment("bill.pdf", "application/pdf", bill)).lines
+    finally:
+        readers.close()
