@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import aiosmtplib
+from aiosmtplib.protocol import SMTPProtocol
 
 CHUNK = 1 << 20
 BUFFERED = 4 << 20  # bytes the transport may hold before we wait for the socket
@@ -74,7 +75,7 @@ async def _write_data(smtp: aiosmtplib.SMTP, path: Path) -> None:
         protocol.write(_DOT_AT_LINE_START.sub(b"..", pending) + b"\r\n")
 
 
-async def _drain(protocol) -> None:
+async def _drain(protocol: SMTPProtocol) -> None:
     transport = protocol.transport
     while transport is not None and not transport.is_closing() and transport.get_write_buffer_size() > BUFFERED:
         await asyncio.sleep(0.005)

@@ -13,6 +13,7 @@ import io
 import os
 from dataclasses import dataclass
 from email import policy
+from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import BinaryIO
 
@@ -162,7 +163,7 @@ def _entity(lines: _Lines, stack: list[bytes], leaves: list[_Leaf], depth: int) 
         _leaf(lines, stack, leaves, headers.get_content_maintype(), STREAMABLE.get(encoding))
 
 
-def _header_block(lines: _Lines, stack: list[bytes]):
+def _header_block(lines: _Lines, stack: list[bytes]) -> Message:
     block = io.BytesIO()
     while (item := lines.next()) is not None:
         if _boundary(item, stack):
