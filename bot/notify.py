@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot import bills, languages
-from bot.compose import Outgoing, compose, new_message_id
+from bot.compose import Outgoing, compose_chunks, new_message_id
 from bot.config import Config
 from bot.errors import UserError
 from bot.render import Action, Renderer
@@ -21,12 +21,14 @@ from parsers.bill_sheet import ODS_TYPE, XLSX_TYPE, SheetHeader, write_bill_shee
 from parsers.records import Attachment, Line, ParsedMessage
 from parsers.reply import REPLY_MARKER, CommandKind
 from storage import queries
+from storage.files import FileStore
 from storage.queries import LineNote
 from storage.models import Comment, Invoice, OutboxMessage, Payment, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
 SHEET_MEDIA_TYPES = (XLSX_TYPE, ODS_TYPE)  # the bill sheet among the files of an approval request
 LIST_AS_SHEET_FROM = 15  # a longer list of orders comes as a spreadsheet too
+OUTBOX_INLINE_BYTES = 1 << 20  # an email with more attachments than this is written to a file, not its row
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,10 @@ class Thread:
 
 
 class Notifier:
-    def __init__(self, config: Config, renderer: Renderer, clock: Callable[[], datetime]) -> None:
+    def __init__(self, config: Config, renderer: Renderer, clock: Callable[[], datetime],
+                 files: FileStore | None = None) -> None:
         self.config, self.renderer, self.clock = config, renderer, clock
+        self.files = files  # where an email with large attachments is written (else it is kept in its row)
 
     # --- to the supplier -----------------------------------------------------------------
 
@@ -415,10 +419,14 @@ class Notifier:
         now = self.clock()
         message_id = new_message_id(self.config.bot.address.partition("@")[2])
         sender_name = f"{self.config.bot.customer_name} purchasing"
+        chunks = compose_chunks(mail, self.config.bot.address, sender_name, message_id, now)
+        if self.files is not None and sum(a.size for a in mail.attachments) > OUTBOX_INLINE_BYTES:
+            raw = self.files.spill(chunks, "outbox")  # written a piece at a time; synced before the commit
+        else:
+            raw = b"".join(chunks)
         row = OutboxMessage(
             message_id=message_id, order_id=order_id, revision_id=revision_id, purpose=mail.purpose,
-            recipients=",".join(mail.to), subject=mail.subject, created_at=now,
-            raw=compose(mail, self.config.bot.address, sender_name, message_id, now),
+            recipients=",".join(mail.to), subject=mail.subject, created_at=now, raw=raw,
         )
         s.add(row)
         s.flush()
