@@ -113,4 +113,5 @@ def test_a_temporary_refusal_is_retried_on_its_own_timer_not_at_the_next_poll(
     (attempts,) = [tries for subject, tries in smtp.attempts.items() if ref.encode() in subject]
     gaps = [round(b - a, 1) for a, b in zip(attempts, attempts[1:])]
     print("seconds between attempts:", gaps)
-    assert len(gaps) == 2 and 1.7 < gaps[0] < 3.0 and 3.7 < gaps[1] < 5.0  # back-off 2 s, then 4 s
+    # back-off 2 s, then 4 s; the upper bounds leave room for a loaded machine (the next poll is 600 s away)
+    assert len(gaps) == 2 and 1.7 < gaps[0] < 6.0 and 3.7 < gaps[1] < 9.0
