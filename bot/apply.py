@@ -28,6 +28,7 @@ from bot.workflow import (
     RelayComment,
     Reply,
     Role,
+    SendOrder,
     Submit,
     delivery_status,
     order_status_after,
@@ -110,6 +111,8 @@ class Applier:
             return self._receive(decision, reply)
         if isinstance(decision, OpenClaim):
             return self._claim(decision)
+        if isinstance(decision, SendOrder):
+            return self._send_order(decision)
         return self._comment(decision)
 
     def refuse(self, error: errors.UserError) -> Outcome:
@@ -316,14 +319,25 @@ class Applier:
         self.app.notifier.invoice_received(self.s, self.order, invoice, revision.number, attachment, self.thread)
         return self._applied("invoiced" + (" (total mismatch flagged)" if invoice.mismatch else ""))
 
+    def _send_order(self, decision: SendOrder) -> Outcome:
+        """The buyer's SEND: the supplier gets the order now, and the buyer the confirmation."""
+        self.order.status = order_status_after(decision, self.order.status)
+        self._event("sent", f"sent to the supplier at {self.message.sender}'s SEND")
+        lines = queries.order_lines(self.s, self.order.id)
+        self.app.notifier.new_order(self.s, self.order, lines)
+        self.app.notifier.order_echo(self.s, self.order, lines, self.message.sender, True, "your order", self.thread)
+        return self._applied("order sent")
+
     def _cancel(self, decision: CancelOrder) -> Outcome:
-        """The buyer cancels: the order is closed, open revisions go with it, the supplier is told why."""
+        """The buyer cancels: the order is closed, open revisions go with it, the supplier is told why
+        (unless it was a draft the supplier never got)."""
+        sent = self.order.status is not OrderStatus.DRAFT
         self.order.status = order_status_after(decision, self.order.status)
         for revision in queries.revisions_of(self.s, self.order.id):
             if revision.status in (RevisionStatus.DRAFT, RevisionStatus.SUBMITTED):
                 revision.status = RevisionStatus.SUPERSEDED
         self._event("cancelled", f"cancelled by {self.message.sender}: {decision.reason}")
-        self.app.notifier.cancelled(self.s, self.order, decision.reason, self.message.sender, self.thread)
+        self.app.notifier.cancelled(self.s, self.order, decision.reason, self.message.sender, self.thread, sent)
         return self._applied("cancelled")
 
     # --- delivery and receipt ------------------------------------------------------------

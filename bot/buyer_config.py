@@ -20,6 +20,7 @@ class BuyerSettings:
     addresses: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
     send_at_once: bool = False  # True: an ORDER goes to the supplier without waiting for SEND
+    default_tax_rate: Decimal = Decimal(19)  # for order lines that name no VAT rate
     suppliers: dict[str, str] = field(default_factory=dict)  # short name (casefolded) → supplier address
 
     def is_buyer(self, address: str) -> bool:
@@ -69,12 +70,14 @@ class ToleranceSettings:
 
 
 def buyers(s: _Section) -> BuyerSettings:
+    s.known.add("default_tax_rate")
     names = _table(s, "suppliers", "a table of short name = \"supplier address\"")
     for name, address in names.items():
         if not isinstance(address, str) or "@" not in address:
             s.problems.append(f"buyers.suppliers.{name}: expected a supplier's email address, got {address!r}")
     return BuyerSettings(addresses=_addresses(s, "addresses"), domains=_words(s, "domains"),
                          send_at_once=s.boolean("send_at_once", False),
+                         default_tax_rate=_decimal(s, "buyers.default_tax_rate", s.data.get("default_tax_rate", 19)),
                          suppliers={k.casefold(): str(v).lower() for k, v in names.items()})
 
 

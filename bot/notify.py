@@ -167,6 +167,28 @@ class Notifier:
                               self._context(order, context), token, None, files)
         return self._queue(s, mail, order.id, revision_id)
 
+    def order_echo(self, s: Session, order: PurchaseOrder, lines: Sequence[Line], to: str, sent: bool,
+                   read_from: str, thread: Thread | None) -> OutboxMessage:
+        """A buyer's ORDER as the bot understood it: waiting for their SEND, or sent to the supplier."""
+        supplier = s.get(Supplier, order.supplier_id)
+        assert supplier is not None
+        view = bill_view(None, order.currency, lines, lines)
+        total = bills.format_money(view.totals.gross, order.currency)
+        subject = (f"[{order.ref}] Order sent to {supplier.email} — {total}" if sent
+                   else f"[{order.ref}] Your order for {supplier.email}: reply SEND to send it — {total}")
+        context = self._context(order, {"bill": view, "supplier": supplier, "sent": sent, "read_from": read_from})
+        mail = self._outgoing("order_echo", (to,), subject, context, self._token(s, order.id, None, "buyer"), thread)
+        return self._queue(s, mail, order.id, None)
+
+    def order_template(self, s: Session, to: str, sheet: Attachment, thread: Thread | None) -> OutboxMessage:
+        """TEMPLATE: a blank order sheet, and how to order with it."""
+        bot = self.config.bot
+        context = {"customer": bot.customer_name, "marker": REPLY_MARKER, "waiting": None, "bot_address": bot.address,
+                   "short_names": sorted(self.config.buyers.suppliers), "sheet_name": sheet.filename}
+        mail = self._outgoing("order_template", (to,), f"Order sheet for {bot.customer_name}", context, None,
+                              thread, (sheet,))
+        return self._queue(s, mail, None, None)
+
     def invoice_received(self, s: Session, order: PurchaseOrder, invoice: Invoice, number: int,
                          document: Attachment, thread: Thread | None) -> None:
         context = {"invoice": invoice, "number": number, "filename": document.filename}
@@ -244,11 +266,14 @@ class Notifier:
         self._to_supplier(s, order, "receipt_confirmed", f"[{order.ref}] Receipt confirmed by {self.config.bot.customer_name}"
                           + (" — it differs from the delivery" if differs else ""), context, None)
 
-    def cancelled(self, s: Session, order: PurchaseOrder, reason: str, by: str, thread: Thread | None) -> None:
-        """The supplier is told the order is off and why; the buyers get the record in their thread."""
+    def cancelled(self, s: Session, order: PurchaseOrder, reason: str, by: str, thread: Thread | None,
+                  tell_supplier: bool = True) -> None:
+        """The supplier is told the order is off and why (unless it never had it); the buyers get the
+        record in their thread."""
         context = {"reason": reason, "by": by}
-        self._to_supplier(s, order, "cancelled", f"[{order.ref}] Order cancelled by {self.config.bot.customer_name}",
-                          context, None)
+        if tell_supplier:
+            self._to_supplier(s, order, "cancelled",
+                              f"[{order.ref}] Order cancelled by {self.config.bot.customer_name}", context, None)
         mail = self._outgoing("cancel_recorded", self._buyer_addresses(s, order), f"[{order.ref}] Recorded: cancelled",
                               self._context(order, context), None, thread)
         self._queue(s, mail, order.id, None)

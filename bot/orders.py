@@ -1,4 +1,4 @@
-"""Operator actions on orders: create one (and queue its email)."""
+"""Creating orders: the operator's, and a buyer's from their ORDER mail (in the caller's transaction)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +8,9 @@ from bot.app import App
 from parsers.records import Line
 from storage import queries
 from storage.db import session
-from storage.models import OrderBuyer, PurchaseOrder
+from sqlmodel import Session
+
+from storage.models import OrderBuyer, OrderStatus, PurchaseOrder
 
 
 class OrderRejected(Exception):
@@ -23,33 +25,44 @@ class NewOrder:
     currency: str | None = None  # None: the supplier's contract currency, else EUR
     ref: str | None = None
     requested_delivery: date | None = None
+    deliver_to: str = ""
+    buyer_ref: str = ""  # the buyer's own reference
 
 
 def create_order(app: App, new: NewOrder) -> str:
-    _check(new)
-    now = app.clock()
+    check_order(new)
     with session(app.engine) as s:
-        ref = (new.ref or queries.next_order_ref(s, app.config.bot.order_prefix, now.year)).upper()
-        if queries.order_by_ref(s, ref):
-            raise OrderRejected(f"order {ref} already exists")
-        supplier = queries.supplier_for(s, new.supplier)
-        currency = (new.currency or supplier.currency or "EUR").upper()
-        order = PurchaseOrder(ref=ref, customer=app.config.bot.customer_name, supplier_id=supplier.id,
-                              currency=currency, requested_delivery=new.requested_delivery,
-                              created_at=now)
-        s.add(order)
-        s.flush()
-        for email in new.buyers:
-            s.add(OrderBuyer(order_id=order.id, buyer_id=queries.buyer_for(s, email).id))
-        queries.add_order_lines(s, order.id, new.lines)
-        queries.add_event(s, order.id, now, "operator", "created",
-                          f"{len(new.lines)} lines for {supplier.email}, buyers {', '.join(new.buyers)}")
+        order = add_order(app, s, new, "operator")
+        ref = order.ref
         app.notifier.new_order(s, order, new.lines)
         s.commit()
     return ref
 
 
-def _check(new: NewOrder) -> None:
+def add_order(app: App, s: Session, new: NewOrder, actor: str, status: OrderStatus = OrderStatus.NEW,
+              inbound_id: int | None = None) -> PurchaseOrder:
+    """The order, its buyers and lines, and its first event; the supplier's email is the caller's."""
+    now = app.clock()
+    ref = (new.ref or queries.next_order_ref(s, app.config.bot.order_prefix, now.year)).upper()
+    if queries.order_by_ref(s, ref):
+        raise OrderRejected(f"order {ref} already exists")
+    supplier = queries.supplier_for(s, new.supplier)
+    currency = (new.currency or supplier.currency or "EUR").upper()
+    order = PurchaseOrder(ref=ref, customer=app.config.bot.customer_name, supplier_id=supplier.id,
+                          currency=currency, requested_delivery=new.requested_delivery, deliver_to=new.deliver_to,
+                          buyer_ref=new.buyer_ref, status=status, created_at=now)
+    s.add(order)
+    s.flush()
+    for email in new.buyers:
+        s.add(OrderBuyer(order_id=order.id, buyer_id=queries.buyer_for(s, email).id))
+    queries.add_order_lines(s, order.id, new.lines)
+    queries.add_event(s, order.id, now, actor, "created" if status is OrderStatus.NEW else "draft_order",
+                      f"{len(new.lines)} lines for {supplier.email}, buyers {', '.join(new.buyers)}",
+                      inbound_id=inbound_id)
+    return order
+
+
+def check_order(new: NewOrder) -> None:
     problems = [f"not an email address: {a!r}" for a in (new.supplier, *new.buyers) if "@" not in a]
     if not new.buyers:
         problems.append("an order needs at least one buyer")

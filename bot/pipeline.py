@@ -15,11 +15,12 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import errors
+from bot import buyer_orders, errors
 from bot.app import App
 from bot.apply import Applier, Outcome
 from bot.matching import match_order
-from bot.workflow import Approve, CancelOrder, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
+from bot.workflow import (Approve, CancelOrder, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, SendOrder,
+                          decide)
 from parsers.authresults import dmarc_verdict
 from bot.notify import Thread
 from bot.reading import COUNTING, BillInput, bill_files, bill_input, invoice_file
@@ -263,6 +264,8 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
     command = parse_command(message.new_text, app.config.keywords)
     if command.kind is CommandKind.ORDERS:
         return _orders(app, s, row, message, command.argument)
+    if command.kind in (CommandKind.ORDER, CommandKind.TEMPLATE) and not _answers_an_order(app, s, message):
+        return buyer_orders.handle(app, s, row, message, command, released)
     given = bill_input(app.readers, message.attachments, command.kind)
     limits = app.config.limits
     documents, refused = sort_attachments([a for a in message.attachments if a.filename not in given.not_documents],
@@ -287,12 +290,19 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
         counted=_counted(s, order, given) if counting else None,
     )
     decision = decide(order_view(s, order), reply)
-    if isinstance(decision, Approve | Reject | RecordPayment | CancelOrder) and app.config.auth.require_dmarc \
-            and not released:
+    decides = isinstance(decision, Approve | Reject | RecordPayment | CancelOrder | SendOrder)
+    if decides and app.config.auth.require_dmarc and not released:
         verdict = dmarc_verdict(message.auth_results, app.config.auth.authserv_id, message.sender)
         if not verdict.passed:
             return _hold(app, s, row, order, message, verdict.reason)
     return Applier(app, s, row, message, order, documents, given.originals).apply(decision, reply)
+
+
+def _answers_an_order(app: App, s: Session, message: ParsedMessage) -> bool:
+    """A reply to one of an order's emails (its token or thread): `Order confirmed` there is text."""
+    bot = app.config.bot
+    match = match_order(message, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    return match is not None and match.via in ("token", "thread")
 
 
 def _orders(app: App, s: Session, row: InboundMessage, message: ParsedMessage, argument: str) -> Outcome:

@@ -150,6 +150,11 @@ class CancelOrder:
 
 
 @dataclass(frozen=True)
+class SendOrder:
+    """A buyer's SEND to their draft order: the supplier gets it now."""
+
+
+@dataclass(frozen=True)
 class RecordDelivery:
     """What the supplier shipped: quantities from a document, from lines in the text, or all that is open."""
 
@@ -168,7 +173,7 @@ class OpenClaim:
 
 
 Decision = (Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | AttachDocuments | RecordInvoice
-            | RecordPayment | CancelOrder | RecordDelivery | RecordReceipt | OpenClaim)
+            | RecordPayment | CancelOrder | RecordDelivery | RecordReceipt | OpenClaim | SendOrder)
 
 
 def decide(order: OrderView, reply: Reply) -> Decision:
@@ -178,9 +183,22 @@ def decide(order: OrderView, reply: Reply) -> Decision:
         if _plain_text(reply):  # "we had already shipped": still worth a word between the two sides
             return _comment(reply, Role.BUYER if reply.role is Role.SUPPLIER else Role.SUPPLIER)
         return Refuse(errors.OrderClosed(status=order.status.value))
+    if order.status is OrderStatus.DRAFT:
+        return _draft_order(order, reply)
     if reply.role is Role.SUPPLIER:
         return _supplier(order, reply)
     return _buyer(order, reply)
+
+
+def _draft_order(order: OrderView, reply: Reply) -> Decision:
+    """A buyer's order before their SEND: the supplier knows nothing of it yet."""
+    if reply.role is Role.SUPPLIER:
+        return Refuse(errors.UnknownOrder())
+    if reply.command.kind is CommandKind.SEND:
+        return SendOrder()
+    if reply.command.kind is CommandKind.CANCEL:
+        return _cancel(order, reply)
+    return Refuse(errors.OrderNotSent())
 
 
 def _supplier(order: OrderView, reply: Reply) -> Decision:
@@ -369,6 +387,8 @@ def order_status_after(decision: Decision, current: OrderStatus) -> OrderStatus:
         return OrderStatus.PAID
     if isinstance(decision, CancelOrder):
         return OrderStatus.CANCELLED
+    if isinstance(decision, SendOrder):
+        return OrderStatus.NEW
     return current
 
 

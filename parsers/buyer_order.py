@@ -8,6 +8,7 @@ never guessed; other text (a greeting) is left alone.
 """
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from decimal import Decimal
 
 from parsers import numbers
 from parsers.intake.facts import parse_date
+from parsers.intake.records import DocumentReading
 from parsers.records import Line
 
 EXAMPLE = "500 pcs BLT-M8 Hex bolt M8x40 at 0.12"
@@ -144,3 +146,46 @@ def _currency(fields: dict[str, str], problems: list[str]) -> str | None:
         problems.append(f"Currency: expected a 3-letter code like EUR, got “{text[:20]}”")
         return None
     return text.upper()
+
+
+def lines_from_readings(readings: Sequence[DocumentReading], default_tax: Decimal) -> tuple[tuple[Line, ...], list[str]]:
+    """The lines of the buyer's own sheet, CSV or PDF as the intake read them; a line without a
+    quantity or a unit price is named with its place, never completed."""
+    lines, problems = [], []
+    for reading in readings:
+        for read in reading.lines:
+            if not read.readable or read.quantity is None or read.unit_price is None or read.quantity <= 0:
+                why = "; ".join(read.remarks) or "no quantity or unit price could be read"
+                problems.append(f"{read.where}: {why}")
+                continue
+            tax = read.tax_rate if read.tax_rate is not None else reading.totals.tax_rate
+            sku = read.their_sku if read.their_sku != read.description else ""
+            lines.append(Line(sku[:100], (read.description or sku)[:500], read.quantity, read.unit[:20],
+                              read.unit_price, default_tax if tax is None else tax))
+    return tuple(lines), problems
+
+
+TEMPLATE_COLUMNS = ("SKU", "Description", "Quantity", "Unit", "Unit price", "VAT %")
+
+
+def blank_order_sheet(customer: str, example: bool = True) -> bytes:
+    """The sheet TEMPLATE returns: a header row the intake reads, one example line to overwrite."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Order"
+    sheet.append([f"Order for {customer}: send this with ORDER <supplier> as the first line of your email"])
+    sheet.append(["Delivery:, Ref:, Currency: and Deliver to: go in the email, one per line"])
+    sheet.append([])
+    sheet.append(list(TEMPLATE_COLUMNS))
+    for cell in sheet[4]:
+        cell.font = Font(bold=True)
+    if example:
+        sheet.append(["BLT-M8", "Hex bolt M8x40 (example: overwrite)", 500, "pcs", 0.12, 19])
+    for column, width in zip("ABCDEF", (14, 44, 10, 8, 11, 7)):
+        sheet.column_dimensions[column].width = width
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
