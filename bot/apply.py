@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from bot import bills, errors, receiving
+from bot import bills, chain, errors, receiving
 from bot.app import App
 from bot.notify import BillOrigin, BillView, Thread, bill_view
 from bot.payments import record_payment, terms_for
@@ -56,6 +56,7 @@ from storage.models import (
     PurchaseOrder,
     Revision,
     RevisionStatus,
+    StepStatus,
     Supplier,
 )
 
@@ -210,15 +211,19 @@ class Applier:
             older = self.s.get(Revision, supersedes_id)
             assert older is not None
             older.status = RevisionStatus.SUPERSEDED
+            for step in queries.steps_of(self.s, older.id):
+                if step.status in (StepStatus.WAITING, StepStatus.REQUESTED):
+                    step.status = StepStatus.CLOSED
             self._event("superseded", f"rev {older.number} replaced by rev {revision.number}", older.id)
         self.order.status = order_status_after(Submit(revision.id, supersedes_id), self.order.status)
         self._event("submitted", f"rev {revision.number} submitted for approval", revision.id)
         self.s.flush()
         view = self._view(revision, lines)
         older_number = self.s.get(Revision, supersedes_id).number if supersedes_id else None
-        self.app.notifier.approval_request(self.s, self.order, view, revision.id, self._files_of(revision, lines),
-                                           older_number, queries.notes_of(self.s, revision.id))
         self.app.notifier.submitted(self.s, self.order, view, self.thread)
+        chain.start(self.app, self.s, self.order, revision, queries.revision_lines(self.s, revision.id) if lines is None
+                    else lines, view, self._files_of(revision, lines), older_number,
+                    queries.notes_of(self.s, revision.id))
 
     def _files_of(self, revision: Revision, lines: Sequence[Line] | None) -> tuple[Attachment, ...]:
         """The revision's sheet (renamed for the buyer) and its scans, to go with the approval request;
@@ -253,6 +258,15 @@ class Applier:
                   ("note" if approve else "reason"): text}
         revision = self.s.get(Revision, decision.revision_id)
         assert revision is not None
+        if decision.step is not None:
+            step = chain.decide_step(self.app, self.s, self.order, revision, decision.step, approve, text,
+                                     self.message.sender, lambda: self._files_of(revision, None), self._view(revision))
+            if step is chain.StepOutcome.TAKEN:
+                return self.refuse(errors.AlreadyDecided(revision.number, f"decided at step {decision.step}", ""))
+            if step is chain.StepOutcome.CONTINUES:
+                self.app.notifier.decision_recorded(self.s, self.order, revision.number, "approved", text,
+                                                    self.message.sender, self.thread, decision.step)
+                return self._applied(f"step {decision.step} approved")
         if not queries.decide_revision(self.s, revision.id, status, values):
             self.s.refresh(revision)  # someone decided first: answer, do not apply twice
             return self.refuse(errors.AlreadyDecided(revision.number, revision.status.value, revision.decided_by))

@@ -26,6 +26,17 @@ class PlannedStep:
 
 
 @dataclass(frozen=True)
+class StepRequest:
+    """A step as its request email names it."""
+
+    number: int
+    of: int
+    name: str
+    above: Decimal | None
+    amount: str = "net"  # which total the threshold compared
+
+
+@dataclass(frozen=True)
 class StepView:
     """The step a decision answers: who may take it (addresses and their delegates)."""
 
@@ -56,7 +67,7 @@ class ToleranceVerdict:
 
 def within_tolerance(order: Sequence[Line], bill: Sequence[Line], tolerance: Tolerance) -> ToleranceVerdict:
     """Every order line answered, none added, each price and quantity within the limits, the same VAT,
-    and a gross total not above the order's."""
+    and the gross total within its limit (by default: not above the order's)."""
     ordered = {line.key: line for line in order}
     billed = {line.key: line for line in bill}
     outside = [f"line added: {billed[key].sku or billed[key].description}" for key in billed if key not in ordered]
@@ -64,8 +75,7 @@ def within_tolerance(order: Sequence[Line], bill: Sequence[Line], tolerance: Tol
     within: list[str] = []
     for key in ordered.keys() & billed.keys():
         _compare(ordered[key], billed[key], tolerance, within, outside)
-    if bills.totals(bill).gross > bills.totals(order).gross:
-        outside.append(f"total {bills.totals(bill).gross} above the order's {bills.totals(order).gross}")
+    _compare_totals(bills.totals(order).gross, bills.totals(bill).gross, tolerance, within, outside)
     if outside:
         return ToleranceVerdict(False, tuple(sorted(outside)))
     return ToleranceVerdict(True, tuple(sorted(within)) or ("every line exactly as ordered",))
@@ -91,6 +101,17 @@ def _compare(ordered: Line, billed: Line, tolerance: Tolerance, within: list[str
         (within if allowed else outside).append(
             f"{name}: quantity {ordered.quantity} → {billed.quantity} (−{down} %, "
             f"{'within' if allowed else 'more than'} the {tolerance.quantity_down_percent} % allowed)")
+
+
+def _compare_totals(ordered: Decimal, billed: Decimal, tolerance: Tolerance, within: list[str],
+                    outside: list[str]) -> None:
+    if billed <= ordered:
+        return
+    up = _percent(billed, ordered)
+    allowed = up <= tolerance.total_up_percent
+    (within if allowed else outside).append(
+        f"total {ordered} → {billed} (+{up} %, {'within' if allowed else 'more than'} the "
+        f"{tolerance.total_up_percent} % allowed)")
 
 
 def _percent(high: Decimal, low: Decimal, of: Decimal | None = None) -> Decimal:

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from bot.config import _Section
 
 AMOUNTS = ("net", "gross")
+TOLERANCE_KEYS = ("price_up_percent", "quantity_down_percent", "total_up_percent")
 ALL_SUPPLIERS = "*"
 
 
@@ -53,6 +54,7 @@ class Tolerance:
 
     price_up_percent: Decimal = Decimal(0)
     quantity_down_percent: Decimal = Decimal(0)
+    total_up_percent: Decimal = Decimal(0)  # 0: the gross total may not be above the order's
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def _step(s: _Section, index: int, data: dict[str, Any]) -> StepRule:
 def tolerance(s: _Section) -> ToleranceSettings:
     suppliers = _addresses(s, "suppliers", allow_all=True)
     default = _tolerance(s, s.data, "tolerance")
-    s.known.update({"price_up_percent", "quantity_down_percent"})
+    s.known.update(TOLERANCE_KEYS)
     overrides = _table(s, "per_supplier", "a table of supplier address = { price_up_percent, quantity_down_percent }")
     per_supplier = {}
     for email, values in overrides.items():
@@ -119,8 +121,7 @@ def tolerance(s: _Section) -> ToleranceSettings:
 
 
 def _tolerance(s: _Section, data: dict[str, Any], where: str) -> Tolerance:
-    return Tolerance(_decimal(s, f"{where}.price_up_percent", data.get("price_up_percent", 0)),
-                     _decimal(s, f"{where}.quantity_down_percent", data.get("quantity_down_percent", 0)))
+    return Tolerance(*(_decimal(s, f"{where}.{key}", data.get(key, 0)) for key in TOLERANCE_KEYS))
 
 
 def _decimal(s: _Section, where: str, value: Any) -> Decimal:

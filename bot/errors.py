@@ -264,3 +264,20 @@ class OrderUnreadable(UserError):
 class OrderNotSent(UserError):
     template = "order_not_sent"
     summary = "this order has not been sent to the supplier yet"
+
+
+@dataclass(frozen=True)
+class NotYourStep(UserError):
+    template = "not_your_step"
+    summary = "this approval step is someone else's"
+    number: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class StaleStep(UserError):
+    template = "stale_step"
+    summary = "that approval step is already decided"
+    answered: int = 0
+    current: int = 0
+    name: str = ""

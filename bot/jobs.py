@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from bot.app import App
+from bot.chain import run_auto_approvals
 from bot.notify import DigestItem
 from bot.timing import digest_due, local_day, periods_elapsed
 from bot.tokens import reply_address
@@ -109,4 +110,5 @@ def _revision_in(s: Session, order_id: int, status: RevisionStatus) -> Revision 
     return next((r for r in queries.revisions_of(s, order_id) if r.status is status), None)
 
 
-JOBS: dict[str, Callable[[App], int]] = {"digest": run_digest, "reminders": run_reminders}
+JOBS: dict[str, Callable[[App], int]] = {"digest": run_digest, "reminders": run_reminders,
+                                         "approvals": run_auto_approvals}

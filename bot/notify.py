@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot import bills
+from bot.approval import StepRequest
 from bot.compose import Outgoing, compose, new_message_id
 from bot.config import Config
 from bot.errors import UserError
@@ -156,14 +157,31 @@ class Notifier:
 
     def approval_request(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
                          files: tuple[Attachment, ...], superseded: int | None,
-                         notes: Sequence[Comment]) -> OutboxMessage:
-        token = self._token(s, order.id, revision_id, "buyer")
+                         notes: Sequence[Comment], step: StepRequest | None = None,
+                         to: tuple[str, ...] = ()) -> OutboxMessage:
+        """To the order's buyers, or to a later step's approvers (`to`), with a token bound to the
+        revision and the step."""
+        token = self._token(s, order.id, revision_id, "buyer", step.number if step else None)
         supplier = s.get(Supplier, order.supplier_id)
         subject = (f"[{order.ref}] Bill rev {view.number} for approval — "
-                   f"{bills.format_money(view.totals.gross, order.currency)}")
+                   f"{bills.format_money(view.totals.gross, order.currency)}"
+                   + (f" (step {step.number} of {step.of}: {step.name})" if step and step.of > 1 else ""))
         scans = [f.filename for f in files if f.content_type not in SHEET_MEDIA_TYPES]
-        context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans}
-        mail = self._outgoing("approval_request", self._buyer_addresses(s, order), subject,
+        context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans,
+                   "step": step if step and step.of > 1 else None}
+        mail = self._outgoing("approval_request", to or self._buyer_addresses(s, order), subject,
+                              self._context(order, context), token, None, files)
+        return self._queue(s, mail, order.id, revision_id)
+
+    def auto_approval(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
+                      files: tuple[Attachment, ...], reasons: Sequence[str], until: datetime) -> OutboxMessage:
+        """A bill within the supplier's tolerance: the buyers are told what and why, and may REJECT until `until`."""
+        token = self._token(s, order.id, revision_id, "buyer")
+        subject = (f"[{order.ref}] Bill rev {view.number} approved within tolerance — "
+                   f"{bills.format_money(view.totals.gross, order.currency)} (REJECT to stop it)")
+        context = {"bill": view, "supplier": s.get(Supplier, order.supplier_id), "reasons": reasons,
+                   "until": until}
+        mail = self._outgoing("auto_approval", self._buyer_addresses(s, order), subject,
                               self._context(order, context), token, None, files)
         return self._queue(s, mail, order.id, revision_id)
 
@@ -213,7 +231,8 @@ class Notifier:
         mail = self._outgoing("digest", (supplier.email,), subject, context, None, None)
         return self._queue(s, mail, None, None)
 
-    def reminder(self, s: Session, order: PurchaseOrder, kind: str, period: int, to_escalation: str = "") -> OutboxMessage:
+    def reminder(self, s: Session, order: PurchaseOrder, kind: str, period: int, to_escalation: str = "",
+                 approvers: tuple[str, ...] = (), step: int | None = None) -> OutboxMessage:
         """kind: unprocessed | invoice (to the supplier), approval | escalation (to buyers / the escalation address)."""
         context = {"kind": kind, "period": period}
         if kind in ("unprocessed", "invoice"):
@@ -225,10 +244,10 @@ class Notifier:
                                      self._thread_to(s, order, (supplier.email,)))
         pending = next(r for r in queries.revisions_of(s, order.id) if r.status.value == "submitted")
         context["number"] = pending.number
-        to = (to_escalation,) if kind == "escalation" else self._buyer_addresses(s, order)
+        to = (to_escalation,) if kind == "escalation" else approvers or self._buyer_addresses(s, order)
         subject = (f"[{order.ref}] Escalation: bill rev {pending.number} waits for approval" if kind == "escalation"
                    else f"[{order.ref}] Reminder: bill rev {pending.number} waits for your approval")
-        token = self._token(s, order.id, pending.id, "buyer")
+        token = self._token(s, order.id, pending.id, "buyer", step)
         mail = self._outgoing("reminder", to, subject, self._context(order, context), token,
                               self._thread_to(s, order, self._buyer_addresses(s, order)))
         return self._queue(s, mail, order.id, pending.id)
@@ -239,9 +258,11 @@ class Notifier:
         return self._to_supplier(s, order, "documents_received", subject, {"names": names, "draft": draft}, thread)
 
     def decision_recorded(self, s: Session, order: PurchaseOrder, number: int, decision: str,
-                          text: str, by: str, thread: Thread | None) -> OutboxMessage:
-        subject = f"[{order.ref}] Recorded: bill rev {number} {decision}"
-        context = self._context(order, {"number": number, "decision": decision, "text": text, "by": by})
+                          text: str, by: str, thread: Thread | None, step: int | None = None) -> OutboxMessage:
+        """`step`: an approval step of several was approved, and the next one asked."""
+        subject = f"[{order.ref}] Recorded: bill rev {number} {decision}" + (f" at step {step}" if step else "")
+        context = self._context(order, {"number": number, "decision": decision, "text": text, "by": by,
+                                        "step": step})
         mail = self._outgoing("decision_recorded", self._buyer_addresses(s, order), subject, context,
                               self._token(s, order.id, None, "buyer"), thread)
         return self._queue(s, mail, order.id, None)
@@ -370,9 +391,10 @@ class Notifier:
     def _buyer_addresses(self, s: Session, order: PurchaseOrder) -> tuple[str, ...]:
         return tuple(buyer.email for buyer in queries.buyers_of(s, order.id))
 
-    def _token(self, s: Session, order_id: int, revision_id: int | None, audience: str) -> str:
+    def _token(self, s: Session, order_id: int, revision_id: int | None, audience: str,
+               step: int | None = None) -> str:
         token = new_token()
-        s.add(ReplyToken(token=token, order_id=order_id, revision_id=revision_id,
+        s.add(ReplyToken(token=token, order_id=order_id, revision_id=revision_id, step=step,
                          audience=audience, created_at=self.clock()))
         return token
 

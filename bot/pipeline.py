@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import buyer_orders, errors
+from bot import buyer_orders, chain, errors
 from bot.app import App
 from bot.apply import Applier, Outcome
 from bot.matching import match_order
@@ -279,6 +279,8 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
     order = s.get(PurchaseOrder, match.order_id)
     assert order is not None
     role = Role(queries.role_of(s, order.id, message.sender))
+    if role is Role.STRANGER and queries.is_step_approver(s, order.id, message.sender):
+        role = Role.BUYER  # finance, the CFO: a later approval step's approver
     counting = command.kind in COUNTING
     if role is not Role.SUPPLIER and not given.not_documents and not counting:
         given = BillInput()  # a buyer's PDF or photo is a document, never a bill
@@ -288,6 +290,7 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
         bound_revision_id=match.revision_id, documents=len(documents), attachment_error=attachment_error,
         bill=None if counting else _bill(s, order, given), in_thread=match.via in ("token", "thread"),
         counted=_counted(s, order, given) if counting else None,
+        sender=message.sender, step=chain.step_view(s, order.id, _pending_id(s, order)), bound_step=match.step,
     )
     decision = decide(order_view(s, order), reply)
     decides = isinstance(decision, Approve | Reject | RecordPayment | CancelOrder | SendOrder)
@@ -296,6 +299,10 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
         if not verdict.passed:
             return _hold(app, s, row, order, message, verdict.reason)
     return Applier(app, s, row, message, order, documents, given.originals).apply(decision, reply)
+
+
+def _pending_id(s: Session, order: PurchaseOrder) -> int | None:
+    return next((r.id for r in queries.revisions_of(s, order.id) if r.status is RevisionStatus.SUBMITTED), None)
 
 
 def _answers_an_order(app: App, s: Session, message: ParsedMessage) -> bool:

@@ -85,7 +85,18 @@ def _revision(s: Session, revision, order_lines: list[Line]) -> dict[str, Any]:
             "doubts": [d for d in revision.doubts.split("\n") if d],
             "decided_by": revision.decided_by,
             "submitted_at": revision.submitted_at.isoformat() if revision.submitted_at else None,
-            "decided_at": revision.decided_at.isoformat() if revision.decided_at else None}
+            "decided_at": revision.decided_at.isoformat() if revision.decided_at else None,
+            "steps": [_step(s, revision.order_id, step) for step in queries.steps_of(s, revision.id)],
+            "auto_approval": revision.auto_approval,
+            "auto_approve_at": revision.auto_approve_at.isoformat() if revision.auto_approve_at else None}
+
+
+def _step(s: Session, order_id: int, step) -> dict[str, Any]:
+    """Who was asked at one approval step, and who decided it when."""
+    return {"number": step.number, "name": step.name, "approvers": list(queries.step_approvers(s, order_id, step)),
+            "status": step.status.value, "decided_by": step.decided_by, "note": step.note,
+            "requested_at": step.requested_at.isoformat() if step.requested_at else None,
+            "decided_at": step.decided_at.isoformat() if step.decided_at else None}
 
 
 def _note(notes: list, index: int) -> dict[str, Any]:
@@ -108,7 +119,7 @@ def order_text(data: dict[str, Any], zone: ZoneInfo = UTC, delivery: date | None
                       ["rev", "status", "total", "lines", "submitted", "decided", "by", "reason / note"], right=(2, 3)),
                 ""]
     for revision in data["revisions"]:
-        out += _revision_notes(revision)
+        out += _revision_notes(revision) + _steps_text(revision, zone)
     if data["documents"]:
         out += ["documents:", table([[d["revision"] or "-", d["kind"], d["filename"], f"{d['size']:,}",
                                       local_time(d["created_at"], zone), d["sha256"][:16] + "…"]
@@ -128,6 +139,20 @@ def order_text(data: dict[str, Any], zone: ZoneInfo = UTC, delivery: date | None
     out += [f"timeline ({zone.key}):", table([[local_time(e["at"], zone), e["actor"], e["kind"], e["detail"]]
                                                for e in data["events"]], ["at", "by", "event", "detail"])]
     return "\n".join(out)
+
+
+def _steps_text(revision: dict[str, Any], zone: ZoneInfo) -> list[str]:
+    """The approval chain of a revision with more than one step, and a tolerance approval."""
+    out = []
+    if revision["auto_approval"]:
+        out.append(f"rev {revision['number']}: within tolerance, no decision needed: {revision['auto_approval']}")
+    if len(revision["steps"]) > 1:
+        out.append(f"rev {revision['number']} approval steps:")
+        out.append(table([[st["number"], st["name"], ", ".join(st["approvers"]), st["status"],
+                           local_time(st["requested_at"], zone), local_time(st["decided_at"], zone),
+                           st["decided_by"], st["note"]] for st in revision["steps"]],
+                         ["step", "name", "approvers", "status", "asked", "decided", "by", "note"]))
+    return out + ([""] if out else [])
 
 
 def _revision_notes(revision: dict[str, Any]) -> list[str]:

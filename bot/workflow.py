@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot import errors
+from bot.approval import StepView
 from parsers.intake import BillFromDocuments
 from parsers.records import BillSheet, Line
 from parsers.reply import Command, CommandKind
@@ -74,6 +75,9 @@ class Reply:
     bill: BillFromDocuments | None = None  # read from the supplier's own spreadsheet, CSV, PDF or scan
     in_thread: bool = False  # found by a reply token or by the thread, not by the subject tag alone
     counted: dict | None = None  # DELIVERED/RECEIVED: quantities from an attached delivery note or sheet
+    sender: str = ""
+    step: StepView | None = None  # the pending revision's step now asked (None: no chain)
+    bound_step: int | None = None  # the step whose request's token this answers
 
     @property
     def note(self) -> str:
@@ -112,12 +116,14 @@ class Submit:
 class Approve:
     revision_id: int
     note: str
+    step: int | None = None  # the approval step it decides (None: no chain)
 
 
 @dataclass(frozen=True)
 class Reject:
     revision_id: int
     reason: str
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -340,15 +346,27 @@ def _decision(order: OrderView, reply: Reply) -> Decision:
     answered = order.revision(reply.bound_revision_id)
     if answered is None:
         return Refuse(errors.DecisionNeedsRequest())
-    refusal = _not_decidable(order, answered)
+    refusal = _not_decidable(order, answered) or _not_this_step(reply)
     if refusal is not None:
         return Refuse(refusal)
-    argument = reply.command.argument
+    argument, step = reply.command.argument, reply.step.number if reply.step else None
     if reply.command.kind is CommandKind.APPROVE:
-        return Approve(revision_id=answered.id, note=argument)
+        return Approve(revision_id=answered.id, note=argument, step=step)
     if not argument:
         return Refuse(errors.RejectNeedsReason())
-    return Reject(revision_id=answered.id, reason=argument)
+    return Reject(revision_id=answered.id, reason=argument, step=step)
+
+
+def _not_this_step(reply: Reply) -> errors.UserError | None:
+    """A step's request is answered by that step's approvers, while it is the step asked."""
+    step = reply.step
+    if step is None:
+        return None
+    if reply.bound_step is not None and reply.bound_step != step.number:
+        return errors.StaleStep(answered=reply.bound_step, current=step.number, name=step.name)
+    if reply.sender.lower() not in step.approvers:
+        return errors.NotYourStep(number=step.number, name=step.name)
+    return None
 
 
 def _not_decidable(order: OrderView, answered: RevisionView) -> errors.UserError | None:

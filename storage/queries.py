@@ -12,6 +12,8 @@ from sqlmodel import Session, col, select
 from bot.matching import Target
 from parsers.records import Line
 from storage.models import (
+    ApprovalStep,
+    StepStatus,
     Claim,
     Delivery,
     DeliveryLine,
@@ -349,7 +351,7 @@ class SqlOrderLookup:
 
     def by_token(self, token: str) -> Target | None:
         row = self.s.get(ReplyToken, token)
-        return Target(row.order_id, row.revision_id) if row else None
+        return Target(row.order_id, row.revision_id, row.step) if row else None
 
     def by_sent_message_id(self, message_id: str) -> Target | None:
         row = self.s.exec(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).first()
@@ -490,3 +492,46 @@ def last_message_to(s: Session, order_id: int, recipients: str) -> OutboxMessage
     """The bot's latest email on this order to exactly these recipients: what a relay threads under."""
     query = select(OutboxMessage).where(OutboxMessage.order_id == order_id, OutboxMessage.recipients == recipients)
     return s.exec(query.order_by(col(OutboxMessage.id).desc())).first()
+
+
+def steps_of(s: Session, revision_id: int) -> list[ApprovalStep]:
+    query = select(ApprovalStep).where(ApprovalStep.revision_id == revision_id).order_by(col(ApprovalStep.number))
+    return list(s.exec(query).all())
+
+
+def current_step(s: Session, revision_id: int) -> ApprovalStep | None:
+    """The step whose approvers were asked and have not decided yet."""
+    return next((step for step in steps_of(s, revision_id) if step.status is StepStatus.REQUESTED), None)
+
+
+def decide_step(s: Session, step_id: int, status: StepStatus, values: dict[str, object]) -> bool:
+    """Conditional update: a step is decided once, by whoever comes first."""
+    result = s.execute(
+        update(ApprovalStep)
+        .where(col(ApprovalStep.id) == step_id, col(ApprovalStep.status) == StepStatus.REQUESTED.value)
+        .values(status=status.value, **values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def step_approvers(s: Session, order_id: int, step: ApprovalStep) -> tuple[str, ...]:
+    """Who is asked at a step: its own addresses, or the order's buyers for step 1."""
+    if step.approvers:
+        return tuple(step.approvers.split(","))
+    return tuple(buyer.email for buyer in buyers_of(s, order_id))
+
+
+def with_delegates(s: Session, addresses: Sequence[str]) -> frozenset[str]:
+    """Those addresses and everyone who may decide for them."""
+    query = select(BuyerDelegate.email).join(Buyer, col(Buyer.id) == col(BuyerDelegate.buyer_id)).where(
+        col(Buyer.email).in_(list(addresses)))
+    return frozenset([*addresses, *s.exec(query).all()])
+
+
+def is_step_approver(s: Session, order_id: int, address: str) -> bool:
+    """A later step's approver (finance, the CFO) of one of this order's revisions."""
+    query = select(ApprovalStep.approvers).join(Revision, col(Revision.id) == col(ApprovalStep.revision_id)).where(
+        Revision.order_id == order_id, ApprovalStep.approvers != "")
+    addresses = {a for row in s.exec(query).all() for a in row.split(",")}
+    return address.lower() in with_delegates(s, sorted(addresses))

@@ -11,7 +11,7 @@ RULES = ApprovalSettings("net", (StepRule("finance", ("fin@x.test",), Decimal(50
                                  StepRule("CFO", ("cfo@x.test",), Decimal(25000))))
 ORDER = (Line("BLT-M8", "Hex bolt", Decimal(500), "pcs", Decimal("0.12"), Decimal(19)),
          Line("GLV-L", "Gloves", Decimal(40), "pair", Decimal("3.90"), Decimal(19)))
-TOLERANCE = Tolerance(price_up_percent=Decimal(2), quantity_down_percent=Decimal(10))
+TOLERANCE = Tolerance(price_up_percent=Decimal(2), quantity_down_percent=Decimal(10), total_up_percent=Decimal(1))
 
 
 def test_the_buyers_always_then_each_step_above_its_threshold() -> None:
@@ -45,3 +45,4 @@ def test_just_outside_added_removed_or_above_the_order_is_not() -> None:
     assert within_tolerance(ORDER, ORDER[:1], TOLERANCE).reasons == ("line removed: GLV-L",)
     more = (Line("BLT-M8", "Hex bolt", Decimal(501), "pcs", Decimal("0.12"), Decimal(19)), ORDER[1])
     assert "BLT-M8: quantity 500 → 501 (more than ordered)" in within_tolerance(ORDER, more, TOLERANCE).reasons
+    assert not within_tolerance(ORDER, pricier, Tolerance(Decimal(5))).within  # the total may not rise by default
