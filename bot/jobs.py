@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot import away
 from bot.app import App
 from bot.chain import run_auto_approvals
 from bot.notify import DigestItem
@@ -84,25 +85,33 @@ def _remind(app: App, s: Session, order: PurchaseOrder, now: datetime, settings)
         since = approved.decided_at if approved and approved.decided_at else order.created_at
         return _periodic(app, s, order, "invoice", since, now, settings.remind_invoice_after_days)
     pending = _revision_in(s, order.id, RevisionStatus.SUBMITTED)
-    if pending is None or pending.submitted_at is None:
-        return 0
-    sent = _periodic(app, s, order, "approval", pending.submitted_at, now, settings.remind_approval_after_days,
-                     f":{pending.id}")
+    if pending is None or pending.submitted_at is None or pending.auto_approve_at is not None:
+        return 0  # within tolerance: nobody needs reminding, the approvals job finishes it
+    step = queries.current_step(s, pending.id)
+    since = step.requested_at if step and step.requested_at else pending.submitted_at
+    # per step: step 1 keeps the keys reminders had before there were steps
+    scope = f":{pending.id}" + (f":{step.number}" if step and step.number > 1 else "")
+    approvers = away.reminder_recipients(s, queries.step_approvers(s, order.id, step)) if step else ()
+    sent = _periodic(app, s, order, "approval", since, now, settings.remind_approval_after_days, scope,
+                     approvers, step.number if step else None)
     escalate = settings.escalate_approval_after_days
-    if settings.escalation_address and escalate and periods_elapsed(pending.submitted_at, now, escalate) >= 1:
-        if _once(s, f"escalation:{order.id}:{pending.id}", now):
-            app.notifier.reminder(s, order, "escalation", escalate, settings.escalation_address)
+    if settings.escalation_address and escalate and periods_elapsed(since, now, escalate) >= 1:
+        if _once(s, f"escalation:{order.id}{scope}", now):
+            app.notifier.reminder(s, order, "escalation", escalate, settings.escalation_address,
+                                  step=step.number if step else None)
             sent += 1
     return sent
 
 
 def _periodic(app: App, s: Session, order: PurchaseOrder, kind: str, since: datetime, now: datetime,
-              every_days: int, scope: str = "") -> int:
+              every_days: int, scope: str = "", approvers: tuple[str, ...] = (), step: int | None = None) -> int:
     period = periods_elapsed(since, now, every_days)
     if period < 1 or not _once(s, f"remind-{kind}:{order.id}{scope}:{period}", now):
         return 0
-    app.notifier.reminder(s, order, kind, period)
-    queries.add_event(s, order.id, now, "bot", "reminder", f"{kind} reminder #{period}")
+    app.notifier.reminder(s, order, kind, period, approvers=approvers, step=step)
+    to = f" to {', '.join(approvers)}" if approvers else ""
+    queries.add_event(s, order.id, now, "bot", "reminder", f"{kind} reminder #{period}"
+                      + (f" (step {step})" if step and step > 1 else "") + to)
     return 1
 
 

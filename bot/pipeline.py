@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import buyer_orders, chain, errors
+from bot import away, buyer_orders, chain, errors
 from bot.app import App
 from bot.apply import Applier, Outcome
 from bot.matching import match_order
@@ -231,8 +231,9 @@ def handle(app: App, s: Session, row: InboundMessage, raw: bytes, released: bool
     ignored = _ignore_reason(app, s, row, message)
     if ignored:
         if ignored.startswith("automatic"):
-            ignored += _note_bounce(app, s, row, raw)
+            ignored += _note_bounce(app, s, row, raw) + away.note_away(s, message.sender, message.automatic, app.clock())
         return Outcome(InboundStatus.IGNORED, ignored)
+    away.note_back(s, message.sender)
     return _route(app, s, row, message, released)
 
 

@@ -1,7 +1,9 @@
 """Approval steps by amount and tolerance auto-approval, over the real servers."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+
+import time_machine
 
 from bot.app import utc_now
 from bot.devmail.clients import LineEdit, Party
@@ -142,3 +144,36 @@ def test_just_outside_tolerance_waits_for_the_buyer(world: World) -> None:
     with session(world.app.engine) as s:
         details = [e.detail for e in queries.events_of(s, queries.order_by_ref(s, ref).id) if e.kind == "tolerance"]
     assert details == ["rev 1 outside tolerance: BLT-M8: unit price 0.12 → 0.14 (+16.7 %, more than the 16 % allowed)"]
+
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def test_an_out_of_office_decides_nothing_and_the_step_reminder_goes_to_the_delegate(world: World) -> None:
+    world.reconfigure(schedule={"remind_approval_after_days": 2, "escalate_approval_after_days": 0})
+    deputy = Party(world.buyer.address.replace("buyer", "deputy"), world.buyer.imap_port, world.buyer.smtp_port)
+    with time_machine.travel(START, tick=False):
+        ref = bill_at(world, 0.14)
+        request = world.buyer.wait_for(f"[{ref}] Bill rev 1 for approval")
+        assert cli(world, "buyer", "delegate", world.buyer.address, deputy.address)[0] == 0
+        out_of_office = world.buyer.reply_message(request, "Approved\nI am out of the office until 9 March.")
+        out_of_office["Auto-Submitted"] = "auto-replied"
+        world.buyer.send(out_of_office)
+        world.poll()
+    assert order_json(world, ref)["status"] == "awaiting_approval"  # an auto-reply is never a decision
+    with session(world.app.engine) as s:
+        assert queries.buyer_for(s, world.buyer.address).away_since is not None
+
+    with time_machine.travel(START + timedelta(days=2, hours=1), tick=False):
+        assert JOBS["reminders"](world.app) == 1
+        world.poll()  # sends what the job queued
+    reminder = deputy.wait_for(f"[{ref}] Reminder: bill rev 1 waits for your approval")
+    assert not [m for m in world.buyer.inbox() if "Reminder" in m.subject]
+    deputy.reply(reminder, "APPROVE for Anna")
+    world.poll()
+    assert order_json(world, ref)["revisions"][0]["decided_by"] == deputy.address
+
+    world.buyer.reply(request, "Back now, thanks")  # a mail of their own: no longer away
+    world.poll()
+    with session(world.app.engine) as s:
+        assert queries.buyer_for(s, world.buyer.address).away_since is None
