@@ -535,3 +535,10 @@ def is_step_approver(s: Session, order_id: int, address: str) -> bool:
         Revision.order_id == order_id, ApprovalStep.approvers != "")
     addresses = {a for row in s.exec(query).all() for a in row.split(",")}
     return address.lower() in with_delegates(s, sorted(addresses))
+
+
+def order_by_buyer_ref(s: Session, supplier_email: str, buyer_ref: str) -> str | None:
+    """The reference of an order with this buyer's reference for this supplier (an import done before)."""
+    query = select(PurchaseOrder.ref).join(Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id)).where(
+        Supplier.email == supplier_email.lower(), PurchaseOrder.buyer_ref == buyer_ref)
+    return s.exec(query).first()
