@@ -79,6 +79,8 @@ def test_an_order_sheet_in_the_buyers_own_layout_is_echoed_then_sent_at_send(wor
     world.poll()
     new_order = world.supplier.wait_for(f"[{order.ref}] New order from ACME GmbH")
     assert new_order.attachment(f"{order.ref}-bill.xlsx") is not None and "Total: EUR 280.84" in new_order.text
+    assert "Requested delivery: 2026-12-15" in new_order.text and "Our reference: BANF-4711" in new_order.text
+    assert "Deliver to: Werk 2, Tor 3, 12345 Musterstadt" in new_order.text
     world.buyer.wait_for(f"[{order.ref}] Order sent to {world.supplier.address}")
     assert orders_of(world)[0].status is OrderStatus.NEW
     with session(world.app.engine) as s:
@@ -158,3 +160,18 @@ def test_order_in_an_orders_thread_is_text_and_a_draft_takes_no_decision(world: 
     world.poll()
     world.buyer.wait_for("Recorded: cancelled")
     assert orders_of(world)[0].status is OrderStatus.CANCELLED and world.supplier.inbox() == []
+
+
+def test_hostile_order_mails_create_nothing(world: World) -> None:
+    with_buyers(world)
+    write_to_bot(world, world.supplier, "ORDER bolts\n500 pcs BLT-M8 Hex bolt at 0.12")  # a supplier is no buyer
+    write_to_bot(world, world.buyer, "ORDER bolts", (("order.xlsx", b"PK\x03\x04 not really a workbook"),),
+                 subject="broken sheet")
+    write_to_bot(world, world.buyer, f"ORDER {world.buyer.address}\n5 pcs X-1 Thing at 1.00", subject="self")
+    write_to_bot(world, world.buyer, "ORDER bolts\n99999999999999 pcs X-1 Thing at 1e400", subject="huge")
+    world.poll()
+    world.supplier.wait_for("Not processed: only the company's buyers can order by email")
+    subjects = [m.subject for m in world.buyer.inbox()]
+    assert subjects.count("Not processed: parts of the order could not be read") == 2, subjects
+    assert "Not processed: we do not know the supplier this order is for" in subjects  # a buyer is not a supplier
+    assert orders_of(world) == []
