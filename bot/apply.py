@@ -335,7 +335,10 @@ class Applier:
 
     def _send_order(self, decision: SendOrder) -> Outcome:
         """The buyer's SEND: the supplier gets the order now, and the buyer the confirmation."""
-        self.order.status = order_status_after(decision, self.order.status)
+        if not queries.send_draft_order(self.s, self.order.id):
+            self.s.refresh(self.order)
+            return self.refuse(errors.OrderAlreadySent(status=self.order.status.value))
+        self.s.refresh(self.order)
         self._event("sent", f"sent to the supplier at {self.message.sender}'s SEND")
         lines = queries.order_lines(self.s, self.order.id)
         self.app.notifier.new_order(self.s, self.order, lines)

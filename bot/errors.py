@@ -281,3 +281,10 @@ class StaleStep(UserError):
     answered: int = 0
     current: int = 0
     name: str = ""
+
+
+@dataclass(frozen=True)
+class OrderAlreadySent(UserError):
+    template = "order_already_sent"
+    summary = "this order was already sent to the supplier"
+    status: str = ""

@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from bot import bills
 from parsers.records import Line
 from storage import queries
-from storage.models import Buyer, Invoice, OrderBuyer, OrderStatus, PurchaseOrder, Supplier
+from storage.models import (ApprovalStep, Buyer, Invoice, OrderBuyer, OrderStatus, PurchaseOrder, Revision,
+                            RevisionStatus, StepStatus, Supplier)
 
 UTC = ZoneInfo("UTC")
 
@@ -181,7 +182,23 @@ def status(s: Session) -> dict[str, Any]:
                   "awaiting_invoice": c["approved"] + c["partly_delivered"] + c["delivered"] + c["received"],
                   "invoiced_unpaid": c["invoiced"]} for email, c in sorted(counts.items())]
     buyers = _waiting_for_buyers(s)
-    return {"suppliers": suppliers, "buyers": buyers}
+    return {"suppliers": suppliers, "buyers": buyers, "approvers": _waiting_for_approvers(s)}
+
+
+def _waiting_for_approvers(s: Session) -> list[dict[str, Any]]:
+    """Per approver of a later step (finance, the CFO): the bills whose step now asks them."""
+    query = (select(ApprovalStep.approvers, ApprovalStep.name, PurchaseOrder.ref)
+             .join(Revision, col(Revision.id) == col(ApprovalStep.revision_id))
+             .join(PurchaseOrder, col(PurchaseOrder.id) == col(Revision.order_id))
+             .where(ApprovalStep.status == StepStatus.REQUESTED.value, ApprovalStep.approvers != "",
+                    Revision.status == RevisionStatus.SUBMITTED.value)
+             .order_by(col(PurchaseOrder.id)))
+    waiting: dict[str, list[str]] = {}
+    for approvers, name, ref in s.exec(query).all():
+        for address in approvers.split(","):
+            waiting.setdefault(address, []).append(f"{ref} ({name})")
+    return [{"approver": address, "waiting_for_decision": len(refs), "orders": refs}
+            for address, refs in sorted(waiting.items())]
 
 
 def _waiting_for_buyers(s: Session, shown: int = 20) -> list[dict[str, Any]]:
@@ -210,7 +227,11 @@ def status_text(data: dict[str, Any]) -> str:
     buyers = table([[r["buyer"], r["waiting_for_decision"], r["deliveries_to_confirm"], " ".join(r["orders"])]
                     for r in data["buyers"]], ["buyer", "waiting for decision", "deliveries to confirm", "orders"],
                    right=(1, 2))
-    return f"{suppliers}\n\n{buyers}"
+    if not data["approvers"]:
+        return f"{suppliers}\n\n{buyers}"
+    approvers = table([[r["approver"], r["waiting_for_decision"], " ".join(r["orders"])] for r in data["approvers"]],
+                      ["approver (later step)", "waiting for decision", "orders"], right=(1,))
+    return f"{suppliers}\n\n{buyers}\n\n{approvers}"
 
 
 def order_rows(s: Session, orders: Sequence[PurchaseOrder]) -> list[dict[str, Any]]:

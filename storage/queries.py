@@ -542,3 +542,14 @@ def order_by_buyer_ref(s: Session, supplier_email: str, buyer_ref: str) -> str |
     query = select(PurchaseOrder.ref).join(Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id)).where(
         Supplier.email == supplier_email.lower(), PurchaseOrder.buyer_ref == buyer_ref)
     return s.exec(query).first()
+
+
+def send_draft_order(s: Session, order_id: int) -> bool:
+    """Conditional update: a buyer's draft order goes to the supplier once, whoever's SEND comes first."""
+    result = s.execute(
+        update(PurchaseOrder)
+        .where(col(PurchaseOrder.id) == order_id, col(PurchaseOrder.status) == OrderStatus.DRAFT.value)
+        .values(status=OrderStatus.NEW.value)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1

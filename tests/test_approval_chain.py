@@ -54,6 +54,8 @@ def test_above_the_threshold_finance_is_asked_after_the_buyer_then_the_supplier_
     assert not [m for m in world.supplier.inbox() if "approved" in m.subject]
     assert order_json(world, ref)["status"] == "awaiting_approval"
 
+    code, shown = cli(world, "status")
+    assert code == 0 and "approver (later step)" in shown and f"{ref} (finance)" in shown
     world.buyer.reply(first, "APPROVE again")  # the buyers' step is decided: answered, nothing applied
     world.buyer.reply(second, "APPROVE")  # a forwarded finance request: not the buyer's step
     world.poll()
