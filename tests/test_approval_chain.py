@@ -179,3 +179,23 @@ def test_an_out_of_office_decides_nothing_and_the_step_reminder_goes_to_the_dele
     world.poll()
     with session(world.app.engine) as s:
         assert queries.buyer_for(s, world.buyer.address).away_since is None
+
+
+def test_reminders_go_to_the_step_now_asked(world: World) -> None:
+    finance = with_finance_step(world)
+    world.reconfigure(schedule={"remind_approval_after_days": 2, "escalate_approval_after_days": 0})
+    with time_machine.travel(START, tick=False):
+        ref = bill_at(world, 0.14)
+    with time_machine.travel(START + timedelta(days=1), tick=False):
+        world.buyer.reply(world.buyer.wait_for("(step 1 of 2: buyers)"), "APPROVE")
+        world.poll()
+    with time_machine.travel(START + timedelta(days=2, hours=1), tick=False):
+        assert JOBS["reminders"](world.app) == 0  # finance was asked a day ago
+    with time_machine.travel(START + timedelta(days=3, hours=1), tick=False):
+        assert JOBS["reminders"](world.app) == 1
+        world.poll()
+    reminder = finance.wait_for(f"[{ref}] Reminder: bill rev 1 waits for your approval")
+    assert not [m for m in world.buyer.inbox() if "Reminder" in m.subject]
+    finance.reply(reminder, "APPROVE")  # the reminder's address is bound to the step too
+    world.poll()
+    world.supplier.wait_for(f"[{ref}] Bill rev 1 approved — please deliver")

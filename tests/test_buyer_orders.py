@@ -175,3 +175,15 @@ def test_hostile_order_mails_create_nothing(world: World) -> None:
     assert subjects.count("Not processed: parts of the order could not be read") == 2, subjects
     assert "Not processed: we do not know the supplier this order is for" in subjects  # a buyer is not a supplier
     assert orders_of(world) == []
+
+
+def test_a_suppliers_quote_as_pdf_becomes_the_order(world: World) -> None:
+    from tests.test_intake_mail import quote_pdf
+
+    with_buyers(world)
+    write_to_bot(world, world.buyer, "ORDER bolts\nas quoted, please", (("AB-4711.pdf", quote_pdf("BANF-1")),))
+    world.poll()
+    echo = world.buyer.wait_for("reply SEND to send it — EUR 136.85")
+    assert "Read from: AB-4711.pdf." in echo.text
+    assert "BLT-M8 Sechskantschraube M8x40: 500 Stk × 0.14 = 70.00 + 19% tax" in echo.text
+    assert "Fracht pauschal: 1 psch × 25.00" in echo.text
