@@ -151,12 +151,15 @@ def to_line(row: OrderLine | RevisionLine) -> Line:
 
 def decide_revision(s: Session, revision_id: int, status: RevisionStatus, values: dict[str, object]) -> bool:
     """Conditional update: only a still-submitted revision is decided, so a decision happens once."""
+    return _moved(s, Revision, revision_id, RevisionStatus.SUBMITTED.value, {"status": status.value, **values})
+
+
+def _moved(s: Session, model: type[Revision] | type[ApprovalStep] | type[PurchaseOrder], row_id: int,
+           expected: str, values: dict[str, object]) -> bool:
+    """A row changes only from the status expected: whoever comes second changes nothing."""
     result = s.execute(
-        update(Revision)
-        .where(col(Revision.id) == revision_id, col(Revision.status) == RevisionStatus.SUBMITTED.value)
-        .values(status=status.value, **values)
-        .execution_options(synchronize_session="fetch")
-    )
+        update(model).where(col(model.id) == row_id, col(model.status) == expected).values(**values)
+        .execution_options(synchronize_session="fetch"))
     return result.rowcount == 1
 
 
@@ -506,13 +509,7 @@ def current_step(s: Session, revision_id: int) -> ApprovalStep | None:
 
 def decide_step(s: Session, step_id: int, status: StepStatus, values: dict[str, object]) -> bool:
     """Conditional update: a step is decided once, by whoever comes first."""
-    result = s.execute(
-        update(ApprovalStep)
-        .where(col(ApprovalStep.id) == step_id, col(ApprovalStep.status) == StepStatus.REQUESTED.value)
-        .values(status=status.value, **values)
-        .execution_options(synchronize_session="fetch")
-    )
-    return result.rowcount == 1
+    return _moved(s, ApprovalStep, step_id, StepStatus.REQUESTED.value, {"status": status.value, **values})
 
 
 def step_approvers(s: Session, order_id: int, step: ApprovalStep) -> tuple[str, ...]:
@@ -546,10 +543,4 @@ def order_by_buyer_ref(s: Session, supplier_email: str, buyer_ref: str) -> str |
 
 def send_draft_order(s: Session, order_id: int) -> bool:
     """Conditional update: a buyer's draft order goes to the supplier once, whoever's SEND comes first."""
-    result = s.execute(
-        update(PurchaseOrder)
-        .where(col(PurchaseOrder.id) == order_id, col(PurchaseOrder.status) == OrderStatus.DRAFT.value)
-        .values(status=OrderStatus.NEW.value)
-        .execution_options(synchronize_session="fetch")
-    )
-    return result.rowcount == 1
+    return _moved(s, PurchaseOrder, order_id, OrderStatus.DRAFT.value, {"status": OrderStatus.NEW.value})
