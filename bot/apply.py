@@ -218,12 +218,12 @@ class Applier:
         self.order.status = order_status_after(Submit(revision.id, supersedes_id), self.order.status)
         self._event("submitted", f"rev {revision.number} submitted for approval", revision.id)
         self.s.flush()
+        lines = queries.revision_lines(self.s, revision.id) if lines is None else lines
         view = self._view(revision, lines)
         older_number = self.s.get(Revision, supersedes_id).number if supersedes_id else None
         self.app.notifier.submitted(self.s, self.order, view, self.thread)
-        chain.start(self.app, self.s, self.order, revision, queries.revision_lines(self.s, revision.id) if lines is None
-                    else lines, view, self._files_of(revision, lines), older_number,
-                    queries.notes_of(self.s, revision.id))
+        chain.start(self.app, self.s, self.order, revision, lines, view, self._files_of(revision, lines),
+                    older_number, queries.notes_of(self.s, revision.id))  # tolerance, else the first step
 
     def _files_of(self, revision: Revision, lines: Sequence[Line] | None) -> tuple[Attachment, ...]:
         """The revision's sheet (renamed for the buyer) and its scans, to go with the approval request;
@@ -342,7 +342,7 @@ class Applier:
         self._event("sent", f"sent to the supplier at {self.message.sender}'s SEND")
         lines = queries.order_lines(self.s, self.order.id)
         self.app.notifier.new_order(self.s, self.order, lines)
-        self.app.notifier.order_echo(self.s, self.order, lines, self.message.sender, True, "your order", self.thread)
+        self.app.notifier.order_echo(self.s, self.order, lines, self.message.sender, True, "", self.thread)
         return self._applied("order sent")
 
     def _cancel(self, decision: CancelOrder) -> Outcome:
