@@ -36,7 +36,8 @@ _LINE = re.compile(
     r"(?:\s*[,;+]?\s*(?P<tax>\d{1,2}(?:[.,]\d{1,2})?)\s*%\s*(?:vat|mwst|ust|tax|tva)?)?\s*$",
     re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•·]\s*)")
-_CODE = re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9./_-]+$")
+#: an article number: with a digit (BLT-M8, 4711), or in capitals joined by - . _ / (GLV-L)
+_CODE = re.compile(r"^(?:(?=.*\d)[A-Za-z0-9][A-Za-z0-9./_-]+|[A-Z0-9]+(?:[-./_][A-Z0-9]+)+)$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 

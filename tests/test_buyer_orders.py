@@ -97,6 +97,7 @@ def test_body_lines_with_send_go_to_the_supplier_at_once(world: World) -> None:
     [order] = orders_of(world)
     new_order = world.supplier.wait_for(f"[{order.ref}] New order from ACME GmbH")
     assert "BLT-M8 Hex bolt M8x40: 500 pcs × 0.12 = 60.00 + 19% tax" in new_order.text
+    assert "GLV-L Work gloves L: 40 pair × 3.90 = 156.00 + 19% tax" in new_order.text
     echo = world.buyer.wait_for(f"[{order.ref}] Order sent to {world.supplier.address} — EUR 257.04")
     assert "Read from: the lines in your email." in echo.text
 
