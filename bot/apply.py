@@ -10,6 +10,7 @@ from sqlmodel import Session
 from bot import bills, chain, errors, receiving
 from bot.app import App
 from bot.notify import BillOrigin, BillView, Thread, bill_view
+from bot.orders import order_documents
 from bot.payments import record_payment, terms_for
 from bot.terms import schedule
 from bot.workflow import (
@@ -341,7 +342,7 @@ class Applier:
         self.s.refresh(self.order)
         self._event("sent", f"sent to the supplier at {self.message.sender}'s SEND")
         lines = queries.order_lines(self.s, self.order.id)
-        self.app.notifier.new_order(self.s, self.order, lines)
+        self.app.notifier.new_order(self.s, self.order, lines, order_documents(self.app, self.s, self.order.id))
         self.app.notifier.order_echo(self.s, self.order, lines, self.message.sender, True, "", self.thread)
         return self._applied("order sent")
 

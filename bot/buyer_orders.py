@@ -10,14 +10,16 @@ from bot import errors
 from bot.app import App
 from bot.apply import Outcome
 from bot.notify import Thread
-from bot.orders import NewOrder, OrderRejected, add_order, check_order
-from bot.reading import bill_input
+from bot.orders import NewOrder, OrderRejected, add_order, check_order, keep_order_documents, order_documents
+from bot.reading import BillInput, bill_input
 from parsers.authresults import dmarc_verdict
 from parsers.buyer_order import OrderRequest, blank_order_sheet, lines_from_readings, read_order_request
 from parsers.bill_sheet import XLSX_TYPE
+from parsers.documents import Document, DocumentLimits, Refused, sort_attachments
 from parsers.records import Attachment, Line, ParsedMessage
 from parsers.reply import Command, CommandKind
 from storage import queries
+from storage.files import sha256
 from storage.models import InboundMessage, InboundStatus, OrderStatus, Supplier
 
 TEMPLATE_NAME = "order-sheet.xlsx"
@@ -43,7 +45,10 @@ def _order(app: App, s: Session, row: InboundMessage, message: ParsedMessage, co
     supplier = _supplier(app, s, request.supplier)
     if supplier is None:
         return _refuse(app, s, message, errors.UnknownSupplier(request.supplier, tuple(sorted(settings.suppliers))))
-    lines, problems, read_from = _lines(app, message, request)
+    given = bill_input(app.readers, message.attachments, CommandKind.ORDER)
+    lines, problems, read_from = _lines(app, given, request)
+    documents, refused = _documents(app, message, given)
+    problems += [f"{r.filename or 'the attachments'}: {r.reason}" for r in refused]
     new = NewOrder(supplier.email, (message.sender,), lines, request.currency, None, request.delivery,
                    request.deliver_to, request.ref)
     if not problems and lines:
@@ -54,9 +59,11 @@ def _order(app: App, s: Session, row: InboundMessage, message: ParsedMessage, co
         return _refuse(app, s, message, errors.OrderLinesMissing())
     send = (request.send or settings.send_at_once) and (released or _authenticated(app, message))
     order = add_order(app, s, new, message.sender, OrderStatus.NEW if send else OrderStatus.DRAFT, row.id)
+    keep_order_documents(app, s, order.id, documents, row.id)
     if send:
-        app.notifier.new_order(s, order, lines)
-    app.notifier.order_echo(s, order, lines, message.sender, send, read_from, Thread.of(message))
+        app.notifier.new_order(s, order, lines, order_documents(app, s, order.id))
+    app.notifier.order_echo(s, order, lines, message.sender, send, read_from, Thread.of(message),
+                            tuple(d.filename for d in documents))
     return Outcome(InboundStatus.APPLIED, "order created and sent" if send else "draft order (waits for SEND)",
                    order.id)
 
@@ -71,9 +78,8 @@ def _supplier(app: App, s: Session, written: str) -> Supplier | None:
     return queries.supplier_of_address(s, address) if "@" in address else None
 
 
-def _lines(app: App, message: ParsedMessage, request: OrderRequest) -> tuple[tuple[Line, ...], list[str], str]:
+def _lines(app: App, given: BillInput, request: OrderRequest) -> tuple[tuple[Line, ...], list[str], str]:
     """(lines, problems, what they were read from): an attached sheet, CSV or PDF first, else the body."""
-    given = bill_input(app.readers, message.attachments, CommandKind.ORDER)
     problems = list(request.problems)
     if given.error is not None:
         return (), problems + _error_problems(given.error), given.filename
@@ -83,6 +89,15 @@ def _lines(app: App, message: ParsedMessage, request: OrderRequest) -> tuple[tup
         lines, unread = lines_from_readings(given.readings, app.config.buyers.default_tax_rate)
         return lines, problems + unread, ", ".join(a.filename for a in given.originals)
     return request.lines, problems, BODY
+
+
+def _documents(app: App, message: ParsedMessage, given: BillInput) -> tuple[list[Document], list[Refused]]:
+    """The other attachments (a drawing, a specification): for the supplier, with the order."""
+    taken = {sha256(a.data) for a in given.originals}
+    rest = [a for a in message.attachments if a.filename not in given.not_documents and sha256(a.data) not in taken]
+    limits = app.config.limits
+    return sort_attachments(rest, DocumentLimits(limits.max_attachment_mb << 20, limits.max_attachments_mb << 20,
+                                                 limits.max_attachments))
 
 
 def _error_problems(error: errors.UserError) -> list[str]:

@@ -120,13 +120,15 @@ class Notifier:
 
     # --- to the supplier -----------------------------------------------------------------
 
-    def new_order(self, s: Session, order: PurchaseOrder, lines: Sequence[Line]) -> OutboxMessage:
+    def new_order(self, s: Session, order: PurchaseOrder, lines: Sequence[Line],
+                  files: tuple[Attachment, ...] = ()) -> OutboxMessage:
+        """`files`: what the buyer sent with their ORDER (drawings, specifications), attached as sent."""
         supplier = s.get(Supplier, order.supplier_id)
         view = bill_view(None, order.currency, lines, lines)
         sheet = self.sheet_attachment(order, supplier, lines)
         context = {"bill": view, "sheet_name": sheet.filename}
         subject = f"[{order.ref}] New order from {self.config.bot.customer_name}"
-        return self._to_supplier(s, order, "new_order", subject, context, None, (sheet,))
+        return self._to_supplier(s, order, "new_order", subject, context, None, (sheet, *files))
 
     def draft_received(self, s: Session, order: PurchaseOrder, view: BillView, thread: Thread | None) -> OutboxMessage:
         subject = f"[{order.ref}] Draft bill rev {view.number} received — {bills.format_money(view.totals.gross, order.currency)}"
@@ -186,7 +188,7 @@ class Notifier:
         return self._queue(s, mail, order.id, revision_id)
 
     def order_echo(self, s: Session, order: PurchaseOrder, lines: Sequence[Line], to: str, sent: bool,
-                   read_from: str, thread: Thread | None) -> OutboxMessage:
+                   read_from: str, thread: Thread | None, documents: Sequence[str] = ()) -> OutboxMessage:
         """A buyer's ORDER as the bot understood it: waiting for their SEND, or sent to the supplier."""
         supplier = s.get(Supplier, order.supplier_id)
         assert supplier is not None
@@ -194,7 +196,8 @@ class Notifier:
         total = bills.format_money(view.totals.gross, order.currency)
         subject = (f"[{order.ref}] Order sent to {supplier.email} — {total}" if sent
                    else f"[{order.ref}] Your order for {supplier.email}: reply SEND to send it — {total}")
-        context = self._context(order, {"bill": view, "supplier": supplier, "sent": sent, "read_from": read_from})
+        context = self._context(order, {"bill": view, "supplier": supplier, "sent": sent, "read_from": read_from,
+                                        "documents": documents})
         mail = self._outgoing("order_echo", (to,), subject, context, self._token(s, order.id, None, "buyer"), thread)
         return self._queue(s, mail, order.id, None)
 

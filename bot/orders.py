@@ -1,16 +1,20 @@
 """Creating orders: the operator's, and a buyer's from their ORDER mail (in the caller's transaction)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from bot.app import App
-from parsers.records import Line
+from parsers.documents import Document as ScanDocument
+from parsers.records import Attachment, Line
 from storage import queries
 from storage.db import session
 from sqlmodel import Session
 
-from storage.models import OrderBuyer, OrderStatus, PurchaseOrder
+from storage.models import Document, OrderBuyer, OrderStatus, PurchaseOrder
+
+ORDER_DOCUMENT = "order_document"  # a file the buyer sent with their ORDER, for the supplier
 
 
 class OrderRejected(Exception):
@@ -81,3 +85,18 @@ def check_order(new: NewOrder) -> None:
 def _valid_ref(ref: str) -> bool:
     return 3 <= len(ref) <= 40 and ref.upper().startswith("PO-") and all(c.isalnum() or c == "-" for c in ref)
 
+
+
+def keep_order_documents(app: App, s: Session, order_id: int, documents: Sequence[ScanDocument],
+                         inbound_id: int | None) -> None:
+    """A buyer's drawings and specifications, kept by hash, to go to the supplier with the order."""
+    for document in documents:
+        digest, _ = app.files.save(document.data, "documents", sync=False)  # synced before the batch commits
+        s.add(Document(sha256=digest, filename=document.filename, content_type=document.content_type,
+                       size=len(document.data), kind=ORDER_DOCUMENT, order_id=order_id, inbound_id=inbound_id,
+                       created_at=app.clock()))
+
+
+def order_documents(app: App, s: Session, order_id: int) -> tuple[Attachment, ...]:
+    return tuple(Attachment(d.filename, d.content_type, app.files.read(d.sha256, "documents"))
+                 for d in queries.documents_of(s, order_id=order_id) if d.kind == ORDER_DOCUMENT)

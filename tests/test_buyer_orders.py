@@ -188,3 +188,28 @@ def test_a_suppliers_quote_as_pdf_becomes_the_order(world: World) -> None:
     assert "Read from: AB-4711.pdf." in echo.text
     assert "BLT-M8 Sechskantschraube M8x40: 500 Stk × 0.14 = 70.00 + 19% tax" in echo.text
     assert "Fracht pauschal: 1 psch × 25.00" in echo.text
+
+
+def test_a_drawing_sent_with_the_order_goes_to_the_supplier_with_it(world: World) -> None:
+    from tests.pdfgen import text_pdf
+
+    with_buyers(world)
+    drawing = text_pdf(["Drawing 4711-A, bracket", "Material: steel, zinc plated"])
+    write_to_bot(world, world.buyer, "ORDER bolts\n200 pcs BRK-1 Bracket as drawn at 2.40",
+                 (("drawing-4711.pdf", drawing),))
+    world.poll()
+    echo = world.buyer.wait_for("reply SEND to send it")
+    assert "For the supplier, attached to the order: drawing-4711.pdf" in echo.text
+    assert "BRK-1 Bracket as drawn: 200 pcs × 2.40" in echo.text
+    world.buyer.reply(echo, "SEND")
+    world.poll()
+    new_order = world.supplier.wait_for("New order from ACME GmbH")
+    assert new_order.attachment("drawing-4711.pdf") == ("drawing-4711.pdf", drawing)
+
+
+def test_an_attachment_we_do_not_accept_stops_the_order(world: World) -> None:
+    with_buyers(world)
+    write_to_bot(world, world.buyer, "ORDER bolts\n5 pcs X-1 Thing at 1.00", (("setup.exe", b"MZ\x90\x00" * 50),))
+    world.poll()
+    assert "setup.exe: not a" in world.buyer.wait_for("Not processed: parts of the order could not be read").text
+    assert orders_of(world) == []
