@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import zipfile
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -170,10 +171,17 @@ def test_hostile_order_mails_create_nothing(world: World) -> None:
                  subject="broken sheet")
     write_to_bot(world, world.buyer, f"ORDER {world.buyer.address}\n5 pcs X-1 Thing at 1.00", subject="self")
     write_to_bot(world, world.buyer, "ORDER bolts\n99999999999999 pcs X-1 Thing at 1e400", subject="huge")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", b"<a/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (60 * 1024 * 1024))
+    write_to_bot(world, world.buyer, "ORDER bolts", (("order.xlsx", bomb.getvalue()),), subject="bomb")
     world.poll()
     world.supplier.wait_for("Not processed: only the company's buyers can order by email")
     subjects = [m.subject for m in world.buyer.inbox()]
-    assert subjects.count("Not processed: parts of the order could not be read") == 2, subjects
+    assert subjects.count("Not processed: parts of the order could not be read") == 3, subjects
+    bomb_answer = [m.text for m in world.buyer.inbox() if "expands to more than" in m.text]
+    assert bomb_answer, "the zip bomb is named as such"
     assert "Not processed: we do not know the supplier this order is for" in subjects  # a buyer is not a supplier
     assert orders_of(world) == []
 
