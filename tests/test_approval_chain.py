@@ -110,7 +110,7 @@ def test_within_tolerance_the_buyer_is_told_and_the_supplier_after_the_window(wo
     ref = bill_at(world, 0.14)  # +16.7 %
     notice = world.buyer.wait_for(f"[{ref}] Bill rev 1 approved within tolerance — EUR 292.74 (REJECT to stop it)")
     assert "BLT-M8: unit price 0.12 → 0.14 (+16.7 %, within the 17 % allowed)" in notice.text
-    assert "The supplier will be told to deliver at" in notice.text
+    assert "The supplier will be told to deliver at" in notice.text and "<table" in notice.html
     assert "total 280.84 → 292.74 (+4.2 %, within the 5 % allowed)" in notice.text
     assert cli(world, "jobs", "run", "approvals")[0] == 0
     world.poll()

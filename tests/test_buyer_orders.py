@@ -69,6 +69,7 @@ def test_an_order_sheet_in_the_buyers_own_layout_is_echoed_then_sent_at_send(wor
     world.poll()
     echo = world.buyer.wait_for(f"Your order for {world.supplier.address}: reply SEND to send it — EUR 280.84")
     assert "It has NOT been sent" in echo.text and "Read from: banf-4711.xlsx." in echo.text
+    assert "<table" in echo.html and "<b>not</b> been sent" in echo.html
     assert "BLT-M8 Sechskantschraube M8x40: 500 Stk × 0.12 = 60.00 + 19% tax" in echo.text
     assert "Delivery:       2026-12-15" in echo.text and "Your reference: BANF-4711" in echo.text
     assert "Deliver to:     Werk 2, Tor 3, 12345 Musterstadt" in echo.text
