@@ -70,7 +70,7 @@ def run_reminders(app: App) -> int:
     settings, now, sent = app.config.schedule, app.clock(), 0
     with session(app.engine) as s:
         for order in s.exec(select(PurchaseOrder).where(col(PurchaseOrder.status).in_(
-                [OrderStatus.NEW.value, OrderStatus.AWAITING_APPROVAL.value,
+                [OrderStatus.DRAFT.value, OrderStatus.NEW.value, OrderStatus.AWAITING_APPROVAL.value,
                  *(status.value for status in AWAITING_INVOICE)]))).all():
             sent += _remind(app, s, order, now, settings)
         s.commit()
@@ -78,6 +78,8 @@ def run_reminders(app: App) -> int:
 
 
 def _remind(app: App, s: Session, order: PurchaseOrder, now: datetime, settings) -> int:
+    if order.status is OrderStatus.DRAFT:
+        return _draft(app, s, order, now, settings.remind_unprocessed_after_days)
     if order.status is OrderStatus.NEW:
         return _periodic(app, s, order, "unprocessed", order.created_at, now, settings.remind_unprocessed_after_days)
     if order.status in AWAITING_INVOICE:
@@ -112,6 +114,16 @@ def _periodic(app: App, s: Session, order: PurchaseOrder, kind: str, since: date
     to = f" to {', '.join(approvers)}" if approvers else ""
     queries.add_event(s, order.id, now, "bot", "reminder", f"{kind} reminder #{period}"
                       + (f" (step {step})" if step and step > 1 else "") + to)
+    return 1
+
+
+def _draft(app: App, s: Session, order: PurchaseOrder, now: datetime, every_days: int) -> int:
+    """A buyer's order that never got its SEND: the supplier knows nothing of it, so the buyer is reminded."""
+    period = periods_elapsed(order.created_at, now, every_days)
+    if period < 1 or not _once(s, f"remind-draft:{order.id}:{period}", now):
+        return 0
+    app.notifier.draft_reminder(s, order, period * every_days)
+    queries.add_event(s, order.id, now, "bot", "reminder", f"draft order reminder #{period}")
     return 1
 
 

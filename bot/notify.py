@@ -201,6 +201,19 @@ class Notifier:
         mail = self._outgoing("order_echo", (to,), subject, context, self._token(s, order.id, None, "buyer"), thread)
         return self._queue(s, mail, order.id, None)
 
+    def draft_reminder(self, s: Session, order: PurchaseOrder, days: int) -> OutboxMessage:
+        """A buyer's draft order waits for their SEND: the supplier has not got it."""
+        supplier = s.get(Supplier, order.supplier_id)
+        assert supplier is not None
+        lines = queries.order_lines(s, order.id)
+        view = bill_view(None, order.currency, lines, lines)
+        buyers = self._buyer_addresses(s, order)
+        subject = f"[{order.ref}] Reminder: your order for {supplier.email} is not sent yet"
+        context = self._context(order, {"bill": view, "supplier": supplier, "days": days})
+        mail = self._outgoing("draft_reminder", buyers, subject, context, self._token(s, order.id, None, "buyer"),
+                              self._thread_to(s, order, buyers))
+        return self._queue(s, mail, order.id, None)
+
     def order_template(self, s: Session, to: str, sheet: Attachment, thread: Thread | None) -> OutboxMessage:
         """TEMPLATE: a blank order sheet, and how to order with it."""
         bot = self.config.bot

@@ -5,18 +5,23 @@ from __future__ import annotations
 import io
 import mimetypes
 import zipfile
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+import time_machine
 from openpyxl import Workbook, load_workbook
 from sqlmodel import select
 
 from bot.devmail.clients import Party
 from bot.buyer_orders import TEMPLATE_NAME
+from bot.jobs import JOBS
 from storage import queries
 from storage.db import session
 from storage.models import OrderStatus, PurchaseOrder
 from tests.conftest import World
+from tests.pdfgen import text_pdf
+from tests.test_intake_mail import quote_pdf
 
 
 def with_buyers(world: World, **extra: object) -> None:
@@ -188,8 +193,6 @@ def test_hostile_order_mails_create_nothing(world: World) -> None:
 
 
 def test_a_suppliers_quote_as_pdf_becomes_the_order(world: World) -> None:
-    from tests.test_intake_mail import quote_pdf
-
     with_buyers(world)
     write_to_bot(world, world.buyer, "ORDER bolts\nas quoted, please", (("AB-4711.pdf", quote_pdf("BANF-1")),))
     world.poll()
@@ -200,8 +203,6 @@ def test_a_suppliers_quote_as_pdf_becomes_the_order(world: World) -> None:
 
 
 def test_a_drawing_sent_with_the_order_goes_to_the_supplier_with_it(world: World) -> None:
-    from tests.pdfgen import text_pdf
-
     with_buyers(world)
     drawing = text_pdf(["Drawing 4711-A, bracket", "Material: steel, zinc plated"])
     write_to_bot(world, world.buyer, "ORDER bolts\n200 pcs BRK-1 Bracket as drawn at 2.40",
@@ -222,3 +223,23 @@ def test_an_attachment_we_do_not_accept_stops_the_order(world: World) -> None:
     world.poll()
     assert "setup.exe: not a" in world.buyer.wait_for("Not processed: parts of the order could not be read").text
     assert orders_of(world) == []
+
+
+def test_a_draft_order_without_send_is_brought_back_to_the_buyer(world: World) -> None:
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    with_buyers(world)
+    world.reconfigure(schedule={"remind_unprocessed_after_days": 2})
+    with time_machine.travel(start, tick=False):
+        write_to_bot(world, world.buyer, "ORDER bolts\n500 pcs BLT-M8 Hex bolt at 0.12")
+        world.poll()
+    with time_machine.travel(start + timedelta(days=1), tick=False):
+        assert JOBS["reminders"](world.app) == 0
+    with time_machine.travel(start + timedelta(days=2, hours=1), tick=False):
+        assert JOBS["reminders"](world.app) == 1
+        assert JOBS["reminders"](world.app) == 0  # once per period
+        world.poll()
+    reminder = world.buyer.wait_for(f"Reminder: your order for {world.supplier.address} is not sent yet")
+    assert "has NOT been sent" in reminder.text
+    world.buyer.reply(reminder, "SEND")
+    world.poll()
+    world.supplier.wait_for("New order from ACME GmbH")
