@@ -10,7 +10,8 @@ from enum import Enum
 from sqlmodel import Session, col, select
 
 from bot.app import App
-from bot.approval import ToleranceVerdict, StepRequest, StepView, chain_amount, plan_chain, within_tolerance
+from bot.approval import (PlannedStep, StepRequest, StepView, ToleranceVerdict, chain_amount, plan_chain,
+                          within_tolerance)
 from bot.notify import BillView, bill_view
 from parsers.records import Attachment, Line
 from storage import queries
@@ -30,23 +31,45 @@ class StepOutcome(str, Enum):
 
 def start(app: App, s: Session, order: PurchaseOrder, revision: Revision, lines: Sequence[Line], view: BillView,
           files: tuple[Attachment, ...], superseded: int | None, notes: Sequence[Comment]) -> None:
-    """A bill was submitted: approve it within tolerance, else ask the chain's first step."""
+    """A bill was submitted: approve it within tolerance, else ask the chain's first step. Tolerance
+    stands in for the buyers only: an amount that needs finance or the CFO still goes to them."""
     verdict = _tolerance(app, s, order, lines)
-    if verdict is not None and verdict.within:
+    planned = plan_chain(chain_amount(lines, app.config.approval), app.config.approval)
+    within = verdict is not None and verdict.within
+    if within and len(planned) == 1:
         return _auto(app, s, order, revision, view, files, verdict)
-    if verdict is not None:
+    if verdict is not None and not within:
         _event(app, s, order, revision, "tolerance", f"rev {revision.number} outside tolerance: "
                + "; ".join(verdict.reasons)[:1000])
-    planned = plan_chain(chain_amount(lines, app.config.approval), app.config.approval)
-    now = app.clock()
-    for step in planned:
-        s.add(ApprovalStep(revision_id=revision.id, number=step.number, name=step.name,
-                           approvers=",".join(step.approvers), requested_at=now if step.number == 1 else None,
-                           status=StepStatus.REQUESTED if step.number == 1 else StepStatus.WAITING))
-    s.flush()
-    first = planned[0]
-    request = StepRequest(1, len(planned), first.name, None, app.config.approval.amount)
+    steps = _steps(app, s, revision, planned)
+    if within:
+        return _buyers_step_within(app, s, order, revision, steps, files, view, verdict)
+    request = StepRequest(1, len(planned), planned[0].name, None, app.config.approval.amount)
     app.notifier.approval_request(s, order, view, revision.id, files, superseded, notes, request)
+
+
+def _steps(app: App, s: Session, revision: Revision, planned: Sequence[PlannedStep]) -> list[ApprovalStep]:
+    """The revision's chain, its first step asked now."""
+    now = app.clock()
+    steps = [ApprovalStep(revision_id=revision.id, number=step.number, name=step.name,
+                          approvers=",".join(step.approvers), requested_at=now if step.number == 1 else None,
+                          status=StepStatus.REQUESTED if step.number == 1 else StepStatus.WAITING)
+             for step in planned]
+    s.add_all(steps)
+    s.flush()
+    return steps
+
+
+def _buyers_step_within(app: App, s: Session, order: PurchaseOrder, revision: Revision, steps: list[ApprovalStep],
+                        files: tuple[Attachment, ...], view: BillView, verdict: ToleranceVerdict) -> None:
+    """Within tolerance, but above a step's threshold: the buyers' step needs no decision, the next one does."""
+    first, reasons = steps[0], "; ".join(verdict.reasons)[:2000]
+    first.status, first.decided_at, first.decided_by, first.note = (StepStatus.APPROVED, app.clock(), AUTO_APPROVER,
+                                                                    f"within tolerance: {reasons}")
+    _event(app, s, order, revision, "step_approved", f"rev {revision.number} step 1 of {len(steps)} "
+           f"({first.name}) approved by {AUTO_APPROVER}: {reasons}")
+    _ask(app, s, order, revision, steps[1], len(steps), files, view)
+    app.notifier.decision_recorded(s, order, revision.number, "approved", first.note, AUTO_APPROVER, None, 1)
 
 
 def _tolerance(app: App, s: Session, order: PurchaseOrder, lines: Sequence[Line]) -> ToleranceVerdict | None:

@@ -199,3 +199,19 @@ def test_reminders_go_to_the_step_now_asked(world: World) -> None:
     finance.reply(reminder, "APPROVE")  # the reminder's address is bound to the step too
     world.poll()
     world.supplier.wait_for(f"[{ref}] Bill rev 1 approved — please deliver")
+
+
+def test_within_tolerance_above_a_threshold_finance_still_decides(world: World) -> None:
+    finance = with_finance_step(world)
+    with_tolerance(world, price_up=17)
+    ref = bill_at(world, 0.14)  # within tolerance, but net 246.00 is above finance's 200
+    request = finance.wait_for(f"[{ref}] Bill rev 1 for approval — EUR 292.74 (step 2 of 2: finance)")
+    recorded = world.buyer.wait_for(f"[{ref}] Recorded: bill rev 1 approved at step 1")
+    assert "by supplierbot (within tolerance)" in recorded.text and "+16.7 %, within the 17 % allowed" in recorded.text
+    assert not [m for m in world.buyer.inbox() if "for approval" in m.subject]  # the buyers' step needed nobody
+    finance.reply(request, "APPROVE")
+    world.poll()
+    world.supplier.wait_for(f"[{ref}] Bill rev 1 approved — please deliver")
+    steps = order_json(world, ref)["revisions"][0]["steps"]
+    assert [(s["status"], s["decided_by"]) for s in steps] == [("approved", "supplierbot (within tolerance)"),
+                                                                ("approved", finance.address)]
