@@ -47,11 +47,12 @@ def build_app(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
         engine = make_engine(config.storage.database_url)
     except SchemaMismatch as exc:
         raise ConfigError(str(exc)) from None
+    files = FileStore(config.storage.data_dir)
     return App(
         config=config,
         engine=engine,
-        files=FileStore(config.storage.data_dir),
-        notifier=Notifier(config, Renderer(), clock),
+        files=files,
+        notifier=Notifier(config, Renderer(), clock, files),
         clock=clock,
         readers=Readers(config.reading),
     )

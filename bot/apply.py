@@ -34,13 +34,13 @@ from bot.workflow import (
     delivery_status,
     order_status_after,
 )
-from parsers.bill_sheet import ODS_TYPE, sheet_content_type
+from parsers.bill_sheet import sheet_content_type
 from parsers.documents import Document as ScanDocument
 from parsers.documents import safe_filename, sniff
 from parsers.intake import BillFromDocuments, LineSource
-from parsers.records import Attachment, Line, ParsedMessage
+from parsers.parts import FileAttachment
+from parsers.records import AnyAttachment, Attachment, Line, ParsedMessage
 from storage import queries
-from storage.files import sha256
 from storage.queries import LineNote
 from storage.models import (
     Claim,
@@ -77,11 +77,11 @@ class Applier:
 
     def __init__(self, app: App, s: Session, row: InboundMessage, message: ParsedMessage,
                  order: PurchaseOrder, documents: Sequence[ScanDocument] = (),
-                 originals: Sequence[Attachment] = ()) -> None:
+                 originals: Sequence[AnyAttachment] = ()) -> None:
         self.app, self.s, self.row, self.message, self.order = app, s, row, message, order
-        originals_hashes = {sha256(a.data) for a in originals}
+        originals_hashes = {a.sha256 for a in originals}
         self.originals = originals  # the supplier's own files a bill was read from
-        self.documents = [d for d in documents if sha256(d.data) not in originals_hashes]  # scans
+        self.documents = [d for d in documents if d.file.sha256 not in originals_hashes]  # scans
         self.now = app.clock()
         self.thread = Thread.of(message)
 
@@ -155,9 +155,9 @@ class Applier:
         revision.read_from, revision.reconciled = source.read_from[:2000], source.reconciled
         revision.doubts = "\n".join(source.remarks)[:10000]
         for original in self.originals:
-            kind = sniff(original.data)
+            kind = sniff(original.head())
             content_type = kind[1] if kind else _text_type(original.filename)
-            self._keep(original.data, safe_filename(original.filename), content_type, "bill_source", revision.id)
+            self._keep(original, safe_filename(original.filename), content_type, "bill_source", revision.id)
 
     def _draft_revision(self, replaces_id: int | None) -> Revision:
         if replaces_id is not None:
@@ -174,17 +174,18 @@ class Applier:
 
     def _keep_sheet(self, filename: str, revision_id: int) -> None:
         attachment = next(a for a in self.message.attachments if a.filename == filename)
-        self._keep(attachment.data, safe_filename(filename), sheet_content_type(attachment.data), "bill_sheet",
+        self._keep(attachment, safe_filename(filename), sheet_content_type(attachment.data), "bill_sheet",
                    revision_id)
 
-    def _keep(self, data: bytes, filename: str, content_type: str, kind: str, revision_id: int | None) -> Document:
+    def _keep(self, file: AnyAttachment, filename: str, content_type: str, kind: str,
+              revision_id: int | None) -> Document:
         """Stored by hash (the same bytes twice are one file); the same file twice on one order is one row."""
-        digest, _ = self.app.files.save(data, "documents", sync=False)  # the batch syncs before its commit
+        digest = self.app.files.save_file(file, "documents")  # the batch syncs before its commit
         existing = queries.document_of(self.s, self.order.id, digest, kind)
         if existing is not None:
             existing.revision_id = existing.revision_id or revision_id
             return existing
-        document = Document(sha256=digest, filename=filename, content_type=content_type, size=len(data),
+        document = Document(sha256=digest, filename=filename, content_type=content_type, size=file.size,
                             kind=kind, order_id=self.order.id, revision_id=revision_id, inbound_id=self.row.id,
                             created_at=self.now)
         self.s.add(document)
@@ -194,8 +195,8 @@ class Applier:
     def _store_scans(self, revision_id: int | None) -> None:
         """This message's scans, and scans that waited for a draft, go with the revision."""
         for scan in self.documents:
-            self._keep(scan.data, scan.filename, scan.content_type, "scan", revision_id)
-            self._event("document", f"{scan.filename} ({scan.kind}, {len(scan.data):,} bytes)", revision_id)
+            self._keep(scan.file, scan.filename, scan.content_type, "scan", revision_id)
+            self._event("document", f"{scan.filename} ({scan.kind}, {scan.size:,} bytes)", revision_id)
         if revision_id is not None:
             queries.bind_waiting_scans(self.s, self.order.id, revision_id)
 
@@ -226,23 +227,20 @@ class Applier:
         chain.start(self.app, self.s, self.order, revision, lines, view, self._files_of(revision, lines),
                     older_number, queries.notes_of(self.s, revision.id))  # tolerance, else the first step
 
-    def _files_of(self, revision: Revision, lines: Sequence[Line] | None) -> tuple[Attachment, ...]:
-        """The revision's sheet (renamed for the buyer) and its scans, to go with the approval request;
-        for a bill read from the supplier's own files, the bot's sheet of the revision and those files."""
-        sheets, originals, scans = [], [], []
+    def _files_of(self, revision: Revision, lines: Sequence[Line] | None) -> tuple[AnyAttachment, ...]:
+        """What goes with the approval request: the bot's own sheet of the revision (its numbers are
+        the ones the email shows), the supplier's file as sent (our sheet as they edited it, or their
+        own documents), and the revision's scans. Stored files stay in the file store: the email is
+        written from there."""
+        sheets: list[AnyAttachment] = []
+        sources: list[AnyAttachment] = []
+        scans: list[AnyAttachment] = []
         for document in queries.documents_of(self.s, revision_id=revision.id):
-            data = self.app.files.read(document.sha256, "documents")
-            if document.kind == "bill_sheet":
-                suffix = ".ods" if document.content_type == ODS_TYPE else ".xlsx"
-                sheets.append(Attachment(f"{self.order.ref}-bill-rev{revision.number}{suffix}",
-                                         document.content_type, data))
-            elif document.kind == "bill_source":
-                originals.append(Attachment(document.filename, document.content_type, data))
-            elif document.kind == "scan":
-                scans.append(Attachment(document.filename, document.content_type, data))
-        if originals:
-            sheets = [self._our_sheet(revision, lines)]
-        return tuple(sheets[-1:] + originals + scans)
+            found = {"bill_sheet": sheets, "bill_source": sources, "scan": scans}.get(document.kind)
+            if found is not None:
+                path = self.app.files.path_for(document.sha256, "documents")
+                found.append(FileAttachment.stored(document.filename, document.content_type, path, document.sha256))
+        return (self._our_sheet(revision, lines), *(sources or sheets[-1:]), *scans)
 
     def _our_sheet(self, revision: Revision, lines: Sequence[Line] | None) -> Attachment:
         lines = queries.revision_lines(self.s, revision.id) if lines is None else lines
@@ -303,8 +301,8 @@ class Applier:
         revision = self.s.get(Revision, decision.revision_id)
         assert revision is not None
         scan = next((d for d in self.documents if d.kind == "pdf"), self.documents[0])
-        document = self._keep(scan.data, scan.filename, scan.content_type, "invoice", revision.id)
-        facts = self.app.readers.invoice(Attachment(scan.filename, scan.content_type, scan.data))
+        document = self._keep(scan.file, scan.filename, scan.content_type, "invoice", revision.id)
+        facts = self.app.readers.invoice(scan.file)
         invoice_date = facts.invoice_date or self.now.date()
         expected = bills.totals(queries.revision_lines(self.s, revision.id)).gross
         supplier = self.s.get(Supplier, self.order.supplier_id)
@@ -330,7 +328,7 @@ class Applier:
             self._event("payment_held", invoice.hold, revision.id)
         if decision.note:
             self._note(decision.note, revision.id)
-        attachment = Attachment(scan.filename, scan.content_type, scan.data)
+        attachment = replace(scan.file, filename=scan.filename, content_type=scan.content_type)
         self.app.notifier.invoice_received(self.s, self.order, invoice, revision.number, attachment, self.thread)
         return self._applied("invoiced" + (" (total mismatch flagged)" if invoice.mismatch else ""))
 
@@ -435,8 +433,8 @@ class Applier:
         return self._applied(f"claim ({decision.kind})")
 
     def _keep_documents(self, kind: str) -> None:
-        for document in (*self.documents, *(ScanDocument(a.filename, a.content_type, "", a.data) for a in self.originals)):
-            self._keep(document.data, document.filename, document.content_type, kind, None)
+        for document in (*self.documents, *(ScanDocument(a.filename, a.content_type, "", a) for a in self.originals)):
+            self._keep(document.file, document.filename, document.content_type, kind, None)
 
     # --- comments ------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from parsers.documents import Document, DocumentLimits, Refused, sort_attachment
 from parsers.records import Attachment, Line, ParsedMessage
 from parsers.reply import Command, CommandKind
 from storage import queries
-from storage.files import sha256
 from storage.models import InboundMessage, InboundStatus, OrderStatus, Supplier
 
 TEMPLATE_NAME = "order-sheet.xlsx"
@@ -93,8 +92,8 @@ def _lines(app: App, given: BillInput, request: OrderRequest) -> tuple[tuple[Lin
 
 def _documents(app: App, message: ParsedMessage, given: BillInput) -> tuple[list[Document], list[Refused]]:
     """The other attachments (a drawing, a specification): for the supplier, with the order."""
-    taken = {sha256(a.data) for a in given.originals}
-    rest = [a for a in message.attachments if a.filename not in given.not_documents and sha256(a.data) not in taken]
+    taken = {a.sha256 for a in given.originals}
+    rest = [a for a in message.attachments if a.filename not in given.not_documents and a.sha256 not in taken]
     limits = app.config.limits
     return sort_attachments(rest, DocumentLimits(limits.max_attachment_mb << 20, limits.max_attachments_mb << 20,
                                                  limits.max_attachments))

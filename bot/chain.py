@@ -13,14 +13,14 @@ from bot.app import App
 from bot.approval import (PlannedStep, StepRequest, StepView, ToleranceVerdict, chain_amount, plan_chain,
                           within_tolerance)
 from bot.notify import BillView, bill_view
-from parsers.records import Attachment, Line
+from parsers.records import AnyAttachment, Line
 from storage import queries
 from storage.db import session
 from storage.models import (ApprovalStep, Comment, OrderStatus, PurchaseOrder, Revision, RevisionStatus, StepStatus,
                             Supplier)
 
 AUTO_APPROVER = "supplierbot (within tolerance)"
-Files = Callable[[], tuple[Attachment, ...]]
+Files = Callable[[], tuple[AnyAttachment, ...]]
 
 
 class StepOutcome(str, Enum):
@@ -30,7 +30,7 @@ class StepOutcome(str, Enum):
 
 
 def start(app: App, s: Session, order: PurchaseOrder, revision: Revision, lines: Sequence[Line], view: BillView,
-          files: tuple[Attachment, ...], superseded: int | None, notes: Sequence[Comment]) -> None:
+          files: tuple[AnyAttachment, ...], superseded: int | None, notes: Sequence[Comment]) -> None:
     """A bill was submitted: approve it within tolerance, else ask the chain's first step. Tolerance
     stands in for the buyers only: an amount that needs finance or the CFO still goes to them."""
     verdict = _tolerance(app, s, order, lines)
@@ -61,7 +61,7 @@ def _steps(app: App, s: Session, revision: Revision, planned: Sequence[PlannedSt
 
 
 def _buyers_step_within(app: App, s: Session, order: PurchaseOrder, revision: Revision, steps: list[ApprovalStep],
-                        files: tuple[Attachment, ...], view: BillView, verdict: ToleranceVerdict) -> None:
+                        files: tuple[AnyAttachment, ...], view: BillView, verdict: ToleranceVerdict) -> None:
     """Within tolerance, but above a step's threshold: the buyers' step needs no decision, the next one does."""
     first, reasons = steps[0], "; ".join(verdict.reasons)[:2000]
     first.status, first.decided_at, first.decided_by, first.note = (StepStatus.APPROVED, app.clock(), AUTO_APPROVER,
@@ -79,7 +79,7 @@ def _tolerance(app: App, s: Session, order: PurchaseOrder, lines: Sequence[Line]
 
 
 def _auto(app: App, s: Session, order: PurchaseOrder, revision: Revision, view: BillView,
-          files: tuple[Attachment, ...], verdict: ToleranceVerdict) -> None:
+          files: tuple[AnyAttachment, ...], verdict: ToleranceVerdict) -> None:
     window = timedelta(hours=app.config.tolerance.window_hours)
     revision.auto_approval = "; ".join(verdict.reasons)[:4000]
     until = app.clock() + window
@@ -154,7 +154,7 @@ def decide_step(app: App, s: Session, order: PurchaseOrder, revision: Revision, 
 
 
 def _ask(app: App, s: Session, order: PurchaseOrder, revision: Revision, step: ApprovalStep, of: int,
-         files: tuple[Attachment, ...], view: BillView) -> None:
+         files: tuple[AnyAttachment, ...], view: BillView) -> None:
     step.status, step.requested_at = StepStatus.REQUESTED, app.clock()
     rule = next((r for r in app.config.approval.steps if r.name == step.name), None)
     request = StepRequest(step.number, of, step.name, rule.above if rule else None, app.config.approval.amount)

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bot.languages import LANGUAGES, UnknownLanguage
+from bot.languages import checked as checked_language
 from bot.app import App, build_app
 from bot.config import ConfigError, load_config
 from bot.jobs import JOBS
@@ -133,16 +135,19 @@ def order() -> None:
 @click.option("--currency", default=None, help="Default: the supplier's contract currency, else EUR.")
 @click.option("--ref", default=None, help="Reference like PO-2026-0042 (default: the next number).")
 @click.option("--delivery", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Requested delivery date.")
+@click.option("--deliver-to", default="", help='Delivery address, shown to the supplier; "\\n" or "," between lines.')
+@click.option("--buyer-ref", default="", help="The buyer's own reference (cost centre, project), shown to the supplier.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def order_create(ctx: click.Context, supplier: str, buyers: tuple[str, ...], lines_file: Path, currency: str | None,
-                 ref: str | None, delivery, as_json: bool) -> None:
+                 ref: str | None, delivery, deliver_to: str, buyer_ref: str, as_json: bool) -> None:
     """Create an order and queue the new-order email to the supplier."""
     app = _app(ctx)
     try:
         lines = read_order_lines(lines_file.read_bytes(), lines_file.name)
         new = NewOrder(supplier.strip().lower(), tuple(b.strip().lower() for b in buyers), lines,
-                       currency, ref, delivery.date() if delivery else None)
+                       currency, ref, delivery.date() if delivery else None,
+                       deliver_to.replace("\\n", "\n").strip(), buyer_ref.strip())
         created = create_order(app, new)
     except SheetInvalid as exc:
         raise click.ClickException(f"{lines_file}: " + "; ".join(str(p) for p in exc.problems)) from None
@@ -202,11 +207,17 @@ def supplier() -> None:
 @click.option("--domain", default=None, help="Every address @DOMAIN acts for the supplier ('' to stop).")
 @click.option("--terms", default=None, help='Payment terms: "net 30", "net 60 EOM", "2/10 net 30".')
 @click.option("--currency", default=None, help="The contract's currency; new orders use it by default.")
+@click.option("--language", default=None,
+              help=f"Their emails' language: {', '.join(LANGUAGES)} ('' = the company's, [bot] language).")
 @click.pass_context
 def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tuple[str, ...],
-                 domain: str | None, terms: str | None, currency: str | None) -> None:
+                 domain: str | None, terms: str | None, currency: str | None, language: str | None) -> None:
     """Create or change a supplier; prints what it now is."""
     app = _app(ctx)
+    try:
+        language = None if language is None else (checked_language(language) if language.strip() else "")
+    except UnknownLanguage as exc:
+        raise click.ClickException(str(exc)) from None
     with session(app.engine) as s:
         found = queries.supplier_for(s, email)
         if terms is not None:
@@ -222,6 +233,8 @@ def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tu
             if len(currency) != 3 or not currency.isalpha():
                 raise click.ClickException(f"currency must be a 3-letter code like EUR, got {currency!r}")
             found.currency = currency.upper()
+        if language is not None:
+            found.language = language
         for address in addresses:
             if "@" not in address:
                 raise click.ClickException(f"not an email address: {address!r}")
@@ -229,7 +242,7 @@ def supplier_set(ctx: click.Context, email: str, name: str | None, addresses: tu
                 s.add(SupplierAddress(supplier_id=found.id, email=address.strip().lower()))
         s.commit()
         data = {"email": found.email, "name": found.name, "domain": found.domain, "terms": found.terms,
-                "currency": found.currency,
+                "currency": found.currency, "language": found.language or f"{app.config.bot.language} (the company's)",
                 "addresses": queries.supplier_addresses(s, found.id)}
     click.echo(json.dumps(data, indent=2))
 

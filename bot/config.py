@@ -16,6 +16,7 @@ from bot.mailconfig import oauth_keeper, server_login
 from bot.tls import TlsSettings
 from parsers.intake.ocr import OcrLimits
 from parsers.intake.pdf import PdfLimits
+from bot.languages import DEFAULT_LANGUAGE, LANGUAGES
 from parsers.reply import DEFAULT_KEYWORDS, CommandKind
 
 _REQUIRED = object()
@@ -30,6 +31,7 @@ class ConfigError(Exception):
 class BotSettings:
     address: str
     customer_name: str
+    language: str = "en"  # the company's: the buyers' emails, and a supplier's without a language of their own
     reply_separator: str = "+"
     poll_interval_seconds: int = 60
     order_prefix: str = "PO"
@@ -252,6 +254,7 @@ def _bot(s: _Section) -> BotSettings:
     return BotSettings(
         address=address.lower(),
         customer_name=s.text("customer_name"),
+        language=s.choice("language", DEFAULT_LANGUAGE, tuple(LANGUAGES)),
         reply_separator=s.choice("reply_separator", "+", ("+", "-", "=")),
         poll_interval_seconds=s.integer("poll_interval_seconds", 60, 1, 86400),
         order_prefix=s.text("order_prefix", "PO"),

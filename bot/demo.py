@@ -14,6 +14,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlmodel import select
+
 from bot.app import build_app
 from bot.config import load_config
 from bot.devmail import BOT_HOST, OAUTH_DOMAIN, PASSWORD, LocalMailServer
@@ -26,6 +28,7 @@ from bot.views import order_detail, order_text
 from parsers.order_lines import read_order_lines
 from storage import queries
 from storage.db import session
+from storage.models import InboundMessage, OutboxMessage
 
 SAMPLE_LINES = """sku,description,quantity,unit,unit price,tax rate
 BLT-M8,Hex bolt M8x40 zinc,500,pcs,0.12,19
@@ -161,6 +164,7 @@ def _round_trip(workdir: Path, config_path: Path, server: LocalMailServer, say: 
     _poll(app, say)
     saved.keep(supplier.wait_for("approved — please deliver"), "supplier")
     second = _their_own_pdf(app, supplier, buyer, saved, say)
+    _keep_every_email(app, workdir / "mail", say)
     _finish(app, second, workdir, say, brief=True)
     _finish(app, ref, workdir, say)
 
@@ -220,15 +224,34 @@ def _poll(app, say: Callable[[str], None]) -> None:
 
 
 class _Saver:
+    """Narrates what each party received; the files are written at the end by _keep_every_email."""
+
     def __init__(self, folder: Path, say: Callable[[str], None]) -> None:
-        self.folder, self.say, self.count = folder, say, 0
+        self.folder, self.say = folder, say
 
     def keep(self, received: Received, who: str) -> Received:
-        self.count += 1
-        path = self.folder / f"{self.count:02d}-to-{who}.eml"
-        path.write_bytes(received.raw)
-        self.say(f"   {who} received: {received.subject}   ({path})")
+        self.say(f"   {who} received: {received.subject}")
         return received
+
+
+def _keep_every_email(app, folder: Path, say: Callable[[str], None]) -> int:
+    """Every email of the exchange, in the order it happened: each one the bot sent (its outbox,
+    the bytes as sent) and each reply it read (the raw message of its ledger)."""
+    with session(app.engine) as s:
+        sent = [(row.created_at, "to", row.recipients, row.purpose, row.raw)
+                for row in s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()]
+        read = [(row.received_at, "from", row.sender, row.disposition or "reply", app.files.read(row.sha256, "raw"))
+                for row in s.exec(select(InboundMessage).order_by(InboundMessage.id)).all()]
+    mails = sorted(sent + read, key=lambda mail: mail[0])
+    for number, (_, direction, who, what, raw) in enumerate(mails, 1):
+        name = f"{number:02d}-{direction}-{who.split('@')[0].split(',')[0]}-{_slug(what)}.eml"
+        (folder / name).write_bytes(raw)
+    say(f"\nKept {len(mails)} emails in {folder}: {len(sent)} the bot sent, {len(read)} replies it read")
+    return len(mails)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:40] or "mail"
 
 
 def _finish(app, ref: str, workdir: Path, say: Callable[[str], None], brief: bool = False) -> None:

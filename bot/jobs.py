@@ -62,7 +62,7 @@ def _digest_items(app: App, s: Session, supplier: Supplier) -> list[DigestItem]:
                     .order_by(col(PurchaseOrder.created_at))).all()
     return [DigestItem(order.ref, DIGEST_STATES[order.status], order.created_at.date(),
                        reply_address(app.config.bot.address, queries.latest_supplier_token(s, order.id) or "",
-                                     app.config.bot.reply_separator))
+                                     app.config.bot.reply_separator), order.status.value)
             for order in orders]
 
 

@@ -1,6 +1,7 @@
 """IMAP adapter: read new messages by UID without touching flags (BODY.PEEK, read-only select)."""
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -11,9 +12,13 @@ from imapclient import DELETED, IMAPClient
 
 from bot.config import ServerSettings
 from bot.login import LoginFailed, connect_imap, imap_login
+from storage.files import FileStore, RawMessage
 
 FETCH_BATCH = 100
-FETCH_BATCH_BYTES = 20 * 1024 * 1024
+FETCH_BATCH_BYTES = 8 * 1024 * 1024
+#: a larger message is fetched alone, this many bytes at a time (BODY.PEEK[]<offset.length>),
+#: straight to its file: the bot never holds a large message whole
+FETCH_PIECE = 1024 * 1024
 IDLE_CHECK_SECONDS = 1.0  # a batch of big messages is fetched in smaller pieces
 #: an IDLE connection that lived this long was healthy: after it drops, reconnect at once again
 STABLE_SECONDS = 60.0
@@ -95,14 +100,44 @@ class ImapMailbox:
         # "N:*" always matches the highest UID, even below N: filter it out.
         return sorted(uid for uid in self.client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
 
-    def fetch_batches(self, uids: list[int]) -> Iterator[list[tuple[int, bytes]]]:
-        """(uid, raw) in UID order, batched by count and by size, so memory stays bounded."""
+    def fetch_batches(self, uids: list[int], files: FileStore) -> Iterator[list[tuple[int, RawMessage]]]:
+        """(uid, the message stored on disk) in UID order, batched by count and by size. Small
+        messages come several to a command; a large one alone, in pieces, straight to its file."""
         assert self.client is not None
-        for batch in self._plan(uids):
+        for batch, large in self._plan(uids):
+            if large:
+                stored = self._fetch_in_pieces(batch[0], files)
+                yield [(batch[0], stored)] if stored is not None else []
+                continue
             data = self.client.fetch(batch, ["BODY.PEEK[]"])
-            yield [(uid, bytes(data[uid][b"BODY[]"])) for uid in batch if b"BODY[]" in data.get(uid, {})]
+            yield [(uid, files.save_raw(bytes(data[uid][b"BODY[]"])))
+                   for uid in batch if b"BODY[]" in data.get(uid, {})]
 
-    def _plan(self, uids: list[int]) -> Iterator[list[int]]:
+    def _fetch_in_pieces(self, uid: int, files: FileStore) -> RawMessage | None:
+        """The message's bytes as the server holds them, hashed as they are written; None when it is gone."""
+        pieces = self._pieces(uid)
+        first = next(pieces, None)
+        if first is None:
+            return None
+        digest, path, size = files.save_chunks(itertools.chain([first], pieces), "raw", sync=False)
+        return RawMessage(digest, path, size)
+
+    def _pieces(self, uid: int) -> Iterator[bytes]:
+        assert self.client is not None
+        offset = 0
+        while True:
+            answer = self.client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_PIECE}>"]).get(uid, {})
+            piece = next((bytes(v or b"") for k, v in answer.items() if k.startswith(b"BODY[")), None)
+            if piece is None or (not piece and offset == 0):
+                return  # expunged meanwhile
+            if piece:
+                yield piece
+            if len(piece) < FETCH_PIECE:
+                return
+            offset += len(piece)
+
+    def _plan(self, uids: list[int]) -> Iterator[tuple[list[int], bool]]:
+        """Batches of UIDs, and whether the batch is one large message."""
         assert self.client is not None
         for start in range(0, len(uids), FETCH_BATCH):
             chunk = uids[start:start + FETCH_BATCH]
@@ -111,13 +146,16 @@ class ImapMailbox:
             total = 0
             for uid in chunk:
                 size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
-                if batch and total + size > FETCH_BATCH_BYTES:
-                    yield batch
+                if batch and (size > FETCH_PIECE or total + size > FETCH_BATCH_BYTES):
+                    yield batch, False
                     batch, total = [], 0
+                if size > FETCH_PIECE:
+                    yield [uid], True
+                    continue
                 batch.append(uid)
                 total += size
             if batch:
-                yield batch
+                yield batch, False
 
     def folder_name(self, name: str) -> str:
         """`name` as the server spells it (NAMESPACE, or LIST "" "" where it has none)."""

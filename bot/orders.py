@@ -7,7 +7,8 @@ from datetime import date
 
 from bot.app import App
 from parsers.documents import Document as ScanDocument
-from parsers.records import Attachment, Line
+from parsers.parts import FileAttachment
+from parsers.records import Line
 from storage import queries
 from storage.db import session
 from sqlmodel import Session
@@ -29,8 +30,8 @@ class NewOrder:
     currency: str | None = None  # None: the supplier's contract currency, else EUR
     ref: str | None = None
     requested_delivery: date | None = None
-    deliver_to: str = ""
-    buyer_ref: str = ""  # the buyer's own reference
+    deliver_to: str = ""  # the delivery address, lines separated by newlines
+    buyer_ref: str = ""  # the buyer's own reference (cost centre, project)
 
 
 def create_order(app: App, new: NewOrder) -> str:
@@ -86,17 +87,17 @@ def _valid_ref(ref: str) -> bool:
     return 3 <= len(ref) <= 40 and ref.upper().startswith("PO-") and all(c.isalnum() or c == "-" for c in ref)
 
 
-
 def keep_order_documents(app: App, s: Session, order_id: int, documents: Sequence[ScanDocument],
                          inbound_id: int | None) -> None:
     """A buyer's drawings and specifications, kept by hash, to go to the supplier with the order."""
     for document in documents:
-        digest, _ = app.files.save(document.data, "documents", sync=False)  # synced before the batch commits
+        digest = app.files.save_file(document.file, "documents")  # streamed; synced before the batch commits
         s.add(Document(sha256=digest, filename=document.filename, content_type=document.content_type,
-                       size=len(document.data), kind=ORDER_DOCUMENT, order_id=order_id, inbound_id=inbound_id,
+                       size=document.size, kind=ORDER_DOCUMENT, order_id=order_id, inbound_id=inbound_id,
                        created_at=app.clock()))
 
 
-def order_documents(app: App, s: Session, order_id: int) -> tuple[Attachment, ...]:
-    return tuple(Attachment(d.filename, d.content_type, app.files.read(d.sha256, "documents"))
+def order_documents(app: App, s: Session, order_id: int) -> tuple[FileAttachment, ...]:
+    """The buyer's files for the supplier, left in the file store: the email is written from there."""
+    return tuple(FileAttachment.stored(d.filename, d.content_type, app.files.path_for(d.sha256, "documents"), d.sha256)
                  for d in queries.documents_of(s, order_id=order_id) if d.kind == ORDER_DOCUMENT)

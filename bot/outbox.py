@@ -26,6 +26,7 @@ from bot.config import ServerSettings
 from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_client, smtp_login
 from bot.mailbox import MailboxError, find_copies
 from bot.sendlog import SENDING, SENT, UNKNOWN, Mark, SendLog
+from bot.smtpfile import sendmail_file
 from bot.pipeline import backoff
 from storage import queries
 from storage.db import session
@@ -240,10 +241,13 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: st
     if found is None:
         return True
     recipients, raw, message_id = found
+    spilled = app.files.spilled(raw)
+    if spilled is not None and not spilled.exists():  # nothing to send: the operator must see it, not a retry loop
+        report.failed += _record(app, outbox_id, FileNotFoundError(f"the email's file {spilled} is missing"), True)
+        return True
     await asyncio.to_thread(sendlog.sending, outbox_id, message_id, owner, app.clock())
     try:
-        refused, _ = await smtp.sendmail(app.config.bot.address,
-                                         _with_copy(recipients.split(","), app.config.bot.address), raw)
+        refused = await _sendmail(app, smtp, _with_copy(recipients.split(","), app.config.bot.address), raw)
         _check_delivered(recipients.split(","), refused)
     except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
         sendlog.forget([outbox_id])  # the server answered: not sent
@@ -279,6 +283,15 @@ def next_retry(app: App, report: SendReport, failures: int) -> datetime | None:
     if report.error:
         due.append(app.clock() + backoff(failures))
     return min((d for d in due if d is not None), default=None)
+
+
+async def _sendmail(app: App, smtp: aiosmtplib.SMTP, recipients: list[str], raw: bytes) -> dict:
+    """The row's bytes, or the file they were written to (an email with large attachments)."""
+    spilled = app.files.spilled(raw)
+    if spilled is not None:
+        return await sendmail_file(smtp, app.config.bot.address, recipients, spilled)
+    refused, _ = await smtp.sendmail(app.config.bot.address, recipients, raw)
+    return refused
 
 
 def _check_delivered(recipients: list[str], refused: dict) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,11 +29,12 @@ from bot.receiving import counted_lines, quantities_from_lines
 from bot.supplier_list import wants_all
 from parsers.documents import DocumentLimits, sort_attachments
 from parsers.intake import BillFromDocuments, build_bill
-from parsers.message import MessageUnreadable, bounced_message_ids, parse_message, read_headers
-from parsers.records import Attachment, ParsedMessage
+from parsers.message import HEADER_BYTES, WHOLE_BYTES, MessageUnreadable, bounced_message_ids, parse_file, read_headers
+from parsers.records import AnyAttachment, ParsedMessage
 from parsers.reply import CommandKind, parse_command
 from storage import queries
 from storage.db import session
+from storage.files import RawMessage
 from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus
 
 log = logging.getLogger("supplierbot.pipeline")
@@ -50,12 +52,12 @@ class Source:
     uid: int
 
 
-def process(app: App, source: Source, raw: bytes) -> Outcome | None:
+def process(app: App, source: Source, raw: bytes | RawMessage) -> Outcome | None:
     """Apply one fetched message exactly once. None when it was already in the ledger."""
     return process_batch(app, [(source, raw)])[0]
 
 
-def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome | None]:
+def process_batch(app: App, fetched: Sequence[tuple[Source, bytes | RawMessage]]) -> list[Outcome | None]:
     """Apply fetched messages in few transactions (≤ TRANSACTION_SECONDS each), one savepoint each.
 
     A message's system error rolls back only its savepoint and is recorded as
@@ -63,6 +65,8 @@ def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome |
     that is neither applied nor recorded. A crash before the commit loses the
     whole batch's effects together, and the next poll applies them again.
     """
+    # a fetch streams each message to disk; bytes (tests, tools) are stored first
+    batch = [(source, raw if isinstance(raw, RawMessage) else app.files.save_raw(raw)) for source, raw in fetched]
     outcomes: list[Outcome | None] = []
     while len(outcomes) < len(batch):
         first = len(outcomes)
@@ -91,7 +95,7 @@ def process_batch(app: App, batch: list[tuple[Source, bytes]]) -> list[Outcome |
     return outcomes
 
 
-def prepare(app: App, source: Source, raw: bytes) -> None:
+def prepare(app: App, source: Source, raw: RawMessage) -> None:
     """Read the message's PDFs and scans (a bill, or the invoice) in the reader pool, outside any
     transaction; the message's own processing then finds them read."""
     bills, invoice, priced = _slow_documents(app, raw)
@@ -101,17 +105,18 @@ def prepare(app: App, source: Source, raw: bytes) -> None:
             app.readers.prepare_invoice(invoice)
 
 
-def needs_reading(app: App, raw: bytes) -> bool:
+def needs_reading(app: App, raw: RawMessage) -> bool:
     bills, invoice, _ = _slow_documents(app, raw)
     return bool(bills) or invoice is not None
 
 
-def _slow_documents(app: App, raw: bytes) -> tuple[tuple[Attachment, ...], Attachment | None, bool]:
+def _slow_documents(app: App, raw: RawMessage) -> tuple[tuple[AnyAttachment, ...], AnyAttachment | None, bool]:
     """(bill documents, the invoice document, whether the bill documents carry prices)."""
-    if len(raw) > app.config.limits.max_message_mb << 20 or not _MAYBE_DOCUMENT.search(raw):
+    if raw.size > app.config.limits.max_message_mb << 20 or (
+            raw.size <= WHOLE_BYTES and not _MAYBE_DOCUMENT.search(raw.read())):
         return (), None, True  # most replies carry no PDF or image: they are not parsed an extra time
     try:
-        message = parse_message(raw)
+        message = parse_file(str(raw.path), raw.size)
     except MessageUnreadable:
         return (), None, True
     if message.automatic or not message.attachments:
@@ -127,10 +132,10 @@ def _in_ledger(app: App, source: Source) -> bool:
         return queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid) is not None
 
 
-def _process_one(app: App, s: Session, source: Source, raw: bytes) -> Outcome | None:
+def _process_one(app: App, s: Session, source: Source, raw: RawMessage) -> Outcome | None:
     if queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid):
         return None
-    digest, _ = app.files.save(raw, "raw", sync=False)
+    digest = raw.sha256
     savepoint = s.begin_nested()
     try:
         row = _ledger_row(app, source, raw, digest)
@@ -147,15 +152,15 @@ def _process_one(app: App, s: Session, source: Source, raw: bytes) -> Outcome | 
         return _record_failure(app, s, source, raw, digest, exc)
 
 
-def _ledger_row(app: App, source: Source, raw: bytes, digest: str) -> InboundMessage:
+def _ledger_row(app: App, source: Source, raw: RawMessage, digest: str) -> InboundMessage:
     return InboundMessage(
         account=source.account, folder=source.folder, uidvalidity=source.uidvalidity, uid=source.uid,
-        sha256=digest, raw_path=str(app.files.path_for(digest, "raw")), size=len(raw),
+        sha256=digest, raw_path=str(raw.path), size=raw.size,
         status=InboundStatus.FAILED, received_at=app.clock(),
     )
 
 
-def _record_failure(app: App, s: Session, source: Source, raw: bytes, digest: str, exc: Exception) -> Outcome:
+def _record_failure(app: App, s: Session, source: Source, raw: RawMessage, digest: str, exc: Exception) -> Outcome:
     log.exception("message failed", extra={"uid": source.uid})
     row = _ledger_row(app, source, raw, digest)
     row.error, row.disposition = _describe(exc), "failed"
@@ -180,7 +185,7 @@ def retry(app: App, inbound_id: int) -> Outcome | None:
         row = s.get(InboundMessage, inbound_id)
         if row is None or row.status is not InboundStatus.FAILED:
             return None
-        raw = app.files.read(row.sha256, "raw")
+        raw = app.files.raw(row.sha256)
         try:
             outcome = handle(app, s, row, raw)
             row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
@@ -217,12 +222,12 @@ def retry_due(app: App) -> list[Outcome | None]:
     return [retry(app, inbound_id) for inbound_id in due]
 
 
-def handle(app: App, s: Session, row: InboundMessage, raw: bytes, released: bool = False) -> Outcome:
+def handle(app: App, s: Session, row: InboundMessage, raw: RawMessage, released: bool = False) -> Outcome:
     limit = app.config.limits.max_message_mb
-    if len(raw) > limit << 20:  # never parse the body: answered from the headers alone
-        return _unreadable(app, s, raw, errors.MessageTooLarge(len(raw) >> 20, limit))
+    if raw.size > limit << 20:  # never parse the body: answered from the headers alone
+        return _unreadable(app, s, raw, errors.MessageTooLarge(raw.size >> 20, limit))
     try:
-        message = parse_message(raw)
+        message = parse_file(str(raw.path), raw.size)
     except MessageUnreadable as exc:
         cause = type(exc.__cause__).__name__ if exc.__cause__ else ""
         return _unreadable(app, s, raw, errors.UnreadableMessage(detail=str(exc)), cause)
@@ -237,9 +242,10 @@ def handle(app: App, s: Session, row: InboundMessage, raw: bytes, released: bool
     return _route(app, s, row, message, released)
 
 
-def _note_bounce(app: App, s: Session, row: InboundMessage, raw: bytes) -> str:
-    """A returned copy of one of our emails: mark that outbox row bounced and tell the operator."""
-    bounced = queries.outbox_by_message_ids(s, bounced_message_ids(raw))
+def _note_bounce(app: App, s: Session, row: InboundMessage, raw: RawMessage) -> str:
+    """A returned copy of one of our emails: mark that outbox row bounced and tell the operator.
+    (A report names the original near its start: a large one is read only that far.)"""
+    bounced = queries.outbox_by_message_ids(s, bounced_message_ids(raw.head(WHOLE_BYTES)))
     for sent in bounced:
         sent.status = OutboxStatus.BOUNCED
         sent.last_error = f"bounced: inbound #{row.id} from {row.sender}"
@@ -357,7 +363,7 @@ def release(app: App, inbound_id: int) -> Outcome | None:
         row = s.get(InboundMessage, inbound_id)
         if row is None or row.status is not InboundStatus.HELD:
             return None
-        outcome = handle(app, s, row, app.files.read(row.sha256, "raw"), released=True)
+        outcome = handle(app, s, row, app.files.raw(row.sha256), released=True)
         row.status, row.disposition = outcome.status, f"released by operator: {outcome.disposition}"
         s.commit()
         return outcome
@@ -388,10 +394,10 @@ def _refuse(app: App, s: Session, row: InboundMessage, message: ParsedMessage,
                    order.id if order else None)
 
 
-def _unreadable(app: App, s: Session, raw: bytes, error: errors.UserError, cause: str = "") -> Outcome:
+def _unreadable(app: App, s: Session, raw: RawMessage, error: errors.UserError, cause: str = "") -> Outcome:
     """Answer what we cannot read, if it names a person to answer (and is not a robot's), under
     the order its headers name (reply address, thread, subject tag): the body is never parsed."""
-    stub = read_headers(raw)
+    stub = read_headers(raw.head(HEADER_BYTES))
     note = f" ({cause})" if cause else ""
     if not stub.sender or stub.automatic or stub.sender == app.config.bot.address:
         return Outcome(InboundStatus.IGNORED, f"not answered: {error.summary}{note}")

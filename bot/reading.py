@@ -28,9 +28,9 @@ from parsers.intake.ocr import available as ocr_available
 from parsers.intake.pdf import PdfLimits
 from parsers.documents import sniff
 from parsers.invoice import NOTHING, InvoiceFacts, read_invoice
-from parsers.records import Attachment, BillSheet, Problem
+from parsers.parts import FileAttachment, FilePart
+from parsers.records import AnyAttachment, BillSheet, Problem
 from parsers.reply import CommandKind
-from storage.files import sha256
 
 log = logging.getLogger("supplierbot.reading")
 SHEET_TYPES = ("spreadsheetml", "ms-excel", "officedocument.spreadsheet", "opendocument.spreadsheet")
@@ -38,9 +38,9 @@ SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 READER_MEMORY = 2 << 30  # address space of a reader process (pdfium and tesseract included)
 
 
-def invoice_file(attachments: Sequence[Attachment]) -> Attachment | None:
+def invoice_file(attachments: Sequence[AnyAttachment]) -> AnyAttachment | None:
     """The document INVOICE is read from: the first PDF, else the first image."""
-    found = [(sniff(a.data) or ("", ""))[0] for a in attachments]
+    found = [(sniff(a.head()) or ("", ""))[0] for a in attachments]
     pdfs = [a for a, kind in zip(attachments, found) if kind == "pdf"]
     images = [a for a, kind in zip(attachments, found) if kind in ("jpeg", "png", "tiff")]
     return (pdfs + images)[0] if pdfs or images else None
@@ -50,29 +50,29 @@ def invoice_file(attachments: Sequence[Attachment]) -> Attachment | None:
 class BillFiles:
     """The attachments that may be the bill, sorted by how they are read."""
 
-    sheets: tuple[Attachment, ...]  # workbooks and CSV: read at once, in the bot's process
-    documents: tuple[Attachment, ...]  # PDFs and images: read in the pool, only when no sheet came
+    sheets: tuple[AnyAttachment, ...]  # workbooks and CSV: read at once, in the bot's process
+    documents: tuple[AnyAttachment, ...]  # PDFs and images: read in the pool, only when no sheet came
 
     @property
-    def slow(self) -> tuple[Attachment, ...]:
+    def slow(self) -> tuple[AnyAttachment, ...]:
         return () if self.sheets else self.documents
 
 
-def bill_files(attachments: Sequence[Attachment], command: CommandKind) -> BillFiles:
+def bill_files(attachments: Sequence[AnyAttachment], command: CommandKind) -> BillFiles:
     """Sheets and CSVs are always bills; PDFs and images only without a sheet and not as INVOICE."""
-    sheets = tuple(a for a in attachments if looks_like_sheet(a) or document_family(a.data, a.filename) == "csv")
+    sheets = tuple(a for a in attachments if looks_like_sheet(a) or document_family(a.head(), a.filename) == "csv")
     readable = ("pdf", "image") if ocr_available() else ("pdf",)  # without OCR, images stay scans
     documents = () if command is CommandKind.INVOICE else tuple(
-        a for a in attachments if document_family(a.data, a.filename) in readable)
+        a for a in attachments if document_family(a.head(), a.filename) in readable)
     return BillFiles(sheets, documents)
 
 
-def looks_like_sheet(attachment: Attachment) -> bool:
+def looks_like_sheet(attachment: AnyAttachment) -> bool:
     name = attachment.filename.lower()
     return name.endswith(SHEET_SUFFIXES) or any(t in attachment.content_type for t in SHEET_TYPES)
 
 
-def read_own_sheet(attachment: Attachment) -> BillSheet | None:
+def read_own_sheet(attachment: AnyAttachment) -> BillSheet | None:
     """The bot's own sheet (it carries the hidden order reference) read strictly; None for others.
     SheetInvalid when it is ours and has problems: the supplier is told exactly where."""
     if not _is_ours(attachment):
@@ -80,7 +80,7 @@ def read_own_sheet(attachment: Attachment) -> BillSheet | None:
     return read_bill_sheet(attachment.data, attachment.filename)
 
 
-def _is_ours(attachment: Attachment) -> bool:
+def _is_ours(attachment: AnyAttachment) -> bool:
     return f'"{REF_SHEET}"'.encode() in _sheet_list(attachment.data)
 
 
@@ -108,43 +108,44 @@ class Readers:
         self._done: dict[tuple[str, str], Read | InvoiceFacts] = {}
         self._lock = threading.Lock()  # the poll and a scheduled retry may read at the same time
 
-    def prepare(self, attachments: Sequence[Attachment], priced: bool = True) -> None:
+    def prepare(self, attachments: Sequence[AnyAttachment], priced: bool = True) -> None:
         """Read these now (outside any transaction), in order, as one job: a bill over two
         photos needs the first photo's header to read the second. `read` answers from what was kept.
         `priced=False`: delivery notes (quantities, no prices)."""
         kind = "bill" if priced else "count"
-        todo = [a for a in attachments if (kind, sha256(a.data)) not in self._done]
+        todo = [a for a in attachments if (kind, a.sha256) not in self._done]
         if todo:
             for attachment, result in zip(todo, self._run(_read_priced if priced else _read_counted, todo)):
-                self._done[kind, sha256(attachment.data)] = result
+                self._done[kind, attachment.sha256] = result
 
-    def read(self, attachment: Attachment, priced: bool = True) -> Read:
-        key = ("bill" if priced else "count", sha256(attachment.data))
+    def read(self, attachment: AnyAttachment, priced: bool = True) -> Read:
+        key = ("bill" if priced else "count", attachment.sha256)
         if key not in self._done:
             self.prepare([attachment], priced)
         result = self._done.pop(key)
         assert not isinstance(result, InvoiceFacts)
         return result
 
-    def prepare_invoice(self, attachment: Attachment) -> None:
-        key = ("invoice", sha256(attachment.data))
+    def prepare_invoice(self, attachment: AnyAttachment) -> None:
+        key = ("invoice", attachment.sha256)
         if key not in self._done:
             result = self._run(_read_invoices, [attachment])[0]
             self._done[key] = result if isinstance(result, InvoiceFacts) else NOTHING
 
-    def invoice(self, attachment: Attachment) -> InvoiceFacts:
+    def invoice(self, attachment: AnyAttachment) -> InvoiceFacts:
         """Number, date, net, VAT and total of the invoice, read in the pool (NOTHING if unreadable)."""
         self.prepare_invoice(attachment)
-        result = self._done.pop(("invoice", sha256(attachment.data)))
+        result = self._done.pop(("invoice", attachment.sha256))
         assert isinstance(result, InvoiceFacts)
         return result
 
-    def _run(self, job_function, todo: list[Attachment]) -> list:
+    def _run(self, job_function, todo: list[AnyAttachment]) -> list:
         with self._lock:
             return self._run_locked(job_function, todo)
 
-    def _run_locked(self, job_function, todo: list[Attachment]) -> list:
-        job = [(a.data, a.filename) for a in todo]
+    def _run_locked(self, job_function, todo: list[AnyAttachment]) -> list:
+        # a file left on disk goes as its place: the reader decodes it, the bot never holds it
+        job = [(a.part if isinstance(a, FileAttachment) else a.data, a.filename) for a in todo]
         limit = self.settings.seconds_per_document * len(todo)
         try:
             future = self._executor().submit(job_function, job, self.settings.ocr, self.settings.pdf)
@@ -182,30 +183,34 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (READER_MEMORY, READER_MEMORY))
 
 
-def _read_priced(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> list[Read]:
+Job = list[tuple[bytes | FilePart, str]]
+
+
+def _read_priced(job: Job, ocr: OcrLimits, pdf: PdfLimits) -> list[Read]:
     return _read_all(job, ocr, pdf, True)
 
 
-def _read_counted(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> list[Read]:
+def _read_counted(job: Job, ocr: OcrLimits, pdf: PdfLimits) -> list[Read]:
     return _read_all(job, ocr, pdf, False)
 
 
-def _read_all(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits, priced: bool) -> list[Read]:
+def _read_all(job: Job, ocr: OcrLimits, pdf: PdfLimits, priced: bool) -> list[Read]:
     """In the pool process: each document in turn, the header carried from one photo to the next."""
     results: list[Read] = []
     carried = None
-    for data, filename in job:
-        result = _read_one(data, filename, carried, ocr, pdf, priced)
+    for source, filename in job:
+        result = _read_one(_bytes(source), filename, carried, ocr, pdf, priced)
         if isinstance(result, DocumentReading) and result.method == "ocr":
             carried = result.header or carried
         results.append(result)
     return results
 
 
-def _read_invoices(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits) -> list[InvoiceFacts]:
+def _read_invoices(job: Job, ocr: OcrLimits, pdf: PdfLimits) -> list[InvoiceFacts]:
     """In the pool process: each invoice's header facts; NOTHING where it cannot be read."""
     results = []
-    for data, _ in job:
+    for source, _ in job:
+        data = _bytes(source)
         kind = sniff(data)
         try:
             results.append(read_invoice(data, kind[0], ocr, pdf) if kind else NOTHING)
@@ -213,6 +218,11 @@ def _read_invoices(job: list[tuple[bytes, str]], ocr: OcrLimits, pdf: PdfLimits)
             log.exception("invoice reader failed")
             results.append(NOTHING)
     return results
+
+
+def _bytes(source: bytes | FilePart) -> bytes:
+    """In the pool process: the document's bytes (decoded here when the bot sent its place)."""
+    return source.read() if isinstance(source, FilePart) else source
 
 
 def _read_one(data: bytes, filename: str, carried, ocr: OcrLimits, pdf: PdfLimits, priced: bool = True) -> Read:
@@ -235,7 +245,7 @@ class BillInput:
     sheet: BillSheet | None = None  # the bot's own sheet, read strictly
     filename: str = ""  # the sheet's, or the first bill document's, name
     readings: tuple[DocumentReading, ...] = ()  # the supplier's own documents that hold lines
-    originals: tuple[Attachment, ...] = ()  # the files those readings came from
+    originals: tuple[AnyAttachment, ...] = ()  # the files those readings came from
     error: errors.UserError | None = None
     not_documents: frozenset[str] = frozenset()  # sheets and CSVs: never kept as scans
 
@@ -249,7 +259,7 @@ class BillInput:
 COUNTING = (CommandKind.DELIVERED, CommandKind.RECEIVED)  # their documents are delivery notes: no prices
 
 
-def bill_input(readers: Readers, attachments: Sequence[Attachment], command: CommandKind) -> BillInput:
+def bill_input(readers: Readers, attachments: Sequence[AnyAttachment], command: CommandKind) -> BillInput:
     files = bill_files(attachments, command)
     priced = command not in COUNTING
     if len(files.sheets) > 1:
@@ -260,7 +270,7 @@ def bill_input(readers: Readers, attachments: Sequence[Attachment], command: Com
     return _documents_input(readers, files.slow, priced)
 
 
-def _sheet_input(attachment: Attachment, priced: bool = True) -> BillInput:
+def _sheet_input(attachment: AnyAttachment, priced: bool = True) -> BillInput:
     """Our own sheet strictly, as a bill; any other sheet or CSV, and any sheet as a delivery note
     (a "Delivered" column added to ours counts), by the intake."""
     name, kept = attachment.filename, frozenset([attachment.filename])
@@ -285,7 +295,7 @@ NO_TABLE = ("no table of bill lines was found: no row names a quantity, a unit p
             "and a description or article number")
 
 
-def _documents_input(readers: Readers, documents: Sequence[Attachment], priced: bool = True) -> BillInput:
+def _documents_input(readers: Readers, documents: Sequence[AnyAttachment], priced: bool = True) -> BillInput:
     """PDFs and images: the ones with a table of lines are the bill; the others stay scans."""
     results = [(a, readers.read(a, priced)) for a in documents]
     unreadable = tuple((a.filename, str(r)) for a, r in results if isinstance(r, DocumentUnreadable))

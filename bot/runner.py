@@ -70,8 +70,11 @@ def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> 
         cursor = queries.cursor_for(s, account, folder)
     # a new UIDVALIDITY means old UIDs mean nothing: start over, the ledger drops repeats
     last = cursor.last_uid if cursor and cursor.uidvalidity == box.uidvalidity else 0
-    for batch in box.fetch_batches(box.uids_after(last)):
-        own = [uid for uid, raw in batch if is_own_copy(raw, app.config.bot.address)]
+    for batch in box.fetch_batches(box.uids_after(last), app.files):
+        own = [uid for uid, raw in batch if is_own_copy(raw.head(), app.config.bot.address)]
+        for uid, raw in batch:
+            if uid in own:  # fetched to disk like all mail, but never part of the ledger
+                raw.path.unlink(missing_ok=True)
         sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch if uid not in own]
         report.outcomes.update(_outcome_name(o) for o in process_batch(app, sources))
         if own:

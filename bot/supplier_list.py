@@ -40,6 +40,7 @@ class ListedOrder:
     currency: str
     since: date
     reply_to: str
+    status: str = ""  # the order's status, for a state worded in another language
 
 
 def wants_all(argument: str) -> bool:
@@ -56,7 +57,8 @@ def listed_orders(s: Session, supplier: Supplier, include_closed: bool, bot_addr
 
 def _listed(s: Session, order: PurchaseOrder, reply_to: str) -> ListedOrder:
     state, yours = STATES[order.status]
-    return ListedOrder(order.ref, state, yours, _amount(s, order), order.currency, order.created_at.date(), reply_to)
+    return ListedOrder(order.ref, state, yours, _amount(s, order), order.currency, order.created_at.date(), reply_to,
+                       order.status.value)
 
 
 def _amount(s: Session, order: PurchaseOrder) -> Decimal:

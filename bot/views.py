@@ -46,6 +46,7 @@ def order_detail(s: Session, order: PurchaseOrder) -> dict[str, Any]:
     data = order_summary(s, order)
     data["lines"] = [line_data(line) for line in lines]
     data["total"] = _totals(lines)["total"]
+    data["deliver_to"], data["buyer_ref"] = order.deliver_to, order.buyer_ref
     numbers = {r.id: r.number for r in queries.revisions_of(s, order.id)}
     data["revisions"] = [_revision(s, r, lines) for r in queries.revisions_of(s, order.id)]
     data["documents"] = [{"sha256": d.sha256, "filename": d.filename, "kind": d.kind,
@@ -112,7 +113,10 @@ def order_text(data: dict[str, Any], zone: ZoneInfo = UTC, delivery: date | None
     currency = data["currency"]
     out = [f"{data['ref']}  {data['status']}  supplier {data['supplier']}  buyers {', '.join(data['buyers'])}",
            f"ordered {_money(data['total'], currency)} on {local_time(data['created_at'], zone)}"
-           + (f"; delivery requested for {delivery.isoformat()}" if delivery else ""), ""]
+           + (f"; delivery requested for {delivery.isoformat()}" if delivery else "")]
+    out += [f"deliver to: {data['deliver_to']}".replace("\n", ", ")] if data.get("deliver_to") else []
+    out += [f"buyer's reference: {data['buyer_ref']}"] if data.get("buyer_ref") else []
+    out += [""]
     if data["revisions"]:
         out += [table([[r["number"], r["status"], _money(r["total"], currency), len(r["lines"]),
                         local_time(r["submitted_at"], zone), local_time(r["decided_at"], zone),

@@ -93,18 +93,45 @@ HOW_TO = ("Edit the yellow cells: change quantities and unit prices, delete line
 TOTAL_LABELS = ("Net total", "Tax", "Total")
 
 
-def write_bill_sheet(header: SheetHeader, lines: Iterable[Line]) -> bytes:
-    """The order's lines as the sheet a supplier edits, prints and previews on a phone."""
+@dataclass(frozen=True)
+class SheetWords:
+    """Every word the sheet shows, in one language. The reader finds its columns by these headers
+    (COLUMN_ALIASES) and stops at the first total label (TRAILER_WORDS), in either language."""
+
+    headers: tuple[str, ...] = HEADERS
+    labels: tuple[str, ...] = ("Bill for order", "Customer", "Supplier", "Currency", "How to")
+    how_to: str = HOW_TO
+    totals: tuple[str, ...] = TOTAL_LABELS
+    page: str = "Page &P of &N"
+
+
+SHEET_WORDS: dict[str, SheetWords] = {
+    "en": SheetWords(),
+    "de": SheetWords(
+        headers=("Artikel", "Bezeichnung", "Menge", "Einheit", "Einzelpreis", "MwSt (%)", "Gesamt"),
+        labels=("Rechnung zur Bestellung", "Kunde", "Lieferant", "Währung", "So geht es"),
+        how_to=("Ändern Sie die gelben Zellen: Mengen und Einzelpreise ändern, Positionen löschen, die Sie "
+                "nicht liefern können (oder leeren), neue Positionen in den leeren gelben Zeilen ergänzen. "
+                "Antworten Sie auf die E-Mail mit dieser Datei im Anhang, und SENDEN zum Einreichen."),
+        totals=("Summe netto", "MwSt.", "Gesamt"),
+        page="Seite &P von &N"),
+}
+
+
+def write_bill_sheet(header: SheetHeader, lines: Iterable[Line], language: str = "en") -> bytes:
+    """The order's lines as the sheet a supplier edits, prints and previews on a phone, in their
+    language (numbers are numbers: Excel and LibreOffice show them in the reader's own locale)."""
+    words = SHEET_WORDS.get(language, SHEET_WORDS["en"])
     lines = list(lines)
     out = io.BytesIO()
     workbook = xlsxwriter.Workbook(out, {"in_memory": True})
     styles = _Styles(workbook)
     sheet = workbook.add_worksheet(BILL_SHEET)
     widths = _column_widths(lines)
-    _write_header_block(sheet, styles, header)
-    _write_lines(sheet, styles, lines)
-    last = _write_totals(sheet, styles, lines)
-    _set_up_page(sheet, header, widths, last)
+    _write_header_block(sheet, styles, header, words)
+    _write_lines(sheet, styles, lines, words)
+    last = _write_totals(sheet, styles, lines, words)
+    _set_up_page(sheet, header, widths, last, words)
     sheet.protect("", {"insert_rows": True, "delete_rows": True, "format_columns": True})
     hidden = workbook.add_worksheet(REF_SHEET)
     hidden.write_string(0, 0, "order_ref")
@@ -136,20 +163,19 @@ class _Styles:
         return self(locked=False, bg_color=EDITABLE_FILL, border=1, border_color=GRID, **properties)
 
 
-def _write_header_block(sheet: Worksheet, styles: _Styles, header: SheetHeader) -> None:
-    rows = [("Bill for order", header.ref), ("Customer", header.customer),
-            ("Supplier", header.supplier), ("Currency", header.currency)]
-    for row, (label, value) in enumerate(rows):
+def _write_header_block(sheet: Worksheet, styles: _Styles, header: SheetHeader, words: SheetWords) -> None:
+    values = (header.ref, header.customer, header.supplier, header.currency)
+    for row, (label, value) in enumerate(zip(words.labels, values)):
         sheet.write_string(row, 0, label, styles(bold=True))
         _text(sheet, styles, row, 1, value, styles(bold=True, font_size=13) if row == 0 else styles())
-    sheet.write_string(4, 0, "How to", styles(bold=True, valign="top"))
-    sheet.merge_range(4, 1, 4, len(HEADERS) - 1, HOW_TO, styles(text_wrap=True, valign="top"))
+    sheet.write_string(4, 0, words.labels[4], styles(bold=True, valign="top"))
+    sheet.merge_range(4, 1, 4, len(HEADERS) - 1, words.how_to, styles(text_wrap=True, valign="top"))
     sheet.set_row(4, 45)
 
 
-def _write_lines(sheet: Worksheet, styles: _Styles, lines: list[Line]) -> None:
+def _write_lines(sheet: Worksheet, styles: _Styles, lines: list[Line], words: SheetWords) -> None:
     heading = styles(bold=True, bg_color="#DDEBF7", align="center", border=1, border_color=GRID)
-    for column, title in enumerate(HEADERS):
+    for column, title in enumerate(words.headers):
         sheet.write_string(HEADER_ROW - 1, column, title, heading)
     for row in range(FIRST_LINE_ROW - 1, FIRST_LINE_ROW - 1 + len(lines) + SPARE_ROWS):
         line = lines[row - FIRST_LINE_ROW + 1] if row - FIRST_LINE_ROW + 1 < len(lines) else None
@@ -177,7 +203,7 @@ def _write_line_row(sheet: Worksheet, styles: _Styles, row: int, line: Line | No
                         float(_line_amount(line)) if line else "")
 
 
-def _write_totals(sheet: Worksheet, styles: _Styles, lines: list[Line]) -> int:
+def _write_totals(sheet: Worksheet, styles: _Styles, lines: list[Line], words: SheetWords) -> int:
     """Net, tax and total under the line totals; returns the last row written (0-based).
     The first label sits in column A so that a reader stops at it (it starts with "net total")."""
     first, end = FIRST_LINE_ROW, FIRST_LINE_ROW + len(lines) + SPARE_ROWS - 1  # 1-based, as formulas say
@@ -189,8 +215,8 @@ def _write_totals(sheet: Worksheet, styles: _Styles, lines: list[Line]) -> int:
         (f"=SUMPRODUCT(ROUND(ROUND({q}*{p},2)*{t}/100,2))", tax),
         (f"=G{top + 1}+G{top + 2}", net + tax),
     )
-    for offset, (label, (formula, value)) in enumerate(zip(TOTAL_LABELS, formulas)):
-        bold = label == "Total"
+    for offset, (label, (formula, value)) in enumerate(zip(words.totals, formulas)):
+        bold = offset == len(formulas) - 1
         sheet.merge_range(top + offset, 0, top + offset, len(HEADERS) - 2, label,
                           styles(bold=bold, align="right", top=1 if offset == 0 else 0))
         sheet.write_formula(top + offset, 6, formula,
@@ -219,7 +245,8 @@ def _column_widths(lines: list[Line]) -> tuple[float, ...]:
     return (min(max(longest_sku + 2, 12), 24), min(max(longest_description + 2, 30), 60), 11, 8, 12, 12, 14)
 
 
-def _set_up_page(sheet: Worksheet, header: SheetHeader, widths: tuple[float, ...], last_row: int) -> None:
+def _set_up_page(sheet: Worksheet, header: SheetHeader, widths: tuple[float, ...], last_row: int,
+                 words: SheetWords) -> None:
     """One page wide, the header row repeated on every page, nothing printed beyond the totals."""
     for column, width in enumerate(widths):
         sheet.set_column(column, column, width)
@@ -231,7 +258,7 @@ def _set_up_page(sheet: Worksheet, header: SheetHeader, widths: tuple[float, ...
     sheet.repeat_rows(HEADER_ROW - 1)
     sheet.print_area(0, 0, last_row, len(HEADERS) - 1)
     sheet.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-    sheet.set_footer(f"&L{header.ref.replace('&', '&&')}&RPage &P of &N")
+    sheet.set_footer(f"&L{header.ref.replace('&', '&&')}&R{words.page}")
 
 
 def text_cell(sheet, row: int, column: int, text: str) -> None:

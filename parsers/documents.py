@@ -5,7 +5,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from parsers.records import Attachment
+from parsers.records import AnyAttachment
 
 #: Leading bytes → (kind, content type). The declared name and type are never trusted.
 SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
@@ -27,12 +27,20 @@ class DocumentLimits:
 
 @dataclass(frozen=True)
 class Document:
-    """An accepted file: its bytes, its real type, and a name safe to show (metadata only)."""
+    """An accepted file: the attachment, its real type, and a name safe to show (metadata only)."""
 
     filename: str
     content_type: str
     kind: str  # pdf, jpeg, png, tiff
-    data: bytes
+    file: AnyAttachment  # in memory, or left in the message's file
+
+    @property
+    def data(self) -> bytes:
+        return self.file.data
+
+    @property
+    def size(self) -> int:
+        return self.file.size
 
 
 @dataclass(frozen=True)
@@ -55,22 +63,22 @@ def safe_filename(name: str, fallback: str = "attachment") -> str:
     return cleaned[:150] or fallback
 
 
-def sort_attachments(attachments: Sequence[Attachment],
+def sort_attachments(attachments: Sequence[AnyAttachment],
                      limits: DocumentLimits = DocumentLimits()) -> tuple[list[Document], list[Refused]]:
     """Split non-sheet attachments into accepted documents and refusals with a reason each."""
     documents: list[Document] = []
     refused: list[Refused] = []
     if len(attachments) > limits.max_count:
         return [], [Refused("", f"{len(attachments)} files attached; at most {limits.max_count} per message")]
-    if sum(len(a.data) for a in attachments) > limits.max_message_bytes:
+    if sum(a.size for a in attachments) > limits.max_message_bytes:
         return [], [Refused("", f"the attachments exceed {limits.max_message_bytes // 1048576} MB in total")]
     for attachment in attachments:
         name = safe_filename(attachment.filename)
-        found = sniff(attachment.data)
-        if len(attachment.data) > limits.max_attachment_bytes:
+        found = sniff(attachment.head())
+        if attachment.size > limits.max_attachment_bytes:
             refused.append(Refused(name, f"larger than {limits.max_attachment_bytes // 1048576} MB"))
         elif found is None:
             refused.append(Refused(name, f"not a {ACCEPTED} file (judged by its content)"))
         else:
-            documents.append(Document(name, found[1], found[0], attachment.data))
+            documents.append(Document(name, found[1], found[0], attachment))
     return documents, refused

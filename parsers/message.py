@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email import message_from_bytes, policy
 from email.message import Message
 from email.errors import HeaderParseError
@@ -14,19 +14,36 @@ from email.utils import getaddresses, parseaddr
 
 import mailparser
 
+from parsers.parts import FileAttachment, FilePart
 from parsers.records import Attachment, ParsedMessage
 from parsers.reply import new_text
+from parsers.skeleton import skeleton
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 HEADER_BYTES = 256 * 1024  # the header block of a message read without its body
+WHOLE_BYTES = 2 << 20  # a message up to this size is parsed in memory, as it is
 
 
 class MessageUnreadable(Exception):
     """The bytes are not an email we can read at all (no sender, or MIME beyond repair)."""
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
+def parse_file(path: str, size: int) -> ParsedMessage:
+    """A stored message. A large one is read from its skeleton (parsers/skeleton.py): its files
+    stay on disk as FileAttachments, so memory does not grow with the message."""
+    if size <= WHOLE_BYTES:
+        with open(path, "rb") as source:
+            return parse_message(source.read())
+    try:
+        cut = skeleton(path)
+    except (OSError, ValueError, LookupError) as exc:
+        raise MessageUnreadable("it arrived damaged, or not in a standard email format") from exc
+    return parse_message(cut.text, cut.parts)
+
+
+def parse_message(raw: bytes, parts: Mapping[bytes, FilePart] | None = None) -> ParsedMessage:
+    """`parts`: the markers a skeleton put in place of bodies left in the file."""
     try:
         mail = mailparser.parse_from_bytes(raw)
     except Exception as exc:  # mail-parser raises many kinds on broken MIME; all mean the same here
@@ -46,7 +63,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         references=tuple(_MSGID_RE.findall(_header(headers, "References"))),
         date=mail.date,
         new_text=new_text("\n".join(mail.text_plain), "\n".join(mail.text_html)),
-        attachments=tuple(_attachments(mail.attachments)),
+        attachments=tuple(_attachments(mail.attachments, parts or {})),
         automatic=automatic_reason(headers, sender.lower()),
         auth_results=tuple(" ".join(str(v).split()) for v in headers.get_all("Authentication-Results") or []),
     )
@@ -104,19 +121,17 @@ def _recipients(headers: Message) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _attachments(parts: list[dict]) -> list[Attachment]:
-    result = []
+def _attachments(parts: list[dict], in_file: Mapping[bytes, FilePart]) -> list[Attachment | FileAttachment]:
+    result: list[Attachment | FileAttachment] = []
     for part in parts:
         if _decoration(part):
             continue
-        payload = part.get("payload") or ""
-        result.append(
-            Attachment(
-                filename=str(part.get("filename") or ""),
-                content_type=str(part.get("mail_content_type") or "application/octet-stream").lower(),
-                data=_decode(payload, bool(part.get("binary"))),
-            )
-        )
+        filename = str(part.get("filename") or "")
+        content_type = str(part.get("mail_content_type") or "application/octet-stream").lower()
+        data = _decode(part.get("payload") or "", bool(part.get("binary")))
+        stays = in_file.get(data)
+        result.append(FileAttachment(filename, content_type, stays) if stays else
+                      Attachment(filename, content_type, data))
     return result
 
 

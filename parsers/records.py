@@ -1,9 +1,14 @@
 """Plain value records shared by the parsers and the workflow (no I/O, no ORM)."""
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
+
+from parsers.parts import FileAttachment
 
 
 @dataclass(frozen=True)
@@ -58,9 +63,29 @@ class BillSheet:
 
 @dataclass(frozen=True)
 class Attachment:
+    """An attachment held in memory. parsers.parts.FileAttachment offers the same reading
+    methods for one that stays on disk."""
+
     filename: str
     content_type: str
     data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def head(self, n: int = 4096) -> bytes:
+        return self.data[:n]
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.data
+
+
+AnyAttachment = Attachment | FileAttachment  # in memory, or left on disk (a large message's files)
 
 
 @dataclass(frozen=True)
@@ -76,7 +101,7 @@ class ParsedMessage:
     references: tuple[str, ...]
     date: datetime | None
     new_text: str  # the reply's own text: quotes, signatures, forwards removed
-    attachments: tuple[Attachment, ...]
+    attachments: tuple[AnyAttachment, ...]
     automatic: str = ""  # why this is a robot's mail ("" when a person wrote it)
     auth_results: tuple[str, ...] = ()  # Authentication-Results headers, topmost first
     header_problems: tuple[str, ...] = field(default_factory=tuple)

@@ -55,7 +55,7 @@ class Command:
 
 DEFAULT_KEYWORDS: dict[CommandKind, tuple[str, ...]] = {
     CommandKind.SEND: ("send", "submit", "senden"),
-    CommandKind.APPROVE: ("approve", "approved", "genehmigt", "freigegeben"),
+    CommandKind.APPROVE: ("approve", "approved", "genehmigt", "freigegeben", "freigeben", "genehmigen"),
     CommandKind.REJECT: ("reject", "rejected", "abgelehnt", "ablehnen"),
     CommandKind.INVOICE: ("invoice", "rechnung"),
     CommandKind.PAID: ("paid", "bezahlt"),
@@ -164,17 +164,47 @@ def _trim_rules(lines: list[str]) -> list[str]:
     return lines[:end]
 
 
+#: A reason written on its own line under the command, as the REJECT button leaves it to fill in.
+REASON_LABEL = re.compile(r"^(?:reason|grund|begründung|begruendung|motif)\s*:\s*", re.IGNORECASE)
+#: German prose that starts with a word we take as a command: "Senden Sie uns …", "Rechnung folgt",
+#: "Erhalten haben wir …", "Geliefert wurde …". A keyword followed by one of these is a sentence.
+PROSE_AFTER_KEYWORD = frozenset({
+    "sie", "wir", "ich", "du", "ihr", "uns", "mir", "ihnen", "euch", "man", "es", "er",
+    "ist", "sind", "war", "waren", "wurde", "wurden", "wird", "werden", "hat", "haben", "hatte", "hatten",
+    "habe", "kann", "können", "koennen", "folgt", "folgen", "kommt", "kommen", "bitte", "noch", "nicht",
+    "schon", "erst", "leider", "anbei", "für", "fuer", "zu", "vom", "von", "am", "an", "der", "die", "das",
+    "des", "dem", "den", "ein", "eine", "einen", "einer", "und",
+})
+
+
 def parse_command(
     text: str, keywords: dict[CommandKind, tuple[str, ...]] = DEFAULT_KEYWORDS
 ) -> Command:
-    """A command is the first word of the first non-empty line, any case, punctuation ignored."""
-    first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    """A command is the first word of the first non-empty line, any case, punctuation ignored.
+    A capitalised keyword that starts a German sentence (`Senden Sie …`) is not one; a REJECT
+    alone on its line takes its reason from a `reason:` line under it."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    first_line = lines[0] if lines else ""
     word, _, rest = first_line.partition(" ")
     bare = _strip_punctuation(word).casefold()
     for kind, words in keywords.items():
         if bare and bare in {w.casefold() for w in words}:
-            return Command(kind, rest.strip(), text)
+            if _starts_a_sentence(word, rest):
+                break
+            argument = rest.strip() or _reason_below(lines[1:2])
+            return Command(kind, argument, text)
     return Command(CommandKind.NONE, "", text)
+
+
+def _starts_a_sentence(word: str, rest: str) -> bool:
+    """`Senden Sie …` is a sentence; `SENDEN`, `Senden.` or `Abgelehnt, wir …` are commands."""
+    following = rest.split(" ", 1)[0].casefold()
+    return not word.isupper() and word[-1:].isalpha() and following in PROSE_AFTER_KEYWORD
+
+
+def _reason_below(lines: list[str]) -> str:
+    match = REASON_LABEL.match(lines[0]) if lines else None
+    return lines[0][match.end():].strip() if match else ""
 
 
 def _strip_punctuation(word: str) -> str:

@@ -10,6 +10,7 @@ from bot.devmail.clients import LineEdit, Party
 from bot.jobs import JOBS
 from storage.db import session
 from storage import queries
+from tests.test_emails import buttons
 from tests.conftest import World
 from tests.mailworld import cli
 from tests.test_round_trip import order_json, send_bill
@@ -111,6 +112,7 @@ def test_within_tolerance_the_buyer_is_told_and_the_supplier_after_the_window(wo
     notice = world.buyer.wait_for(f"[{ref}] Bill rev 1 approved within tolerance — EUR 292.74 (REJECT to stop it)")
     assert "BLT-M8: unit price 0.12 → 0.14 (+16.7 %, within the 17 % allowed)" in notice.text
     assert "The supplier will be told to deliver at" in notice.text and "<table" in notice.html
+    assert buttons(notice.html)["Reject…"][2] == "REJECT\r\nreason: "
     assert "total 280.84 → 292.74 (+4.2 %, within the 5 % allowed)" in notice.text
     assert cli(world, "jobs", "run", "approvals")[0] == 0
     world.poll()

@@ -391,3 +391,18 @@ def test_an_edited_sheet_saved_by_libreoffice_reads_back_and_its_totals_agree_wi
         ("FRT", D(1), D("25.5")), ("PAL", D(2), D("7.125"))]
     expected = totals(sheet.lines)
     assert computed_totals(saved)[1] == [float(expected.net), float(expected.tax), float(expected.gross)]
+
+
+def test_a_german_sheet_speaks_german_and_reads_back_as_the_same_lines() -> None:
+    data = write_bill_sheet(HEADER, LINES, "de")
+    sheet = load_workbook(io.BytesIO(data))["Bill"]
+    assert [sheet.cell(HEADER_ROW, c).value for c in (1, 3, 5)] == ["Artikel", "Menge", "Einzelpreis"]
+    assert sheet["A1"].value == "Rechnung zur Bestellung" and "SENDEN" in sheet["B5"].value
+    assert read_bill_sheet(data).lines == read_bill_sheet(write_bill_sheet(HEADER, LINES)).lines
+
+
+@needs_soffice
+def test_libreoffice_prints_a_german_bill_on_one_page_with_its_totals(office) -> None:
+    pages = pages_of(office(write_bill_sheet(HEADER, PRINTED, "de"), "pdf"))
+    assert len(pages) == 1
+    assert all(word in pages[0] for word in ("Artikel", "Einzelpreis", "Summe netto", "Gesamt", "Seite 1 von 1"))

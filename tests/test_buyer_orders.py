@@ -21,6 +21,7 @@ from storage.db import session
 from storage.models import OrderStatus, PurchaseOrder
 from tests.conftest import World
 from tests.pdfgen import text_pdf
+from tests.test_emails import buttons, visible
 from tests.test_intake_mail import quote_pdf
 
 
@@ -74,10 +75,12 @@ def test_an_order_sheet_in_the_buyers_own_layout_is_echoed_then_sent_at_send(wor
     world.poll()
     echo = world.buyer.wait_for(f"Your order for {world.supplier.address}: reply SEND to send it — EUR 280.84")
     assert "It has NOT been sent" in echo.text and "Read from: banf-4711.xlsx." in echo.text
-    assert "<table" in echo.html and "<b>not</b> been sent" in echo.html
+    assert "<table" in echo.html and "It has NOT been sent" in visible(echo.html)
+    assert set(buttons(echo.html)) == {"Send the order (SEND)", "Cancel…"}
+    assert buttons(echo.html)["Cancel…"][2] == "CANCEL\r\nreason: "
     assert "BLT-M8 Sechskantschraube M8x40: 500 Stk × 0.12 = 60.00 + 19% tax" in echo.text
-    assert "Delivery:       2026-12-15" in echo.text and "Your reference: BANF-4711" in echo.text
-    assert "Deliver to:     Werk 2, Tor 3, 12345 Musterstadt" in echo.text
+    assert "Requested delivery date:  2026-12-15" in echo.text and "Buyer reference:          BANF-4711" in echo.text
+    assert "Deliver to:               Werk 2, Tor 3, 12345 Musterstadt" in echo.text
     [order] = orders_of(world)
     assert order.status is OrderStatus.DRAFT and order.buyer_ref == "BANF-4711"
     assert world.supplier.inbox() == []  # nothing reaches the supplier before SEND
@@ -86,8 +89,9 @@ def test_an_order_sheet_in_the_buyers_own_layout_is_echoed_then_sent_at_send(wor
     world.poll()
     new_order = world.supplier.wait_for(f"[{order.ref}] New order from ACME GmbH")
     assert new_order.attachment(f"{order.ref}-bill.xlsx") is not None and "Total: EUR 280.84" in new_order.text
-    assert "Requested delivery: 2026-12-15" in new_order.text and "Our reference: BANF-4711" in new_order.text
-    assert "Deliver to: Werk 2, Tor 3, 12345 Musterstadt" in new_order.text
+    assert "Requested delivery date:  2026-12-15" in new_order.text
+    assert "Buyer reference:          BANF-4711" in new_order.text
+    assert "Deliver to:               Werk 2, Tor 3, 12345 Musterstadt" in new_order.text
     world.buyer.wait_for(f"[{order.ref}] Order sent to {world.supplier.address}")
     assert orders_of(world)[0].status is OrderStatus.NEW
     with session(world.app.engine) as s:
@@ -209,7 +213,7 @@ def test_a_drawing_sent_with_the_order_goes_to_the_supplier_with_it(world: World
                  (("drawing-4711.pdf", drawing),))
     world.poll()
     echo = world.buyer.wait_for("reply SEND to send it")
-    assert "For the supplier, attached to the order: drawing-4711.pdf" in echo.text
+    assert "Attached to the order for the supplier: drawing-4711.pdf" in echo.text
     assert "BRK-1 Bracket as drawn: 200 pcs × 2.40" in echo.text
     world.buyer.reply(echo, "SEND")
     world.poll()

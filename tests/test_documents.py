@@ -78,7 +78,7 @@ def test_scans_and_notes_go_with_the_bill_to_the_buyer(world: World) -> None:
     world.poll()
     request = world.buyer.wait_for("Bill rev 1 for approval")
     names = [part.get_filename() for part in request.message.iter_attachments()]
-    assert names == [f"{ref}-bill-rev1.xlsx", "delivery-note.pdf", "photo.jpg"]
+    assert names == [f"{ref}-bill-rev1.xlsx", f"{ref}-bill.xlsx", "delivery-note.pdf", "photo.jpg"]  # ours, theirs
     assert "Note from the supplier: Nuts cost more since October." in request.text
     documents = order_json(world, ref)["documents"]
     assert sorted((d["kind"], d["filename"], d["revision"]) for d in documents) == [

@@ -83,7 +83,7 @@ def test_the_approved_sheet_shows_the_approved_total_without_a_spreadsheet_progr
 def test_an_approval_as_ordered_gives_the_requested_delivery_date(app: App) -> None:
     text, html = parts(approved_mail(app, order_of(app, date(2026, 12, 14)), ORDERED, 1))
     assert "Please deliver the order as approved." in text and "differs" not in text
-    assert "Requested delivery date: 2026-12-14." in text and "2026-12-14" in html
+    assert "Requested delivery date:  2026-12-14" in text and "2026-12-14" in html
 
 
 def test_without_a_requested_date_none_is_invented(app: App) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -278,6 +279,12 @@ def test_the_secure_demo_runs_the_whole_round_trip_as_on_an_oauth_only_provider(
     assert "takes OAuth2 only" in text and "approved — please deliver" in text
     assert "read from the supplier's own file: AB-4711.pdf (text PDF, 1 page)" in text  # their PDF, read
     assert "[PO-2026-0002] Invoice received — payment due 2026-12-28" in text  # delivered, received, invoiced
+    with sqlite3.connect(tmp_path / "demo" / "supplierbot.db") as db:  # every email of the exchange is kept
+        sent, read = (db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                      for table in ("outbox_message", "inbound_message"))
+    kept = sorted(p.name for p in (tmp_path / "demo" / "mail").glob("*.eml"))
+    assert len(kept) == sent + read and f"Kept {sent + read} emails" in text and sent >= 19
+    assert any("-to-anna.buyer-decision-recorded" in name for name in kept)  # once left out
     config = (tmp_path / "demo" / "supplierbot.toml").read_text()
     assert 'auth = "oauth2"' in config and "secret =" not in config and 'security = "ssl"' in config
 

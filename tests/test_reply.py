@@ -241,3 +241,35 @@ def test_a_quote_broken_by_a_long_link_stays_quoted() -> None:
 def test_interleaved_answers_between_quotes_are_kept() -> None:
     plain = "> Is line 2 right?\n\nNo, 12 not 10\n\n> Anything else?\n\nReject\n"
     assert new_text(plain) == "No, 12 not 10\n\nReject"
+
+
+# --- commands in German, and German prose that starts like one ------------------------------
+
+@pytest.mark.parametrize(("text", "kind", "argument"), [
+    ("APPROVE", CommandKind.APPROVE, ""),
+    ("FREIGEBEN\nDanke", CommandKind.APPROVE, ""),
+    ("Freigeben.", CommandKind.APPROVE, ""),
+    ("SENDEN", CommandKind.SEND, ""),
+    ("ABLEHNEN Preis 0,12 wie vereinbart", CommandKind.REJECT, "Preis 0,12 wie vereinbart"),
+    ("Abgelehnt, wir hatten 0,12 vereinbart", CommandKind.REJECT, "wir hatten 0,12 vereinbart"),
+    ("ABLEHNEN\nGrund: Preis zu hoch", CommandKind.REJECT, "Preis zu hoch"),
+    ("REJECT\nreason: bolts stay at 0.12", CommandKind.REJECT, "bolts stay at 0.12"),
+    ("REJECT\nreason: ", CommandKind.REJECT, ""),
+    ("GELIEFERT Palette 1 von 2", CommandKind.DELIVERED, "Palette 1 von 2"),
+])
+def test_english_and_german_commands_are_read(text: str, kind: CommandKind, argument: str) -> None:
+    command = parse_command(text)
+    assert (command.kind, command.argument) == (kind, argument)
+
+
+@pytest.mark.parametrize("text", [
+    "Senden Sie uns bitte die Zeichnung als PDF.",
+    "Rechnung folgt nächste Woche.",
+    "Erhalten haben wir bisher nur die Hälfte.",
+    "Geliefert wurde gestern die erste Palette.",
+    "Bestellungen sind bei uns erst ab Montag möglich.",
+    "Storno ist leider nicht mehr möglich, die Ware ist unterwegs.",
+    "Freigegeben ist bei uns noch nichts, wir prüfen.",
+])
+def test_german_prose_that_starts_with_a_keyword_is_a_comment(text: str) -> None:
+    assert parse_command(text).kind is CommandKind.NONE

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 
 from openpyxl import load_workbook
 from sqlmodel import func, select
 
 from bot.devmail.clients import LineEdit, Received, edit_sheet
 from bot.views import order_detail
+from parsers.bill_sheet import read_bill_sheet
 from storage import queries
 from storage.db import session
 from storage.models import Event, InboundMessage, MailboxCursor, OutboxMessage
@@ -71,7 +73,8 @@ def test_full_loop_from_order_to_approval(world: World) -> None:
     world.supplier.reply(draft, "Send.", "apple")
     world.poll()
     request = world.buyer.wait_for(f"[{ref}] Bill rev 1 for approval — EUR 136.85")
-    assert "<s>0.12</s> <b>0.14</b>" in request.html and "removed" in request.html and "new line" in request.html
+    assert '<s style="color:#6e7781">0.12</s> → <b>0.14</b>' in request.html  # old → new, not colour alone
+    assert "REMOVED" in request.html and "NEW LINE" in request.html
     assert "APPROVE [note]" in request.text and "REJECT <reason>" in request.text
     assert request.attachment("-bill-rev1.xlsx") is not None
     world.supplier.wait_for("Bill rev 1 submitted for approval")
@@ -206,8 +209,10 @@ def test_a_bill_saved_by_libreoffice_as_ods_is_taken_like_the_xlsx(world: World)
     request = world.buyer.wait_for("Bill rev 1 for approval")
     assert "BLT-M8 Hex bolt M8x40: 500 pcs × 0.14 = 70.00" in request.text
     name, data = request.attachment(".ods") or ("", b"")
-    assert name == f"{ref}-bill-rev1.ods" and data == sheet
-    assert request.attachment(".xlsx") is None and "Documents attached" not in request.text
+    assert name == f"{ref}-bill.ods" and data == sheet  # the supplier's file as sent, beside our sheet
+    ours = request.attachment(f"{ref}-bill-rev1.xlsx")
+    assert ours is not None and read_bill_sheet(ours[1]).lines[0].unit_price == Decimal("0.14")
+    assert "Documents attached" not in request.text
     assert order_json(world, ref)["status"] == "awaiting_approval"
 
 
