@@ -7,9 +7,10 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from bot import bills, errors, receiving
+from bot import bills, chain, errors, receiving
 from bot.app import App
 from bot.notify import BillOrigin, BillView, Thread, bill_view
+from bot.orders import order_documents
 from bot.payments import record_payment, terms_for
 from bot.terms import schedule
 from bot.workflow import (
@@ -28,6 +29,7 @@ from bot.workflow import (
     RelayComment,
     Reply,
     Role,
+    SendOrder,
     Submit,
     delivery_status,
     order_status_after,
@@ -55,6 +57,7 @@ from storage.models import (
     PurchaseOrder,
     Revision,
     RevisionStatus,
+    StepStatus,
     Supplier,
 )
 
@@ -110,6 +113,8 @@ class Applier:
             return self._receive(decision, reply)
         if isinstance(decision, OpenClaim):
             return self._claim(decision)
+        if isinstance(decision, SendOrder):
+            return self._send_order(decision)
         return self._comment(decision)
 
     def refuse(self, error: errors.UserError) -> Outcome:
@@ -208,15 +213,19 @@ class Applier:
             older = self.s.get(Revision, supersedes_id)
             assert older is not None
             older.status = RevisionStatus.SUPERSEDED
+            for step in queries.steps_of(self.s, older.id):
+                if step.status in (StepStatus.WAITING, StepStatus.REQUESTED):
+                    step.status = StepStatus.CLOSED
             self._event("superseded", f"rev {older.number} replaced by rev {revision.number}", older.id)
         self.order.status = order_status_after(Submit(revision.id, supersedes_id), self.order.status)
         self._event("submitted", f"rev {revision.number} submitted for approval", revision.id)
         self.s.flush()
+        lines = queries.revision_lines(self.s, revision.id) if lines is None else lines
         view = self._view(revision, lines)
         older_number = self.s.get(Revision, supersedes_id).number if supersedes_id else None
-        self.app.notifier.approval_request(self.s, self.order, view, revision.id, self._files_of(revision, lines),
-                                           older_number, queries.notes_of(self.s, revision.id))
         self.app.notifier.submitted(self.s, self.order, view, self.thread)
+        chain.start(self.app, self.s, self.order, revision, lines, view, self._files_of(revision, lines),
+                    older_number, queries.notes_of(self.s, revision.id))  # tolerance, else the first step
 
     def _files_of(self, revision: Revision, lines: Sequence[Line] | None) -> tuple[AnyAttachment, ...]:
         """What goes with the approval request: the bot's own sheet of the revision (its numbers are
@@ -248,6 +257,15 @@ class Applier:
                   ("note" if approve else "reason"): text}
         revision = self.s.get(Revision, decision.revision_id)
         assert revision is not None
+        if decision.step is not None:
+            step = chain.decide_step(self.app, self.s, self.order, revision, decision.step, approve, text,
+                                     self.message.sender, lambda: self._files_of(revision, None), self._view(revision))
+            if step is chain.StepOutcome.TAKEN:
+                return self.refuse(errors.AlreadyDecided(revision.number, f"decided at step {decision.step}", ""))
+            if step is chain.StepOutcome.CONTINUES:
+                self.app.notifier.decision_recorded(self.s, self.order, revision.number, "approved", text,
+                                                    self.message.sender, self.thread, decision.step)
+                return self._applied(f"step {decision.step} approved")
         if not queries.decide_revision(self.s, revision.id, status, values):
             self.s.refresh(revision)  # someone decided first: answer, do not apply twice
             return self.refuse(errors.AlreadyDecided(revision.number, revision.status.value, revision.decided_by))
@@ -314,14 +332,28 @@ class Applier:
         self.app.notifier.invoice_received(self.s, self.order, invoice, revision.number, attachment, self.thread)
         return self._applied("invoiced" + (" (total mismatch flagged)" if invoice.mismatch else ""))
 
+    def _send_order(self, decision: SendOrder) -> Outcome:
+        """The buyer's SEND: the supplier gets the order now, and the buyer the confirmation."""
+        if not queries.send_draft_order(self.s, self.order.id):
+            self.s.refresh(self.order)
+            return self.refuse(errors.OrderAlreadySent(status=self.order.status.value))
+        self.s.refresh(self.order)
+        self._event("sent", f"sent to the supplier at {self.message.sender}'s SEND")
+        lines = queries.order_lines(self.s, self.order.id)
+        self.app.notifier.new_order(self.s, self.order, lines, order_documents(self.app, self.s, self.order.id))
+        self.app.notifier.order_echo(self.s, self.order, lines, self.message.sender, True, "", self.thread)
+        return self._applied("order sent")
+
     def _cancel(self, decision: CancelOrder) -> Outcome:
-        """The buyer cancels: the order is closed, open revisions go with it, the supplier is told why."""
+        """The buyer cancels: the order is closed, open revisions go with it, the supplier is told why
+        (unless it was a draft the supplier never got)."""
+        sent = self.order.status is not OrderStatus.DRAFT
         self.order.status = order_status_after(decision, self.order.status)
         for revision in queries.revisions_of(self.s, self.order.id):
             if revision.status in (RevisionStatus.DRAFT, RevisionStatus.SUBMITTED):
                 revision.status = RevisionStatus.SUPERSEDED
         self._event("cancelled", f"cancelled by {self.message.sender}: {decision.reason}")
-        self.app.notifier.cancelled(self.s, self.order, decision.reason, self.message.sender, self.thread)
+        self.app.notifier.cancelled(self.s, self.order, decision.reason, self.message.sender, self.thread, sent)
         return self._applied("cancelled")
 
     # --- delivery and receipt ------------------------------------------------------------

@@ -19,6 +19,7 @@ from bot.config import ConfigError, load_config
 from bot.jobs import JOBS
 from bot.oauth import GOOGLE_AUTH_URL, GOOGLE_SCOPE, GOOGLE_TOKEN_URL, OAuthError, SecretRef
 from bot.mailhealth import mail_health, mail_health_text, requeue_failed
+from bot.order_import import import_order
 from bot.orders import NewOrder, OrderRejected, create_order
 from bot.payments import PaymentRefused, payments_due, record_payment, totals_by_currency, write_payments_xlsx
 from bot.terms import TermsInvalid, parse_terms
@@ -28,9 +29,10 @@ from bot.runner import poll_once, run_forever
 from bot.bills import format_money
 from bot.views import (
     failed_text, held_text, order_detail, order_rows, order_summary, order_text, orders_text, outbox_text,
-    payments_text, status, status_text,
+    payments_text, status, status_text, table,
 )
 from parsers.bill_sheet import SheetInvalid
+from parsers.order_import import read_order_import
 from parsers.order_lines import read_order_lines
 from storage import queries
 from storage.db import current_revision, head_revision, make_engine, session, upgrade_schema
@@ -152,6 +154,30 @@ def order_create(ctx: click.Context, supplier: str, buyers: tuple[str, ...], lin
     except OrderRejected as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"ref": created}) if as_json else f"created {created}; the email is queued")
+
+
+@order.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def order_import(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Many orders from one spreadsheet or CSV, one per reference; a report of every order, created or refused."""
+    app = _app(ctx)
+    try:
+        imported = read_order_import(file.read_bytes(), file.name)
+    except SheetInvalid as exc:
+        raise click.ClickException(f"{file}: " + "; ".join(str(p) for p in exc.problems)) from None
+    with click.progressbar(imported, label=f"Importing {len(imported)} orders", file=sys.stderr) as bar:
+        results = [import_order(app, one) for one in bar]
+    refused = [r for r in results if r.refused]
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        click.echo(table([[", ".join(map(str, r.rows)), r.key, r.ref or "refused", r.refused] for r in results],
+                         ["rows", "reference", "order", "why refused"]))
+        click.echo(f"{len(results) - len(refused)} created, {len(refused)} refused; the emails are queued")
+    if refused:
+        ctx.exit(1)
 
 
 @order.command("show")

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot import buyer_config
+from bot.buyer_config import ApprovalSettings, BuyerSettings, ToleranceSettings
 from bot.login import AUTH_METHODS, Login
 from bot.mailconfig import oauth_keeper, server_login
 from bot.tls import TlsSettings
@@ -119,6 +121,9 @@ class Config:
     contracts: ContractSettings = ContractSettings()
     limits: LimitSettings = LimitSettings()
     reading: ReadingSettings = ReadingSettings()
+    buyers: BuyerSettings = BuyerSettings()
+    approval: ApprovalSettings = ApprovalSettings()
+    tolerance: ToleranceSettings = ToleranceSettings()
 
 
 class _Section:
@@ -207,7 +212,7 @@ def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
     problems: list[str] = []
     sections = {name: _Section(_table(data, name, problems), name, problems)
                 for name in ("bot", "imap", "smtp", "storage", "commands", "auth", "schedule", "contracts", "limits",
-                             "reading", "oauth")}
+                             "reading", "oauth", "buyers", "approval", "tolerance")}
     for name in sorted(set(data) - set(sections)):
         problems.append(f"{name}: unknown section")
     storage = _storage(sections["storage"], base_dir)
@@ -223,6 +228,9 @@ def parse_config(data: dict[str, Any], base_dir: Path) -> Config:
         contracts=_contracts(sections["contracts"]),
         limits=_limits(sections["limits"]),
         reading=_reading(sections["reading"]),
+        buyers=buyer_config.buyers(sections["buyers"]),
+        approval=buyer_config.approval(sections["approval"]),
+        tolerance=buyer_config.tolerance(sections["tolerance"]),
     )
     for section in sections.values():
         section.finish()

@@ -231,3 +231,60 @@ class QuantitiesUnclear(UserError):
     template = "quantities_unclear"
     summary = "the quantities could not be read"
     problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotABuyer(UserError):
+    template = "not_a_buyer"
+    summary = "only the company's buyers can order by email"
+
+
+@dataclass(frozen=True)
+class UnknownSupplier(UserError):
+    template = "unknown_supplier"
+    summary = "we do not know the supplier this order is for"
+    written: str = ""  # what followed ORDER ("" when nothing did)
+    short_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderLinesMissing(UserError):
+    template = "order_lines_missing"
+    summary = "the order has no lines"
+
+
+@dataclass(frozen=True)
+class OrderUnreadable(UserError):
+    template = "order_unreadable"
+    summary = "parts of the order could not be read"
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderNotSent(UserError):
+    template = "order_not_sent"
+    summary = "this order has not been sent to the supplier yet"
+
+
+@dataclass(frozen=True)
+class NotYourStep(UserError):
+    template = "not_your_step"
+    summary = "this approval step is someone else's"
+    number: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class StaleStep(UserError):
+    template = "stale_step"
+    summary = "that approval step is already decided"
+    answered: int = 0
+    current: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class OrderAlreadySent(UserError):
+    template = "order_already_sent"
+    summary = "this order was already sent to the supplier"
+    status: str = ""

@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot import away
 from bot.app import App
+from bot.chain import run_auto_approvals
 from bot.notify import DigestItem
 from bot.timing import digest_due, local_day, periods_elapsed
 from bot.tokens import reply_address
@@ -68,7 +70,7 @@ def run_reminders(app: App) -> int:
     settings, now, sent = app.config.schedule, app.clock(), 0
     with session(app.engine) as s:
         for order in s.exec(select(PurchaseOrder).where(col(PurchaseOrder.status).in_(
-                [OrderStatus.NEW.value, OrderStatus.AWAITING_APPROVAL.value,
+                [OrderStatus.DRAFT.value, OrderStatus.NEW.value, OrderStatus.AWAITING_APPROVAL.value,
                  *(status.value for status in AWAITING_INVOICE)]))).all():
             sent += _remind(app, s, order, now, settings)
         s.commit()
@@ -76,6 +78,8 @@ def run_reminders(app: App) -> int:
 
 
 def _remind(app: App, s: Session, order: PurchaseOrder, now: datetime, settings) -> int:
+    if order.status is OrderStatus.DRAFT:
+        return _draft(app, s, order, now, settings.remind_unprocessed_after_days)
     if order.status is OrderStatus.NEW:
         return _periodic(app, s, order, "unprocessed", order.created_at, now, settings.remind_unprocessed_after_days)
     if order.status in AWAITING_INVOICE:
@@ -83,25 +87,43 @@ def _remind(app: App, s: Session, order: PurchaseOrder, now: datetime, settings)
         since = approved.decided_at if approved and approved.decided_at else order.created_at
         return _periodic(app, s, order, "invoice", since, now, settings.remind_invoice_after_days)
     pending = _revision_in(s, order.id, RevisionStatus.SUBMITTED)
-    if pending is None or pending.submitted_at is None:
-        return 0
-    sent = _periodic(app, s, order, "approval", pending.submitted_at, now, settings.remind_approval_after_days,
-                     f":{pending.id}")
+    if pending is None or pending.submitted_at is None or pending.auto_approve_at is not None:
+        return 0  # within tolerance: nobody needs reminding, the approvals job finishes it
+    step = queries.current_step(s, pending.id)
+    since = step.requested_at if step and step.requested_at else pending.submitted_at
+    # per step: step 1 keeps the keys reminders had before there were steps
+    scope = f":{pending.id}" + (f":{step.number}" if step and step.number > 1 else "")
+    approvers = away.reminder_recipients(s, queries.step_approvers(s, order.id, step)) if step else ()
+    sent = _periodic(app, s, order, "approval", since, now, settings.remind_approval_after_days, scope,
+                     approvers, step.number if step else None)
     escalate = settings.escalate_approval_after_days
-    if settings.escalation_address and escalate and periods_elapsed(pending.submitted_at, now, escalate) >= 1:
-        if _once(s, f"escalation:{order.id}:{pending.id}", now):
-            app.notifier.reminder(s, order, "escalation", escalate, settings.escalation_address)
+    if settings.escalation_address and escalate and periods_elapsed(since, now, escalate) >= 1:
+        if _once(s, f"escalation:{order.id}{scope}", now):
+            app.notifier.reminder(s, order, "escalation", escalate, settings.escalation_address,
+                                  step=step.number if step else None)
             sent += 1
     return sent
 
 
 def _periodic(app: App, s: Session, order: PurchaseOrder, kind: str, since: datetime, now: datetime,
-              every_days: int, scope: str = "") -> int:
+              every_days: int, scope: str = "", approvers: tuple[str, ...] = (), step: int | None = None) -> int:
     period = periods_elapsed(since, now, every_days)
     if period < 1 or not _once(s, f"remind-{kind}:{order.id}{scope}:{period}", now):
         return 0
-    app.notifier.reminder(s, order, kind, period)
-    queries.add_event(s, order.id, now, "bot", "reminder", f"{kind} reminder #{period}")
+    app.notifier.reminder(s, order, kind, period, approvers=approvers, step=step)
+    to = f" to {', '.join(approvers)}" if approvers else ""
+    queries.add_event(s, order.id, now, "bot", "reminder", f"{kind} reminder #{period}"
+                      + (f" (step {step})" if step and step > 1 else "") + to)
+    return 1
+
+
+def _draft(app: App, s: Session, order: PurchaseOrder, now: datetime, every_days: int) -> int:
+    """A buyer's order that never got its SEND: the supplier knows nothing of it, so the buyer is reminded."""
+    period = periods_elapsed(order.created_at, now, every_days)
+    if period < 1 or not _once(s, f"remind-draft:{order.id}:{period}", now):
+        return 0
+    app.notifier.draft_reminder(s, order, period * every_days)
+    queries.add_event(s, order.id, now, "bot", "reminder", f"draft order reminder #{period}")
     return 1
 
 
@@ -109,4 +131,5 @@ def _revision_in(s: Session, order_id: int, status: RevisionStatus) -> Revision 
     return next((r for r in queries.revisions_of(s, order_id) if r.status is status), None)
 
 
-JOBS: dict[str, Callable[[App], int]] = {"digest": run_digest, "reminders": run_reminders}
+JOBS: dict[str, Callable[[App], int]] = {"digest": run_digest, "reminders": run_reminders,
+                                         "approvals": run_auto_approvals}

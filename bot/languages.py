@@ -111,6 +111,13 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "delivery_to_confirm": "[{ref}] Delivery {number} on its way — please confirm receipt",
         "cancel_recorded": "[{ref}] Recorded: cancelled",
         "question": "[{ref}] Question from {author}",
+        "approval_step": " (step {number} of {of}: {name})",
+        "at_step": " at step {step}",
+        "auto_approval": "[{ref}] Bill rev {number} approved within tolerance — {total} (REJECT to stop it)",
+        "order_sent": "[{ref}] Order sent to {supplier} — {total}",
+        "order_draft": "[{ref}] Your order for {supplier}: reply SEND to send it — {total}",
+        "draft_reminder": "[{ref}] Reminder: your order for {supplier} is not sent yet",
+        "order_template": "Order sheet for {customer}",
     },
     "de": {
         "new_order": "[{ref}] Neue Bestellung von {customer}",
@@ -144,6 +151,14 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "delivery_to_confirm": "[{ref}] Lieferung {number} unterwegs — bitte Eingang bestätigen",
         "cancel_recorded": "[{ref}] Erfasst: storniert",
         "question": "[{ref}] Frage von {author}",
+        "approval_step": " (Stufe {number} von {of}: {name})",
+        "at_step": " in Stufe {step}",
+        "auto_approval": ("[{ref}] Rechnung Rev. {number} im Toleranzrahmen freigegeben — {total} "
+                          "(ABLEHNEN hält sie auf)"),
+        "order_sent": "[{ref}] Bestellung an {supplier} gesendet — {total}",
+        "order_draft": "[{ref}] Ihre Bestellung für {supplier}: mit SENDEN absenden — {total}",
+        "draft_reminder": "[{ref}] Erinnerung: Ihre Bestellung für {supplier} ist noch nicht gesendet",
+        "order_template": "Bestellvorlage für {customer}",
     },
 }
 
@@ -190,6 +205,14 @@ ERROR_SUMMARIES: dict[str, dict[str, str]] = {
         "nothing_delivered": "es wurde noch nichts geliefert",
         "claim_needs_text": "eine Reklamation muss sagen, was fehlt oder beschädigt ist",
         "quantities_unclear": "die Mengen konnten nicht gelesen werden",
+        "not_a_buyer": "nur die Einkäufer des Unternehmens können per E-Mail bestellen",
+        "unknown_supplier": "wir kennen den Lieferanten dieser Bestellung nicht",
+        "order_lines_missing": "die Bestellung hat keine Positionen",
+        "order_unreadable": "Teile der Bestellung konnten nicht gelesen werden",
+        "order_not_sent": "diese Bestellung wurde dem Lieferanten noch nicht gesendet",
+        "not_your_step": "diese Freigabestufe gehört jemand anderem",
+        "stale_step": "über diese Freigabestufe wurde bereits entschieden",
+        "order_already_sent": "diese Bestellung wurde dem Lieferanten bereits gesendet",
     },
 }
 

@@ -22,6 +22,7 @@ REF_TAG_RE = re.compile(r"\[(PO-[A-Za-z0-9-]{1,30})\]")
 class Target:
     order_id: int
     revision_id: int | None  # set when the signal names one approval request
+    step: int | None = None  # and the approval step it asked
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Match:
     order_id: int
     revision_id: int | None
     via: str  # token | thread | subject | sheet
+    step: int | None = None  # the approval step a request's token is bound to
 
 
 class OrderLookup(Protocol):
@@ -54,7 +56,7 @@ def _by_token(message: ParsedMessage, bot_address: str, separator: str, lookup: 
         token = token_from_address(address, bot_address, separator)
         target = lookup.by_token(token) if token else None
         if target:
-            return Match(target.order_id, target.revision_id, "token")
+            return Match(target.order_id, target.revision_id, "token", target.step)
     return None
 
 

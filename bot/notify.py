@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot import bills, languages
+from bot.approval import StepRequest
 from bot.compose import Outgoing, compose_chunks, new_message_id
 from bot.config import Config
 from bot.errors import UserError
@@ -18,7 +19,7 @@ from bot.render import Action, Renderer
 from bot.supplier_list import ListedOrder, listed_orders
 from bot.tokens import new_token, reply_address
 from parsers.bill_sheet import ODS_TYPE, XLSX_TYPE, SheetHeader, write_bill_sheet
-from parsers.records import Attachment, Line, ParsedMessage
+from parsers.records import AnyAttachment, Attachment, Line, ParsedMessage
 from parsers.reply import REPLY_MARKER, CommandKind
 from storage import queries
 from storage.files import FileStore
@@ -124,13 +125,15 @@ class Notifier:
 
     # --- to the supplier -----------------------------------------------------------------
 
-    def new_order(self, s: Session, order: PurchaseOrder, lines: Sequence[Line]) -> OutboxMessage:
+    def new_order(self, s: Session, order: PurchaseOrder, lines: Sequence[Line],
+                  files: tuple[AnyAttachment, ...] = ()) -> OutboxMessage:
+        """`files`: what the buyer sent with their ORDER (drawings, specifications), attached as sent."""
         supplier = s.get(Supplier, order.supplier_id)
         view = bill_view(None, order.currency, lines, lines)
         sheet = self.sheet_attachment(order, supplier, lines)
         context = {"bill": view, "sheet_name": sheet.filename}
         subject = self._subject(supplier, "new_order", ref=order.ref, customer=self.config.bot.customer_name)
-        return self._to_supplier(s, order, "new_order", subject, context, None, (sheet,))
+        return self._to_supplier(s, order, "new_order", subject, context, None, (sheet, *files))
 
     def draft_received(self, s: Session, order: PurchaseOrder, view: BillView, thread: Thread | None) -> OutboxMessage:
         supplier = s.get(Supplier, order.supplier_id)
@@ -168,18 +171,78 @@ class Notifier:
     # --- to the buyers -------------------------------------------------------------------
 
     def approval_request(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
-                         files: tuple[Attachment, ...], superseded: int | None,
-                         notes: Sequence[Comment]) -> OutboxMessage:
-        token = self._token(s, order.id, revision_id, "buyer")
+                         files: tuple[AnyAttachment, ...], superseded: int | None,
+                         notes: Sequence[Comment], step: StepRequest | None = None,
+                         to: tuple[str, ...] = ()) -> OutboxMessage:
+        """To the order's buyers, or to a later step's approvers (`to`), with a token bound to the
+        revision and the step."""
+        token = self._token(s, order.id, revision_id, "buyer", step.number if step else None)
         supplier = s.get(Supplier, order.supplier_id)
         subject = languages.subject(self._company, "approval_request", ref=order.ref, number=view.number,
                                     total=languages.money(view.totals.gross, order.currency, self._company))
+        if step and step.of > 1:
+            subject += languages.subject(self._company, "approval_step", number=step.number, of=step.of,
+                                         name=step.name)
         scans = [f.filename for f in files if f.content_type not in SHEET_MEDIA_TYPES]
-        context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans}
-        mail = self._outgoing("approval_request", self._buyer_addresses(s, order), subject,
+        context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans,
+                   "step": step if step and step.of > 1 else None}
+        mail = self._outgoing("approval_request", to or self._buyer_addresses(s, order), subject,
                               self._context(order, context), token, None, files, language=self._company,
                               actions=(CommandKind.APPROVE, CommandKind.REJECT))
         return self._queue(s, mail, order.id, revision_id)
+
+    def auto_approval(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
+                      files: tuple[AnyAttachment, ...], reasons: Sequence[str], until: datetime) -> OutboxMessage:
+        """A bill within the supplier's tolerance: the buyers are told what and why, and may REJECT until `until`."""
+        token = self._token(s, order.id, revision_id, "buyer")
+        subject = languages.subject(self._company, "auto_approval", ref=order.ref, number=view.number,
+                                    total=languages.money(view.totals.gross, order.currency, self._company))
+        context = {"bill": view, "supplier": s.get(Supplier, order.supplier_id), "reasons": reasons,
+                   "until": until}
+        mail = self._outgoing("auto_approval", self._buyer_addresses(s, order), subject,
+                              self._context(order, context), token, None, files, language=self._company,
+                              actions=(CommandKind.REJECT,))
+        return self._queue(s, mail, order.id, revision_id)
+
+    def order_echo(self, s: Session, order: PurchaseOrder, lines: Sequence[Line], to: str, sent: bool,
+                   read_from: str, thread: Thread | None, documents: Sequence[str] = ()) -> OutboxMessage:
+        """A buyer's ORDER as the bot understood it: waiting for their SEND, or sent to the supplier."""
+        supplier = s.get(Supplier, order.supplier_id)
+        assert supplier is not None
+        view = bill_view(None, order.currency, lines, lines)
+        subject = languages.subject(self._company, "order_sent" if sent else "order_draft", ref=order.ref,
+                                    supplier=supplier.email,
+                                    total=languages.money(view.totals.gross, order.currency, self._company))
+        context = self._context(order, {"bill": view, "supplier": supplier, "sent": sent, "read_from": read_from,
+                                        "documents": documents})
+        actions = (CommandKind.CANCEL,) if sent else (CommandKind.SEND, CommandKind.CANCEL)
+        mail = self._outgoing("order_echo", (to,), subject, context, self._token(s, order.id, None, "buyer"), thread,
+                              language=self._company, actions=actions, buttons=ORDER_BUTTONS)
+        return self._queue(s, mail, order.id, None)
+
+    def draft_reminder(self, s: Session, order: PurchaseOrder, days: int) -> OutboxMessage:
+        """A buyer's draft order waits for their SEND: the supplier has not got it."""
+        supplier = s.get(Supplier, order.supplier_id)
+        assert supplier is not None
+        lines = queries.order_lines(s, order.id)
+        view = bill_view(None, order.currency, lines, lines)
+        buyers = self._buyer_addresses(s, order)
+        subject = languages.subject(self._company, "draft_reminder", ref=order.ref, supplier=supplier.email)
+        context = self._context(order, {"bill": view, "supplier": supplier, "days": days})
+        mail = self._outgoing("draft_reminder", buyers, subject, context, self._token(s, order.id, None, "buyer"),
+                              self._thread_to(s, order, buyers), language=self._company,
+                              actions=(CommandKind.SEND, CommandKind.CANCEL), buttons=ORDER_BUTTONS)
+        return self._queue(s, mail, order.id, None)
+
+    def order_template(self, s: Session, to: str, sheet: Attachment, thread: Thread | None) -> OutboxMessage:
+        """TEMPLATE: a blank order sheet, and how to order with it."""
+        bot = self.config.bot
+        context = {"customer": bot.customer_name, "marker": REPLY_MARKER, "waiting": None, "bot_address": bot.address,
+                   "short_names": sorted(self.config.buyers.suppliers), "sheet_name": sheet.filename}
+        subject = languages.subject(self._company, "order_template", customer=bot.customer_name)
+        mail = self._outgoing("order_template", (to,), subject, context, None, thread, (sheet,),
+                              language=self._company)
+        return self._queue(s, mail, None, None)
 
     def invoice_received(self, s: Session, order: PurchaseOrder, invoice: Invoice, number: int,
                          document: Attachment, thread: Thread | None) -> None:
@@ -212,7 +275,8 @@ class Notifier:
                               language=self._language(supplier))
         return self._queue(s, mail, None, None)
 
-    def reminder(self, s: Session, order: PurchaseOrder, kind: str, period: int, to_escalation: str = "") -> OutboxMessage:
+    def reminder(self, s: Session, order: PurchaseOrder, kind: str, period: int, to_escalation: str = "",
+                 approvers: tuple[str, ...] = (), step: int | None = None) -> OutboxMessage:
         """kind: unprocessed | invoice (to the supplier), approval | escalation (to buyers / the escalation address)."""
         context = {"kind": kind, "period": period}
         if kind in ("unprocessed", "invoice"):
@@ -223,9 +287,9 @@ class Notifier:
                                      self._thread_to(s, order, (supplier.email,)))
         pending = next(r for r in queries.revisions_of(s, order.id) if r.status.value == "submitted")
         context["number"] = pending.number
-        to = (to_escalation,) if kind == "escalation" else self._buyer_addresses(s, order)
+        to = (to_escalation,) if kind == "escalation" else approvers or self._buyer_addresses(s, order)
         subject = languages.subject(self._company, f"reminder_{kind}", ref=order.ref, number=pending.number)
-        token = self._token(s, order.id, pending.id, "buyer")
+        token = self._token(s, order.id, pending.id, "buyer", step)
         mail = self._outgoing("reminder", to, subject, self._context(order, context), token,
                               self._thread_to(s, order, self._buyer_addresses(s, order)), language=self._company,
                               actions=(CommandKind.APPROVE, CommandKind.REJECT))
@@ -239,10 +303,14 @@ class Notifier:
                                  actions=(CommandKind.SEND,) if draft else ())
 
     def decision_recorded(self, s: Session, order: PurchaseOrder, number: int, decision: str,
-                          text: str, by: str, thread: Thread | None) -> OutboxMessage:
+                          text: str, by: str, thread: Thread | None, step: int | None = None) -> OutboxMessage:
+        """`step`: an approval step of several was approved, and the next one asked."""
         subject = languages.subject(self._company, "decision_recorded", ref=order.ref, number=number,
                                     decision=languages.subject(self._company, f"decision_{decision}"))
-        context = self._context(order, {"number": number, "decision": decision, "text": text, "by": by})
+        if step:
+            subject += languages.subject(self._company, "at_step", step=step)
+        context = self._context(order, {"number": number, "decision": decision, "text": text, "by": by,
+                                        "step": step})
         mail = self._outgoing("decision_recorded", self._buyer_addresses(s, order), subject, context,
                               self._token(s, order.id, None, "buyer"), thread, language=self._company)
         return self._queue(s, mail, order.id, None)
@@ -271,12 +339,15 @@ class Notifier:
         subject += self._subject(supplier, "receipt_differs") if differs else ""
         self._to_supplier(s, order, "receipt_confirmed", subject, context, None)
 
-    def cancelled(self, s: Session, order: PurchaseOrder, reason: str, by: str, thread: Thread | None) -> None:
-        """The supplier is told the order is off and why; the buyers get the record in their thread."""
+    def cancelled(self, s: Session, order: PurchaseOrder, reason: str, by: str, thread: Thread | None,
+                  tell_supplier: bool = True) -> None:
+        """The supplier is told the order is off and why (unless it never had it); the buyers get the
+        record in their thread."""
         context = {"reason": reason, "by": by}
-        subject = self._subject(s.get(Supplier, order.supplier_id), "cancelled", ref=order.ref,
-                                customer=self.config.bot.customer_name)
-        self._to_supplier(s, order, "cancelled", subject, context, None)
+        if tell_supplier:
+            subject = self._subject(s.get(Supplier, order.supplier_id), "cancelled", ref=order.ref,
+                                    customer=self.config.bot.customer_name)
+            self._to_supplier(s, order, "cancelled", subject, context, None)
         mail = self._outgoing("cancel_recorded", self._buyer_addresses(s, order),
                               languages.subject(self._company, "cancel_recorded", ref=order.ref),
                               self._context(order, context), None, thread, language=self._company)
@@ -362,7 +433,8 @@ class Notifier:
 
     def _to_supplier(self, s: Session, order: PurchaseOrder, template: str, subject: str,
                      extra: dict[str, Any], thread: Thread | None,
-                     attachments: tuple[Attachment, ...] = (), actions: tuple[CommandKind, ...] = ()) -> OutboxMessage:
+                     attachments: tuple[AnyAttachment, ...] = (),
+                     actions: tuple[CommandKind, ...] = ()) -> OutboxMessage:
         supplier = s.get(Supplier, order.supplier_id)
         assert supplier is not None
         s.flush()
@@ -393,20 +465,22 @@ class Notifier:
     def _buyer_addresses(self, s: Session, order: PurchaseOrder) -> tuple[str, ...]:
         return tuple(buyer.email for buyer in queries.buyers_of(s, order.id))
 
-    def _token(self, s: Session, order_id: int, revision_id: int | None, audience: str) -> str:
+    def _token(self, s: Session, order_id: int, revision_id: int | None, audience: str,
+               step: int | None = None) -> str:
         token = new_token()
-        s.add(ReplyToken(token=token, order_id=order_id, revision_id=revision_id,
+        s.add(ReplyToken(token=token, order_id=order_id, revision_id=revision_id, step=step,
                          audience=audience, created_at=self.clock()))
         return token
 
     def _outgoing(self, template: str, to: tuple[str, ...], subject: str, context: dict[str, Any],
-                  token: str | None, thread: Thread | None, attachments: tuple[Attachment, ...] = (),
+                  token: str | None, thread: Thread | None, attachments: tuple[AnyAttachment, ...] = (),
                   automatic: str = "auto-generated", language: str = languages.DEFAULT_LANGUAGE,
-                  actions: tuple[CommandKind, ...] = ()) -> Outgoing:
+                  actions: tuple[CommandKind, ...] = (), buttons: ButtonTable | None = None) -> Outgoing:
         bot = self.config.bot
         reply_to = reply_address(bot.address, token, bot.reply_separator) if token else None
-        buttons = action_buttons(actions, reply_to, subject, language, self.config.keywords) if reply_to else ()
-        rendered = self.renderer.render(template, {**context, "actions": buttons}, language)
+        shown = (action_buttons(actions, reply_to, subject, language, self.config.keywords, buttons or BUTTONS)
+                 if reply_to else ())
+        rendered = self.renderer.render(template, {**context, "actions": shown}, language)
         return Outgoing(
             purpose=template.removeprefix("errors/"), to=to, subject=subject, text=rendered.text,
             html=rendered.html, reply_to=reply_to,
@@ -436,8 +510,11 @@ class Notifier:
         return row
 
 
-#: What each button writes and says, per language: (label, the words under the command line).
-BUTTONS: dict[str, dict[CommandKind, tuple[str, str, str]]] = {
+#: Per language, per command: (label, the command word, the words under the command line).
+ButtonTable = dict[str, dict[CommandKind, tuple[str, str, str]]]
+
+#: What each button writes and says, per language.
+BUTTONS: ButtonTable = {
     "en": {CommandKind.APPROVE: ("Approve", "approve", ""),
            CommandKind.REJECT: ("Reject…", "reject", "reason: "),
            CommandKind.SEND: ("Submit this bill (SEND)", "send", ""),
@@ -451,17 +528,28 @@ BUTTONS: dict[str, dict[CommandKind, tuple[str, str, str]]] = {
 }
 
 
+#: A buyer's own order, not yet sent or sent: SEND sends the order, CANCEL drops it.
+ORDER_BUTTONS: ButtonTable = {
+    "en": {CommandKind.SEND: ("Send the order (SEND)", "send", ""),
+           CommandKind.CANCEL: ("Cancel…", "cancel", "reason: ")},
+    "de": {CommandKind.SEND: ("Bestellung absenden (SENDEN)", "senden", ""),
+           CommandKind.CANCEL: ("Stornieren…", "stornieren", "Grund: ")},
+}
+
+
 def action_buttons(commands: tuple[CommandKind, ...], reply_to: str, subject: str, language: str,
-                   keywords: dict[CommandKind, tuple[str, ...]]) -> tuple[Action, ...]:
+                   keywords: dict[CommandKind, tuple[str, ...]],
+                   buttons: ButtonTable = BUTTONS) -> tuple[Action, ...]:
     """A reply to `reply_to` with the command as its first line, in the reader's language when the
     configured keywords accept that word, else in the first word they do accept."""
-    table = BUTTONS.get(language, BUTTONS[languages.DEFAULT_LANGUAGE])
-    buttons = []
+    table = buttons.get(language, buttons[languages.DEFAULT_LANGUAGE])
+    shown: list[Action] = []
     for command in commands:
         label, word, second_line = table[command]
         accepted = [w.casefold() for w in keywords.get(command, ())]
         if word not in accepted:
             word = accepted[0] if accepted else word
         body = f"{word.upper()}\n{second_line}" if second_line else f"{word.upper()}\n"
-        buttons.append(Action(label, reply_to, f"Re: {subject}", body, primary=command is not CommandKind.REJECT))
-    return tuple(buttons)
+        shown.append(Action(label, reply_to, f"Re: {subject}", body,
+                            primary=command not in (CommandKind.REJECT, CommandKind.CANCEL)))
+    return tuple(shown)

@@ -16,11 +16,12 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import errors
+from bot import away, buyer_orders, chain, errors
 from bot.app import App
 from bot.apply import Applier, Outcome
 from bot.matching import match_order
-from bot.workflow import Approve, CancelOrder, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, decide
+from bot.workflow import (Approve, CancelOrder, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, SendOrder,
+                          decide)
 from parsers.authresults import dmarc_verdict
 from bot.notify import Thread
 from bot.reading import COUNTING, BillInput, bill_files, bill_input, invoice_file
@@ -235,8 +236,9 @@ def handle(app: App, s: Session, row: InboundMessage, raw: RawMessage, released:
     ignored = _ignore_reason(app, s, row, message)
     if ignored:
         if ignored.startswith("automatic"):
-            ignored += _note_bounce(app, s, row, raw)
+            ignored += _note_bounce(app, s, row, raw) + away.note_away(s, message.sender, message.automatic, app.clock())
         return Outcome(InboundStatus.IGNORED, ignored)
+    away.note_back(s, message.sender)
     return _route(app, s, row, message, released)
 
 
@@ -269,6 +271,8 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
     command = parse_command(message.new_text, app.config.keywords)
     if command.kind is CommandKind.ORDERS:
         return _orders(app, s, row, message, command.argument)
+    if command.kind in (CommandKind.ORDER, CommandKind.TEMPLATE) and not _answers_an_order(app, s, message):
+        return buyer_orders.handle(app, s, row, message, command, released)
     given = bill_input(app.readers, message.attachments, command.kind)
     limits = app.config.limits
     documents, refused = sort_attachments([a for a in message.attachments if a.filename not in given.not_documents],
@@ -282,6 +286,8 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
     order = s.get(PurchaseOrder, match.order_id)
     assert order is not None
     role = Role(queries.role_of(s, order.id, message.sender))
+    if role is Role.STRANGER and queries.is_step_approver(s, order.id, message.sender):
+        role = Role.BUYER  # finance, the CFO: a later approval step's approver
     counting = command.kind in COUNTING
     if role is not Role.SUPPLIER and not given.not_documents and not counting:
         given = BillInput()  # a buyer's PDF or photo is a document, never a bill
@@ -291,14 +297,26 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
         bound_revision_id=match.revision_id, documents=len(documents), attachment_error=attachment_error,
         bill=None if counting else _bill(s, order, given), in_thread=match.via in ("token", "thread"),
         counted=_counted(s, order, given) if counting else None,
+        sender=message.sender, step=chain.step_view(s, order.id, _pending_id(s, order)), bound_step=match.step,
     )
     decision = decide(order_view(s, order), reply)
-    if isinstance(decision, Approve | Reject | RecordPayment | CancelOrder) and app.config.auth.require_dmarc \
-            and not released:
+    decides = isinstance(decision, Approve | Reject | RecordPayment | CancelOrder | SendOrder)
+    if decides and app.config.auth.require_dmarc and not released:
         verdict = dmarc_verdict(message.auth_results, app.config.auth.authserv_id, message.sender)
         if not verdict.passed:
             return _hold(app, s, row, order, message, verdict.reason)
     return Applier(app, s, row, message, order, documents, given.originals).apply(decision, reply)
+
+
+def _pending_id(s: Session, order: PurchaseOrder) -> int | None:
+    return next((r.id for r in queries.revisions_of(s, order.id) if r.status is RevisionStatus.SUBMITTED), None)
+
+
+def _answers_an_order(app: App, s: Session, message: ParsedMessage) -> bool:
+    """A reply to one of an order's emails (its token or thread): `Order confirmed` there is text."""
+    bot = app.config.bot
+    match = match_order(message, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    return match is not None and match.via in ("token", "thread")
 
 
 def _orders(app: App, s: Session, row: InboundMessage, message: ParsedMessage, argument: str) -> Outcome:

@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from bot import bills
 from parsers.records import Line
 from storage import queries
-from storage.models import Buyer, Invoice, OrderBuyer, OrderStatus, PurchaseOrder, Supplier
+from storage.models import (ApprovalStep, Buyer, Invoice, OrderBuyer, OrderStatus, PurchaseOrder, Revision,
+                            RevisionStatus, StepStatus, Supplier)
 
 UTC = ZoneInfo("UTC")
 
@@ -86,7 +87,18 @@ def _revision(s: Session, revision, order_lines: list[Line]) -> dict[str, Any]:
             "doubts": [d for d in revision.doubts.split("\n") if d],
             "decided_by": revision.decided_by,
             "submitted_at": revision.submitted_at.isoformat() if revision.submitted_at else None,
-            "decided_at": revision.decided_at.isoformat() if revision.decided_at else None}
+            "decided_at": revision.decided_at.isoformat() if revision.decided_at else None,
+            "steps": [_step(s, revision.order_id, step) for step in queries.steps_of(s, revision.id)],
+            "auto_approval": revision.auto_approval,
+            "auto_approve_at": revision.auto_approve_at.isoformat() if revision.auto_approve_at else None}
+
+
+def _step(s: Session, order_id: int, step) -> dict[str, Any]:
+    """Who was asked at one approval step, and who decided it when."""
+    return {"number": step.number, "name": step.name, "approvers": list(queries.step_approvers(s, order_id, step)),
+            "status": step.status.value, "decided_by": step.decided_by, "note": step.note,
+            "requested_at": step.requested_at.isoformat() if step.requested_at else None,
+            "decided_at": step.decided_at.isoformat() if step.decided_at else None}
 
 
 def _note(notes: list, index: int) -> dict[str, Any]:
@@ -112,7 +124,7 @@ def order_text(data: dict[str, Any], zone: ZoneInfo = UTC, delivery: date | None
                       ["rev", "status", "total", "lines", "submitted", "decided", "by", "reason / note"], right=(2, 3)),
                 ""]
     for revision in data["revisions"]:
-        out += _revision_notes(revision)
+        out += _revision_notes(revision) + _steps_text(revision, zone)
     if data["documents"]:
         out += ["documents:", table([[d["revision"] or "-", d["kind"], d["filename"], f"{d['size']:,}",
                                       local_time(d["created_at"], zone), d["sha256"][:16] + "…"]
@@ -132,6 +144,20 @@ def order_text(data: dict[str, Any], zone: ZoneInfo = UTC, delivery: date | None
     out += [f"timeline ({zone.key}):", table([[local_time(e["at"], zone), e["actor"], e["kind"], e["detail"]]
                                                for e in data["events"]], ["at", "by", "event", "detail"])]
     return "\n".join(out)
+
+
+def _steps_text(revision: dict[str, Any], zone: ZoneInfo) -> list[str]:
+    """The approval chain of a revision with more than one step, and a tolerance approval."""
+    out = []
+    if revision["auto_approval"]:
+        out.append(f"rev {revision['number']}: within tolerance, no decision needed: {revision['auto_approval']}")
+    if len(revision["steps"]) > 1:
+        out.append(f"rev {revision['number']} approval steps:")
+        out.append(table([[st["number"], st["name"], ", ".join(st["approvers"]), st["status"],
+                           local_time(st["requested_at"], zone), local_time(st["decided_at"], zone),
+                           st["decided_by"], st["note"]] for st in revision["steps"]],
+                         ["step", "name", "approvers", "status", "asked", "decided", "by", "note"]))
+    return out + ([""] if out else [])
 
 
 def _revision_notes(revision: dict[str, Any]) -> list[str]:
@@ -160,7 +186,23 @@ def status(s: Session) -> dict[str, Any]:
                   "awaiting_invoice": c["approved"] + c["partly_delivered"] + c["delivered"] + c["received"],
                   "invoiced_unpaid": c["invoiced"]} for email, c in sorted(counts.items())]
     buyers = _waiting_for_buyers(s)
-    return {"suppliers": suppliers, "buyers": buyers}
+    return {"suppliers": suppliers, "buyers": buyers, "approvers": _waiting_for_approvers(s)}
+
+
+def _waiting_for_approvers(s: Session) -> list[dict[str, Any]]:
+    """Per approver of a later step (finance, the CFO): the bills whose step now asks them."""
+    query = (select(ApprovalStep.approvers, ApprovalStep.name, PurchaseOrder.ref)
+             .join(Revision, col(Revision.id) == col(ApprovalStep.revision_id))
+             .join(PurchaseOrder, col(PurchaseOrder.id) == col(Revision.order_id))
+             .where(ApprovalStep.status == StepStatus.REQUESTED.value, ApprovalStep.approvers != "",
+                    Revision.status == RevisionStatus.SUBMITTED.value)
+             .order_by(col(PurchaseOrder.id)))
+    waiting: dict[str, list[str]] = {}
+    for approvers, name, ref in s.exec(query).all():
+        for address in approvers.split(","):
+            waiting.setdefault(address, []).append(f"{ref} ({name})")
+    return [{"approver": address, "waiting_for_decision": len(refs), "orders": refs}
+            for address, refs in sorted(waiting.items())]
 
 
 def _waiting_for_buyers(s: Session, shown: int = 20) -> list[dict[str, Any]]:
@@ -189,7 +231,11 @@ def status_text(data: dict[str, Any]) -> str:
     buyers = table([[r["buyer"], r["waiting_for_decision"], r["deliveries_to_confirm"], " ".join(r["orders"])]
                     for r in data["buyers"]], ["buyer", "waiting for decision", "deliveries to confirm", "orders"],
                    right=(1, 2))
-    return f"{suppliers}\n\n{buyers}"
+    if not data["approvers"]:
+        return f"{suppliers}\n\n{buyers}"
+    approvers = table([[r["approver"], r["waiting_for_decision"], " ".join(r["orders"])] for r in data["approvers"]],
+                      ["approver (later step)", "waiting for decision", "orders"], right=(1,))
+    return f"{suppliers}\n\n{buyers}\n\n{approvers}"
 
 
 def order_rows(s: Session, orders: Sequence[PurchaseOrder]) -> list[dict[str, Any]]:

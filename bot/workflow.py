@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot import errors
+from bot.approval import StepView
 from parsers.intake import BillFromDocuments
 from parsers.records import BillSheet, Line
 from parsers.reply import Command, CommandKind
@@ -74,6 +75,9 @@ class Reply:
     bill: BillFromDocuments | None = None  # read from the supplier's own spreadsheet, CSV, PDF or scan
     in_thread: bool = False  # found by a reply token or by the thread, not by the subject tag alone
     counted: dict | None = None  # DELIVERED/RECEIVED: quantities from an attached delivery note or sheet
+    sender: str = ""
+    step: StepView | None = None  # the pending revision's step now asked (None: no chain)
+    bound_step: int | None = None  # the step whose request's token this answers
 
     @property
     def note(self) -> str:
@@ -112,12 +116,14 @@ class Submit:
 class Approve:
     revision_id: int
     note: str
+    step: int | None = None  # the approval step it decides (None: no chain)
 
 
 @dataclass(frozen=True)
 class Reject:
     revision_id: int
     reason: str
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,11 @@ class CancelOrder:
 
 
 @dataclass(frozen=True)
+class SendOrder:
+    """A buyer's SEND to their draft order: the supplier gets it now."""
+
+
+@dataclass(frozen=True)
 class RecordDelivery:
     """What the supplier shipped: quantities from a document, from lines in the text, or all that is open."""
 
@@ -168,7 +179,7 @@ class OpenClaim:
 
 
 Decision = (Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | AttachDocuments | RecordInvoice
-            | RecordPayment | CancelOrder | RecordDelivery | RecordReceipt | OpenClaim)
+            | RecordPayment | CancelOrder | RecordDelivery | RecordReceipt | OpenClaim | SendOrder)
 
 
 def decide(order: OrderView, reply: Reply) -> Decision:
@@ -178,9 +189,22 @@ def decide(order: OrderView, reply: Reply) -> Decision:
         if _plain_text(reply):  # "we had already shipped": still worth a word between the two sides
             return _comment(reply, Role.BUYER if reply.role is Role.SUPPLIER else Role.SUPPLIER)
         return Refuse(errors.OrderClosed(status=order.status.value))
+    if order.status is OrderStatus.DRAFT:
+        return _draft_order(order, reply)
     if reply.role is Role.SUPPLIER:
         return _supplier(order, reply)
     return _buyer(order, reply)
+
+
+def _draft_order(order: OrderView, reply: Reply) -> Decision:
+    """A buyer's order before their SEND: the supplier knows nothing of it yet."""
+    if reply.role is Role.SUPPLIER:
+        return Refuse(errors.UnknownOrder())
+    if reply.command.kind is CommandKind.SEND:
+        return SendOrder()
+    if reply.command.kind is CommandKind.CANCEL:
+        return _cancel(order, reply)
+    return Refuse(errors.OrderNotSent())
 
 
 def _supplier(order: OrderView, reply: Reply) -> Decision:
@@ -322,15 +346,27 @@ def _decision(order: OrderView, reply: Reply) -> Decision:
     answered = order.revision(reply.bound_revision_id)
     if answered is None:
         return Refuse(errors.DecisionNeedsRequest())
-    refusal = _not_decidable(order, answered)
+    refusal = _not_decidable(order, answered) or _not_this_step(reply)
     if refusal is not None:
         return Refuse(refusal)
-    argument = reply.command.argument
+    argument, step = reply.command.argument, reply.step.number if reply.step else None
     if reply.command.kind is CommandKind.APPROVE:
-        return Approve(revision_id=answered.id, note=argument)
+        return Approve(revision_id=answered.id, note=argument, step=step)
     if not argument:
         return Refuse(errors.RejectNeedsReason())
-    return Reject(revision_id=answered.id, reason=argument)
+    return Reject(revision_id=answered.id, reason=argument, step=step)
+
+
+def _not_this_step(reply: Reply) -> errors.UserError | None:
+    """A step's request is answered by that step's approvers, while it is the step asked."""
+    step = reply.step
+    if step is None:
+        return None
+    if reply.bound_step is not None and reply.bound_step != step.number:
+        return errors.StaleStep(answered=reply.bound_step, current=step.number, name=step.name)
+    if reply.sender.lower() not in step.approvers:
+        return errors.NotYourStep(number=step.number, name=step.name)
+    return None
 
 
 def _not_decidable(order: OrderView, answered: RevisionView) -> errors.UserError | None:
@@ -369,6 +405,8 @@ def order_status_after(decision: Decision, current: OrderStatus) -> OrderStatus:
         return OrderStatus.PAID
     if isinstance(decision, CancelOrder):
         return OrderStatus.CANCELLED
+    if isinstance(decision, SendOrder):
+        return OrderStatus.NEW
     return current
 
 

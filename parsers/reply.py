@@ -36,6 +36,8 @@ class CommandKind(str, Enum):
     INVOICE = "invoice"
     PAID = "paid"
     ORDERS = "orders"  # to the bot's own address: a supplier's list of their orders
+    ORDER = "order"  # to the bot's own address: a buyer's new order (in an order's thread: plain text)
+    TEMPLATE = "template"  # to the bot's own address: a blank order sheet for a buyer
     CANCEL = "cancel"  # a buyer's, with a reason, before anything is delivered
     DELIVERED = "delivered"  # the supplier's: a (partial) delivery
     RECEIVED = "received"  # the company's: what arrived
@@ -58,6 +60,8 @@ DEFAULT_KEYWORDS: dict[CommandKind, tuple[str, ...]] = {
     CommandKind.INVOICE: ("invoice", "rechnung"),
     CommandKind.PAID: ("paid", "bezahlt"),
     CommandKind.ORDERS: ("orders", "aufträge", "auftraege", "bestellungen", "commandes"),
+    CommandKind.ORDER: ("order", "bestellung", "bestellen", "commande"),
+    CommandKind.TEMPLATE: ("template", "vorlage", "modèle", "modele"),
     CommandKind.CANCEL: ("cancel", "stornieren", "storno", "annuler"),
     CommandKind.DELIVERED: ("delivered", "shipped", "geliefert", "versandt", "livré", "livre", "expédié"),
     CommandKind.RECEIVED: ("received", "erhalten", "eingegangen", "reçu", "recu"),

@@ -58,6 +58,7 @@ class EnumText(TypeDecorator):
 
 
 class OrderStatus(str, Enum):
+    DRAFT = "draft"  # a buyer's ORDER by email, echoed to them: the supplier gets it at SEND
     NEW = "new"
     AWAITING_APPROVAL = "awaiting_approval"
     REJECTED = "rejected"
@@ -127,6 +128,8 @@ class Buyer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(sa_type=String(320), unique=True, index=True)
     name: str = ""
+    # their out-of-office was seen (and not yet a mail of their own since): reminders go to their delegates
+    away_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class PurchaseOrder(SQLModel, table=True):
@@ -184,6 +187,34 @@ class Revision(SQLModel, table=True):
     read_from: str = Field(sa_type=Text, default="")  # "" for the bot's own sheet
     reconciled: bool | None = None
     doubts: str = Field(sa_type=Text, default="")  # what did not add up, one remark a line of text
+    # within the supplier's tolerance: approved by the bot at this time unless a buyer rejects it first
+    auto_approve_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    auto_approval: str = Field(sa_type=Text, default="")  # why it needed no decision ("" = it did)
+
+
+class StepStatus(str, Enum):
+    WAITING = "waiting"  # its turn has not come
+    REQUESTED = "requested"  # its approvers were asked
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CLOSED = "closed"  # an earlier step rejected, or the revision was replaced
+
+
+class ApprovalStep(SQLModel, table=True):
+    """One step of a submitted revision's approval chain: who is asked, and who decided when."""
+
+    __tablename__ = "approval_step"
+    __table_args__ = (UniqueConstraint("revision_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    revision_id: int = Field(foreign_key="revision.id", index=True)
+    number: int  # 1, 2, … in the order they are asked
+    name: str  # "buyers", "finance", "cfo"
+    approvers: str = Field(sa_type=Text, default="")  # comma-separated addresses; "" = the order's buyers
+    status: StepStatus = Field(sa_type=EnumText(StepStatus), default=StepStatus.WAITING)
+    requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str = ""
+    note: str = Field(sa_type=Text, default="")  # APPROVE's note or REJECT's reason
 
 
 class RevisionLine(_LineColumns, table=True):
@@ -217,6 +248,7 @@ class ReplyToken(SQLModel, table=True):
     token: str = Field(sa_type=String(64), primary_key=True)
     order_id: int = Field(foreign_key="purchase_order.id", index=True)
     revision_id: int | None = Field(default=None, foreign_key="revision.id")
+    step: int | None = None  # the approval step a request's token is bound to
     audience: str  # supplier | buyer
     created_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -12,6 +12,8 @@ from sqlmodel import Session, col, select
 from bot.matching import Target
 from parsers.records import Line
 from storage.models import (
+    ApprovalStep,
+    StepStatus,
     Claim,
     Delivery,
     DeliveryLine,
@@ -149,12 +151,15 @@ def to_line(row: OrderLine | RevisionLine) -> Line:
 
 def decide_revision(s: Session, revision_id: int, status: RevisionStatus, values: dict[str, object]) -> bool:
     """Conditional update: only a still-submitted revision is decided, so a decision happens once."""
+    return _moved(s, Revision, revision_id, RevisionStatus.SUBMITTED.value, {"status": status.value, **values})
+
+
+def _moved(s: Session, model: type[Revision] | type[ApprovalStep] | type[PurchaseOrder], row_id: int,
+           expected: str, values: dict[str, object]) -> bool:
+    """A row changes only from the status expected: whoever comes second changes nothing."""
     result = s.execute(
-        update(Revision)
-        .where(col(Revision.id) == revision_id, col(Revision.status) == RevisionStatus.SUBMITTED.value)
-        .values(status=status.value, **values)
-        .execution_options(synchronize_session="fetch")
-    )
+        update(model).where(col(model.id) == row_id, col(model.status) == expected).values(**values)
+        .execution_options(synchronize_session="fetch"))
     return result.rowcount == 1
 
 
@@ -349,7 +354,7 @@ class SqlOrderLookup:
 
     def by_token(self, token: str) -> Target | None:
         row = self.s.get(ReplyToken, token)
-        return Target(row.order_id, row.revision_id) if row else None
+        return Target(row.order_id, row.revision_id, row.step) if row else None
 
     def by_sent_message_id(self, message_id: str) -> Target | None:
         row = self.s.exec(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).first()
@@ -490,3 +495,52 @@ def last_message_to(s: Session, order_id: int, recipients: str) -> OutboxMessage
     """The bot's latest email on this order to exactly these recipients: what a relay threads under."""
     query = select(OutboxMessage).where(OutboxMessage.order_id == order_id, OutboxMessage.recipients == recipients)
     return s.exec(query.order_by(col(OutboxMessage.id).desc())).first()
+
+
+def steps_of(s: Session, revision_id: int) -> list[ApprovalStep]:
+    query = select(ApprovalStep).where(ApprovalStep.revision_id == revision_id).order_by(col(ApprovalStep.number))
+    return list(s.exec(query).all())
+
+
+def current_step(s: Session, revision_id: int) -> ApprovalStep | None:
+    """The step whose approvers were asked and have not decided yet."""
+    return next((step for step in steps_of(s, revision_id) if step.status is StepStatus.REQUESTED), None)
+
+
+def decide_step(s: Session, step_id: int, status: StepStatus, values: dict[str, object]) -> bool:
+    """Conditional update: a step is decided once, by whoever comes first."""
+    return _moved(s, ApprovalStep, step_id, StepStatus.REQUESTED.value, {"status": status.value, **values})
+
+
+def step_approvers(s: Session, order_id: int, step: ApprovalStep) -> tuple[str, ...]:
+    """Who is asked at a step: its own addresses, or the order's buyers for step 1."""
+    if step.approvers:
+        return tuple(step.approvers.split(","))
+    return tuple(buyer.email for buyer in buyers_of(s, order_id))
+
+
+def with_delegates(s: Session, addresses: Sequence[str]) -> frozenset[str]:
+    """Those addresses and everyone who may decide for them."""
+    query = select(BuyerDelegate.email).join(Buyer, col(Buyer.id) == col(BuyerDelegate.buyer_id)).where(
+        col(Buyer.email).in_(list(addresses)))
+    return frozenset([*addresses, *s.exec(query).all()])
+
+
+def is_step_approver(s: Session, order_id: int, address: str) -> bool:
+    """A later step's approver (finance, the CFO) of one of this order's revisions."""
+    query = select(ApprovalStep.approvers).join(Revision, col(Revision.id) == col(ApprovalStep.revision_id)).where(
+        Revision.order_id == order_id, ApprovalStep.approvers != "")
+    addresses = {a for row in s.exec(query).all() for a in row.split(",")}
+    return address.lower() in with_delegates(s, sorted(addresses))
+
+
+def order_by_buyer_ref(s: Session, supplier_email: str, buyer_ref: str) -> str | None:
+    """The reference of an order with this buyer's reference for this supplier (an import done before)."""
+    query = select(PurchaseOrder.ref).join(Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id)).where(
+        Supplier.email == supplier_email.lower(), PurchaseOrder.buyer_ref == buyer_ref)
+    return s.exec(query).first()
+
+
+def send_draft_order(s: Session, order_id: int) -> bool:
+    """Conditional update: a buyer's draft order goes to the supplier once, whoever's SEND comes first."""
+    return _moved(s, PurchaseOrder, order_id, OrderStatus.DRAFT.value, {"status": OrderStatus.NEW.value})

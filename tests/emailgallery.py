@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal as D
 from importlib import resources
 from types import SimpleNamespace
 from typing import Any
 
 from bot import errors
-from bot.notify import BillOrigin, action_buttons, bill_view
+from bot.approval import StepRequest
+from bot.notify import ORDER_BUTTONS, BillOrigin, action_buttons, bill_view
 from bot.render import Rendered, Renderer
 from bot.supplier_list import ListedOrder
 from parsers.records import Line, Problem
@@ -77,6 +78,10 @@ def contexts(language: str = "en", ordered: tuple[Line, ...] = ORDERED,
     def buttons(*commands: CommandKind) -> tuple:
         return action_buttons(commands, REPLY_TO, f"[{ORDER.ref}] Bill rev 2", language, DEFAULT_KEYWORDS)
 
+    def order_buttons(*commands: CommandKind) -> tuple:
+        return action_buttons(commands, REPLY_TO, f"[{ORDER.ref}] Your order", language, DEFAULT_KEYWORDS,
+                              ORDER_BUTTONS)
+
     approve = buttons(CommandKind.APPROVE, CommandKind.REJECT)
     yield "new_order", {**to_supplier, "bill": bill_view(None, "EUR", ordered, ordered),
                         "sheet_name": "PO-2026-0042-bill.xlsx"}
@@ -84,7 +89,25 @@ def contexts(language: str = "en", ordered: tuple[Line, ...] = ORDERED,
     yield "submitted", {**to_supplier, "bill": read}
     yield "approval_request", {**base, "bill": view, "supplier": SUPPLIER, "superseded": 1, "scans": ["scan-1.pdf"],
                                "notes": [SimpleNamespace(text="Bolts went up; no gloves this month.")],
+                               "step": None, "actions": approve}
+    yield "approval_request", {**base, "bill": view, "supplier": SUPPLIER, "superseded": None, "scans": [],
+                               "notes": [], "step": StepRequest(2, 3, "finance", D(5000), "gross"),
                                "actions": approve}
+    yield "auto_approval", {**base, "bill": view, "supplier": SUPPLIER, "until": datetime(2026, 11, 29, 9, 30),
+                            "reasons": ["BLT-M8: unit price 0.12 → 0.14 (+16.7 %, within the 17 % allowed)",
+                                        "total 3,456.78 → 3,527.41 (+2.0 %, within the 5 % allowed)"],
+                            "actions": buttons(CommandKind.REJECT)}
+    ordered_view = bill_view(None, "EUR", ordered, ordered)
+    named = SimpleNamespace(email=SUPPLIER.email, language="", name="Schraubenwerk Müller & Söhne GmbH & Co. KG")
+    echo = {**base, "bill": ordered_view, "supplier": named,
+            "read_from": "BANF-4711 Bestellanforderung Hydraulik und Verbindungselemente.xlsx",
+            "documents": ["HYD-CYL-DW-063-040-0500-ZZ-FLANSCH-VERSTAERKT-Zeichnung-Rev-C.pdf"]}
+    yield "order_echo", {**echo, "sent": False, "actions": order_buttons(CommandKind.SEND, CommandKind.CANCEL)}
+    yield "order_echo", {**echo, "sent": True, "actions": order_buttons(CommandKind.CANCEL)}
+    yield "draft_reminder", {**base, "bill": ordered_view, "supplier": named, "days": 3,
+                             "actions": order_buttons(CommandKind.SEND, CommandKind.CANCEL)}
+    yield "order_template", {**base, "bot_address": "bot@example.test", "sheet_name": "order-sheet.xlsx",
+                             "short_names": ["bolts", "hydraulics", "gloves"]}
     yield "approved", {**to_supplier, "bill": view, "note": "Thanks, go ahead.", "by": "anna.buyer@example.test",
                        "sheet_name": "PO-2026-0042-bill-rev2.xlsx", "actions": buttons(CommandKind.DELIVERED)}
     yield "rejected", {**to_supplier, "bill": view, "reason": "bolts must stay at 0.12 as quoted",
@@ -98,6 +121,8 @@ def contexts(language: str = "en", ordered: tuple[Line, ...] = ORDERED,
     yield "documents_received", {**to_supplier, "names": ["scan-delivery-note-2026-11-28.pdf", "photo.jpg"],
                                  "draft": 2, "actions": buttons(CommandKind.SEND)}
     yield "decision_recorded", {**base, "number": 2, "decision": "rejected", "text": "bolts must stay at 0.12",
+                                "by": "anna.buyer@example.test", "step": None}
+    yield "decision_recorded", {**base, "number": 2, "decision": "approved", "text": "", "step": 1,
                                 "by": "anna.buyer@example.test"}
     delivery = {"number": 1, "quantities": QUANTITIES, "still_open": {"blt-m8": D(200)}, "note": "pallet 1 of 2"}
     yield "delivery_to_confirm", {**base, **delivery, "actions": buttons(CommandKind.RECEIVED)}

@@ -67,3 +67,40 @@ def test_the_example_config_is_complete_and_valid(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SUPPLIERBOT_SMTP_PASSWORD", "x")
     config = load_config(Path(__file__).parent.parent / "config.example.toml")
     assert config.bot.customer_name == "ACME GmbH"
+
+
+def test_buyers_approval_steps_and_tolerance_are_read() -> None:
+    config = parse_config({**MINIMAL, "buyers": {"addresses": ["Anna@Example.test"], "domains": ["buyers.test"],
+                                                 "suppliers": {"Bolts": "Sales@Supplier.test"}},
+                           "approval": {"amount": "gross", "steps": [
+                               {"name": "finance", "approvers": ["fin@example.test"], "above": 5000}]},
+                           "tolerance": {"suppliers": ["*"], "price_up_percent": 2, "quantity_down_percent": "10",
+                                         "per_supplier": {"strict@s.test": {"price_up_percent": 0}}}},
+                          Path("/srv/bot"))
+    assert config.buyers.is_buyer("anna@example.test") and config.buyers.is_buyer("bob@buyers.test")
+    assert not config.buyers.is_buyer("mallory@elsewhere.test")
+    assert config.buyers.supplier_address("BOLTS") == "sales@supplier.test"
+    assert config.approval.amount == "gross" and config.approval.steps[0].approvers == ("fin@example.test",)
+    assert config.approval.steps[0].above == 5000
+    assert config.tolerance.for_supplier("any@where.test").quantity_down_percent == 10
+    assert config.tolerance.for_supplier("strict@s.test").price_up_percent == 0
+    assert config.tolerance.window_hours == 24
+
+
+def test_without_a_tolerance_section_every_bill_waits_for_a_decision() -> None:
+    assert parse_config(MINIMAL, Path("/srv/bot")).tolerance.for_supplier("sales@supplier.test") is None
+
+
+def test_wrong_buyer_and_approval_keys_are_named() -> None:
+    text = problems({**MINIMAL, "buyers": {"addresses": "anna@example.test", "suppliers": {"x": "nobody"}},
+                     "approval": {"amount": "tax", "steps": [{"approvers": [], "above": -1, "who": 1}]},
+                     "tolerance": {"price_up_percent": "lots", "suppliers": ["nobody"]}})
+    for expected in ("buyers.addresses: expected a list of strings, got 'anna@example.test'",
+                     "buyers.suppliers.x: expected a supplier's email address, got 'nobody'",
+                     "approval.amount: expected net | gross, got 'tax'",
+                     "approval.steps[1].who: unknown key",
+                     "approval.steps[1].approvers: expected a list of email addresses, got []",
+                     "approval.steps[1].above: expected a number of 0 or more, got -1",
+                     "tolerance.price_up_percent: expected a number of 0 or more, got 'lots'",
+                     "tolerance.suppliers: expected email addresses or \"*\", got 'nobody'"):
+        assert expected in text

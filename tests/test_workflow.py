@@ -6,8 +6,9 @@ from decimal import Decimal as D
 import pytest
 
 from bot import errors
+from bot.approval import StepView
 from bot.workflow import (
-    Approve, CreateDraft, OrderView, Refuse, Reject, RelayComment, Reply, RevisionView, Role, Submit, decide,
+    Approve, CancelOrder, SendOrder, CreateDraft, OrderView, Refuse, Reject, RelayComment, Reply, RevisionView, Role, Submit, decide,
     order_status_after,
 )
 from parsers.records import BillSheet, Line
@@ -107,3 +108,28 @@ def test_the_order_state_machine() -> None:
     assert order_status_after(CreateDraft((), None, False), OrderStatus.NEW) is OrderStatus.NEW
     assert order_status_after(Approve(1, ""), OrderStatus.AWAITING_APPROVAL) is OrderStatus.APPROVED
     assert order_status_after(Reject(1, "x"), OrderStatus.AWAITING_APPROVAL) is OrderStatus.REJECTED
+
+
+FINANCE = StepView(2, "finance", frozenset({"fin@x.test"}), 2)
+
+
+def step_reply(text: str, sender: str, bound_step: int | None) -> Reply:
+    return Reply(Role.BUYER, parse_command(text), bound_revision_id=12, sender=sender, step=FINANCE,
+                 bound_step=bound_step)
+
+
+def test_a_step_is_decided_by_its_approvers_answering_its_own_request() -> None:
+    assert decide(AWAITING, step_reply("APPROVE", "fin@x.test", 2)) == Approve(12, "", step=2)
+    assert decide(AWAITING, step_reply("REJECT budget", "fin@x.test", None)) == Reject(12, "budget", step=2)
+    assert decide(AWAITING, step_reply("APPROVE", "fin@x.test", 1)) == Refuse(errors.StaleStep(1, 2, "finance"))
+    assert decide(AWAITING, step_reply("APPROVE", "anna@x.test", 2)) == Refuse(errors.NotYourStep(2, "finance"))
+
+
+def test_a_buyers_draft_order_is_sent_or_cancelled_by_the_buyer_and_unknown_to_the_supplier() -> None:
+    draft = order(OrderStatus.DRAFT)
+    assert decide(draft, reply(Role.BUYER, "SEND")) == SendOrder()
+    assert decide(draft, Reply(Role.BUYER, parse_command("CANCEL wrong supplier"), in_thread=True)) == CancelOrder(
+        "wrong supplier")
+    assert decide(draft, reply(Role.BUYER, "APPROVE", bound=12)) == Refuse(errors.OrderNotSent())
+    assert decide(draft, reply(Role.SUPPLIER, "SEND")) == Refuse(errors.UnknownOrder())
+    assert order_status_after(SendOrder(), OrderStatus.DRAFT) is OrderStatus.NEW

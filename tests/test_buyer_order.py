@@ -1,0 +1,72 @@
+"""parsers.buyer_order: a buyer's ORDER mail read into a supplier, lines and fields."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from bot.away import is_out_of_office
+from parsers.buyer_order import read_order_request
+from parsers.message import parse_message
+from parsers.records import Line
+from parsers.reply import parse_command
+from tests.conftest import FIXTURES
+
+EMAILS = FIXTURES / "emails"
+
+SEND = ("send", "senden")
+
+
+def read(text: str):
+    first, _, _ = text.partition("\n")
+    return read_order_request(first.partition(" ")[2], text, SEND, Decimal(19))
+
+
+def test_body_lines_and_fields_are_read() -> None:
+    request = read("ORDER bolts\nHello, please order:\n\n500 pcs BLT-M8 Hex bolt M8x40 at 0.12\n"
+                   "- 40 pair Work gloves L @ 3.90 7%\n2 Cable drum 25 m at 49.50 EUR\n\n"
+                   "Delivery: 2026-12-15\nRef: KST-4711\nCurrency: eur\nDeliver to: Plant 2, Gate 3, 12345 Town\n")
+    assert request.supplier == "bolts" and not request.send and request.problems == ()
+    assert request.lines == (
+        Line("BLT-M8", "Hex bolt M8x40", Decimal(500), "pcs", Decimal("0.12"), Decimal(19)),
+        Line("", "Work gloves L", Decimal(40), "pair", Decimal("3.90"), Decimal(7)),
+        Line("", "Cable drum 25 m", Decimal(2), "", Decimal("49.50"), Decimal(19)))
+    assert (request.delivery, request.ref, request.currency) == (date(2026, 12, 15), "KST-4711", "EUR")
+    assert request.deliver_to == "Plant 2, Gate 3, 12345 Town"
+
+
+def test_send_on_the_order_line_sends_at_once_and_decimal_commas_are_read() -> None:
+    request = read("ORDER sales@supplier.test SEND\n1.000 Stk BLT-M8 Schraube at 0,12\nLieferung: 15.12.2026\n"
+                   "2 pcs T-Shirt XL at 9,90\n")
+    assert request.send and request.supplier == "sales@supplier.test"
+    assert request.lines[0].quantity == 1000 and request.lines[0].unit_price == Decimal("0.12")
+    assert request.delivery == date(2026, 12, 15)
+    assert (request.lines[1].sku, request.lines[1].description) == ("", "T-Shirt XL")  # not an article number
+
+
+def test_a_line_that_starts_with_a_number_but_cannot_be_read_is_named() -> None:
+    request = read("ORDER bolts\n500 pcs BLT-M8 Hex bolt at 0.12\n200 nuts please, price as usual\n")
+    assert len(request.lines) == 1
+    assert request.problems == ("line 3 “200 nuts please, price as usual”: not read as an order line "
+                                "(expected e.g. “500 pcs BLT-M8 Hex bolt M8x40 at 0.12”)",)
+
+
+def test_wrong_fields_are_named_and_no_supplier_is_empty() -> None:
+    request = read("ORDER\nDelivery: soon\nCurrency: Euro\n")
+    assert request.supplier == "" and request.lines == ()
+    assert request.problems == ("Delivery: expected a date like 2026-12-15, got “soon”",
+                                "Currency: expected a 3-letter code like EUR, got “Euro”")
+
+
+def test_an_outlook_html_order_with_a_bullet_list_and_a_signature_is_read() -> None:
+    message = parse_message((EMAILS / "buyer_order_outlook_html.eml").read_bytes())
+    request = read_order_request(parse_command(message.new_text).argument, message.new_text, SEND, Decimal(19))
+    assert request.supplier == "bolts" and request.problems == ()
+    assert [(line.sku, line.quantity, line.unit, line.unit_price) for line in request.lines] == [
+        ("BLT-M8", 500, "Stk", Decimal("0.12")), ("GLV-L", 40, "Paar", Decimal("3.90"))]
+    assert request.lines[1].description == "Handschuhe Größe L"
+    assert (request.delivery, request.ref) == (date(2026, 12, 15), "BANF-4711")
+
+
+def test_an_exchange_out_of_office_is_automatic_and_means_away() -> None:
+    message = parse_message((EMAILS / "buyer_out_of_office_exchange.eml").read_bytes())
+    assert is_out_of_office(message.automatic)

@@ -1,0 +1,77 @@
+"""`supplierbot order import`: many orders from one sheet, one per reference, refusals per order."""
+from __future__ import annotations
+
+import io
+import json
+
+from openpyxl import Workbook
+from sqlmodel import select
+
+from parsers.order_import import read_order_import
+from storage.db import session
+from storage.models import PurchaseOrder
+from tests.conftest import World
+from tests.mailworld import cli
+
+HEADER = ["Reference", "Supplier", "Buyer", "SKU", "Description", "Qty", "Unit", "Unit price", "VAT", "Delivery"]
+
+
+def sheet(rows: list[list[object]]) -> bytes:
+    workbook = Workbook()
+    workbook.active.append(["Orders to place, week 49"])
+    workbook.active.append(HEADER)
+    for row in rows:
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def test_a_csv_is_read_into_one_order_per_reference() -> None:
+    data = ("reference;supplier;buyer;sku;description;quantity;unit;unit price;vat\n"
+            "BANF-1;Sales@S.test;a@x.test, b@x.test;BLT-M8;Bolt;500;pcs;0,12;19\n"
+            "BANF-1;sales@s.test;a@x.test, b@x.test;NUT-M8;Nut;1.000;pcs;0,04;19\n"
+            "PO-2026-0900;sales@s.test;a@x.test;;Gloves;40;pair;3,90;7\n").encode()
+    first, second = read_order_import(data, "week49.csv")
+    assert (first.key, first.ref, first.buyer_ref, first.rows) == ("BANF-1", None, "BANF-1", (2, 3))
+    assert first.buyers == ("a@x.test", "b@x.test") and first.supplier == "sales@s.test"
+    assert [(line.sku, line.quantity, str(line.unit_price)) for line in first.lines] == [
+        ("BLT-M8", 500, "0.12"), ("NUT-M8", 1000, "0.04")]
+    assert second.ref == "PO-2026-0900" and second.lines[0].tax_rate == 7 and second.problems == ()
+
+
+def test_each_order_is_created_or_refused_whole_and_a_second_import_creates_nothing(world: World,
+                                                                                     tmp_path) -> None:
+    supplier, buyer = world.supplier.address, world.buyer.address
+    path = tmp_path / "week49.xlsx"
+    path.write_bytes(sheet([
+        ["BANF-1", supplier, buyer, "BLT-M8", "Hex bolt", 500, "pcs", 0.12, 19, "2026-12-15"],
+        ["BANF-1", supplier, buyer, "NUT-M8", "Hex nut", 500, "pcs", 0.04, 19, "2026-12-15"],
+        ["PO-2026-0900", supplier, buyer, "GLV-L", "Gloves", 40, "pair", 3.9, 19, None],
+        ["BANF-2", supplier, buyer, "WSH-M8", "Washer", 1000, "pcs", 0.02, 19, None],
+        ["BANF-2", supplier, buyer, "X", "Thing", 5, "pcs", "cheap", 19, None],
+        ["BANF-3", supplier, buyer, "A", "One", 1, "pcs", 1, 19, None],
+        ["BANF-3", "other@supplier.test", buyer, "B", "Two", 1, "pcs", 1, 19, None],
+    ]))
+    code, output = cli(world, "order", "import", str(path))
+    assert code == 1, output
+    assert "2 created, 2 refused; the emails are queued" in output
+    assert "row 7: a number could not be read (not a number)" in output and "different supplier values" in output
+    with session(world.app.engine) as s:
+        orders = {o.ref: o for o in s.exec(select(PurchaseOrder)).all()}
+    assert set(orders) == {"PO-2026-0001", "PO-2026-0900"}  # BANF-2's good row was not created alone
+    assert orders["PO-2026-0001"].buyer_ref == "BANF-1" and str(orders["PO-2026-0001"].requested_delivery) == "2026-12-15"
+    world.poll()
+    world.supplier.wait_for("[PO-2026-0900] New order from ACME GmbH")
+
+    code, output = cli(world, "order", "import", "--json", str(path))
+    report = json.loads(output[output.index("["):])
+    assert [r["refused"] for r in report][:2] == ["already imported as PO-2026-0001", "order PO-2026-0900 already exists"]
+    assert all(r["created"] is None for r in report)
+
+
+def test_a_file_without_the_columns_is_refused_by_name(world: World, tmp_path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text("what,when\nbolts,soon\n")
+    code, output = cli(world, "order", "import", str(path))
+    assert code == 1 and "no header row names the columns reference, supplier, buyer, quantity, unit price" in output
