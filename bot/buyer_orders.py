@@ -56,13 +56,14 @@ def _order(app: App, s: Session, row: InboundMessage, message: ParsedMessage, co
         return _refuse(app, s, message, errors.OrderUnreadable(tuple(problems)))
     if not lines:
         return _refuse(app, s, message, errors.OrderLinesMissing())
-    send = (request.send or settings.send_at_once) and (released or _authenticated(app, message))
+    wants_send = request.send or settings.send_at_once
+    send = wants_send and (released or _vouched_for(app, message))
     order = add_order(app, s, new, message.sender, OrderStatus.NEW if send else OrderStatus.DRAFT, row.id)
     keep_order_documents(app, s, order.id, documents, row.id)
     if send:
         app.notifier.new_order(s, order, lines, order_documents(app, s, order.id))
     app.notifier.order_echo(s, order, lines, message.sender, send, read_from, Thread.of(message),
-                            tuple(d.filename for d in documents))
+                            tuple(d.filename for d in documents), unconfirmed=wants_send and not send)
     return Outcome(InboundStatus.APPLIED, "order created and sent" if send else "draft order (waits for SEND)",
                    order.id)
 
@@ -117,10 +118,13 @@ def _checked(new: NewOrder) -> list[str]:
     return []
 
 
-def _authenticated(app: App, message: ParsedMessage) -> bool:
-    """With [auth] require_dmarc, ORDER … SEND without an aligned pass waits for a SEND like any draft."""
+def _vouched_for(app: App, message: ParsedMessage) -> bool:
+    """ORDER … SEND (or send_at_once) skips the round trip only when our receiving server vouches for
+    the sender: an aligned DMARC pass in its own Authentication-Results ([auth] authserv_id). A From
+    line alone is easy to forge, and an order in the company's name reaches a supplier who will ship
+    it; without that pass the order waits, like any draft, for SEND from the buyer's real mailbox."""
     auth = app.config.auth
-    return not auth.require_dmarc or dmarc_verdict(message.auth_results, auth.authserv_id, message.sender).passed
+    return bool(auth.authserv_id) and dmarc_verdict(message.auth_results, auth.authserv_id, message.sender).passed
 
 
 def _refuse(app: App, s: Session, message: ParsedMessage, error: errors.UserError) -> Outcome:

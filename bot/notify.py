@@ -205,8 +205,10 @@ class Notifier:
         return self._queue(s, mail, order.id, revision_id)
 
     def order_echo(self, s: Session, order: PurchaseOrder, lines: Sequence[Line], to: str, sent: bool,
-                   read_from: str, thread: Thread | None, documents: Sequence[str] = ()) -> OutboxMessage:
-        """A buyer's ORDER as the bot understood it: waiting for their SEND, or sent to the supplier."""
+                   read_from: str, thread: Thread | None, documents: Sequence[str] = (),
+                   unconfirmed: bool = False) -> OutboxMessage:
+        """A buyer's ORDER as the bot understood it: waiting for their SEND, or sent to the supplier.
+        `unconfirmed`: they asked to send at once, but their email could not be confirmed as theirs."""
         supplier = s.get(Supplier, order.supplier_id)
         assert supplier is not None
         view = bill_view(None, order.currency, lines, lines)
@@ -214,7 +216,7 @@ class Notifier:
                                     supplier=supplier.email,
                                     total=languages.money(view.totals.gross, order.currency, self._company))
         context = self._context(order, {"bill": view, "supplier": supplier, "sent": sent, "read_from": read_from,
-                                        "documents": documents})
+                                        "documents": documents, "unconfirmed": unconfirmed})
         actions = (CommandKind.CANCEL,) if sent else (CommandKind.SEND, CommandKind.CANCEL)
         mail = self._outgoing("order_echo", (to,), subject, context, self._token(s, order.id, None, "buyer"), thread,
                               language=self._company, actions=actions, buttons=ORDER_BUTTONS)

@@ -201,6 +201,8 @@ def _draft_order(order: OrderView, reply: Reply) -> Decision:
     if reply.role is Role.SUPPLIER:
         return Refuse(errors.UnknownOrder())
     if reply.command.kind is CommandKind.SEND:
+        if not reply.in_thread:  # the echo went to the buyer's real mailbox: answering it is the proof
+            return Refuse(errors.CancelNeedsReply(command="SEND"))
         return SendOrder()
     if reply.command.kind is CommandKind.CANCEL:
         return _cancel(order, reply)

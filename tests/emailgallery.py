@@ -102,8 +102,9 @@ def contexts(language: str = "en", ordered: tuple[Line, ...] = ORDERED,
     echo = {**base, "bill": ordered_view, "supplier": named,
             "read_from": "BANF-4711 Bestellanforderung Hydraulik und Verbindungselemente.xlsx",
             "documents": ["HYD-CYL-DW-063-040-0500-ZZ-FLANSCH-VERSTAERKT-Zeichnung-Rev-C.pdf"]}
-    yield "order_echo", {**echo, "sent": False, "actions": order_buttons(CommandKind.SEND, CommandKind.CANCEL)}
-    yield "order_echo", {**echo, "sent": True, "actions": order_buttons(CommandKind.CANCEL)}
+    yield "order_echo", {**echo, "sent": False, "unconfirmed": True,
+                         "actions": order_buttons(CommandKind.SEND, CommandKind.CANCEL)}
+    yield "order_echo", {**echo, "sent": True, "unconfirmed": False, "actions": order_buttons(CommandKind.CANCEL)}
     yield "draft_reminder", {**base, "bill": ordered_view, "supplier": named, "days": 3,
                              "actions": order_buttons(CommandKind.SEND, CommandKind.CANCEL)}
     yield "order_template", {**base, "bot_address": "bot@example.test", "sheet_name": "order-sheet.xlsx",

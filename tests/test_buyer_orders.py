@@ -102,6 +102,7 @@ def test_an_order_sheet_in_the_buyers_own_layout_is_echoed_then_sent_at_send(wor
 
 def test_body_lines_with_send_go_to_the_supplier_at_once(world: World) -> None:
     with_buyers(world)
+    world.reconfigure(auth={"authserv_id": "mx.devmail.test"})  # our server vouches for the buyer's mail
     write_to_bot(world, world.buyer, f"ORDER {world.supplier.address} SEND\nHi bot,\n\n"
                  "500 pcs BLT-M8 Hex bolt M8x40 at 0.12\n40 pair GLV-L Work gloves L at 3.90\nCurrency: EUR\n")
     world.poll()
@@ -247,3 +248,53 @@ def test_a_draft_order_without_send_is_brought_back_to_the_buyer(world: World) -
     world.buyer.reply(reminder, "SEND")
     world.poll()
     world.supplier.wait_for("New order from ACME GmbH")
+
+
+def test_order_send_without_our_servers_word_for_the_sender_waits_for_the_buyers_send(world: World) -> None:
+    """A From line is easy to forge, and an order in the company's name reaches a supplier who ships it:
+    without a DMARC pass vouched for by our own receiving server, ORDER … SEND is a draft until the
+    buyer answers the echo from their real mailbox."""
+    with_buyers(world)  # no [auth] authserv_id: nothing vouches for any sender
+    write_to_bot(world, world.buyer, f"ORDER {world.supplier.address} SEND\n500 pcs BLT-M8 Hex bolt M8x40 at 0.12\n")
+    world.poll()
+    [order] = orders_of(world)
+    assert order.status is OrderStatus.DRAFT
+    echo = world.buyer.wait_for(f"[{order.ref}]")
+    assert "could not confirm that this email\ncame from you" in echo.text
+    assert world.supplier.inbox() == []
+
+    forged = EmailMessage()  # a new email naming the draft by its tag: not an answer to the echo
+    forged["From"], forged["To"] = f"{world.buyer.name} <{world.buyer.address}>", world.bot
+    forged["Subject"], forged["Message-ID"] = f"[{order.ref}] SEND", make_msgid(domain="client.test")
+    forged.set_content("SEND")
+    world.buyer.send(forged)
+    world.poll()
+    refusal = world.buyer.wait_for(f"[{order.ref}]", count=2)
+    assert "For SEND on " + order.ref in refusal.text
+    assert "a new email naming the order is not enough" in " ".join(refusal.text.split())
+    assert orders_of(world)[0].status is OrderStatus.DRAFT
+    assert world.supplier.inbox() == []
+
+    world.buyer.reply(echo, "SEND")
+    world.poll()
+    world.supplier.wait_for(f"[{order.ref}] New order from ACME GmbH")
+    assert orders_of(world)[0].status is OrderStatus.NEW
+
+
+def test_a_supplier_writing_order_words_about_an_existing_order_is_relayed_not_refused(world: World) -> None:
+    """`Bestellung erhalten` (German for "order received") starts with the ORDER keyword; about an
+    order the supplier already has, named by its [PO-…] tag, it is a message for the buyer."""
+    with_buyers(world)
+    ref = world.order()
+    world.poll()
+    world.supplier.wait_for(f"[{ref}] New order")
+    note = EmailMessage()  # a new email, not a reply: only the subject's tag names the order
+    note["From"], note["To"] = f"{world.supplier.name} <{world.supplier.address}>", world.bot
+    note["Subject"], note["Message-ID"] = f"[{ref}] Bestellung erhalten", make_msgid(domain="supplier.test")
+    note.set_content("Bestellung erhalten, Lieferung nächste Woche.")
+    world.supplier.send(note)
+    world.poll()
+    relayed = world.buyer.wait_for(f"[{ref}] Question from")
+    assert "Lieferung nächste Woche" in relayed.text
+    assert not any("are for the buyers of" in " ".join(m.text.split()) for m in world.supplier.inbox())
+    assert len(orders_of(world)) == 1

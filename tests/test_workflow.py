@@ -127,7 +127,9 @@ def test_a_step_is_decided_by_its_approvers_answering_its_own_request() -> None:
 
 def test_a_buyers_draft_order_is_sent_or_cancelled_by_the_buyer_and_unknown_to_the_supplier() -> None:
     draft = order(OrderStatus.DRAFT)
-    assert decide(draft, reply(Role.BUYER, "SEND")) == SendOrder()
+    assert decide(draft, Reply(Role.BUYER, parse_command("SEND"), in_thread=True)) == SendOrder()
+    # a new email naming the order by its subject tag, From a buyer (easily forged), sends nothing
+    assert decide(draft, reply(Role.BUYER, "SEND")) == Refuse(errors.CancelNeedsReply(command="SEND"))
     assert decide(draft, Reply(Role.BUYER, parse_command("CANCEL wrong supplier"), in_thread=True)) == CancelOrder(
         "wrong supplier")
     assert decide(draft, reply(Role.BUYER, "APPROVE", bound=12)) == Refuse(errors.OrderNotSent())
