@@ -313,10 +313,10 @@ def _pending_id(s: Session, order: PurchaseOrder) -> int | None:
 
 
 def _answers_an_order(app: App, s: Session, message: ParsedMessage) -> bool:
-    """A reply to one of an order's emails (its token or thread): `Order confirmed` there is text."""
+    """An email about an existing order (its token, its thread, or its [PO-…] tag in the subject):
+    `Order confirmed` or `Bestellung erhalten` there is text for that order, never a new ORDER."""
     bot = app.config.bot
-    match = match_order(message, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
-    return match is not None and match.via in ("token", "thread")
+    return match_order(message, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s)) is not None
 
 
 def _orders(app: App, s: Session, row: InboundMessage, message: ParsedMessage, argument: str) -> Outcome:
