@@ -25,7 +25,7 @@ from bot.pipeline import Source, process
 from bot.runner import PollReport, fetch_and_process
 from parsers.records import Line
 from storage.db import session
-from storage.files import SPILLED
+from storage.files import SPILLED, FileStore
 from storage.models import Document, InboundMessage, OutboxMessage, OutboxStatus
 from tests.conftest import World
 from tests.test_round_trip import sheet_of
@@ -113,3 +113,90 @@ def test_processing_a_34_mb_message_never_holds_it(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert outcome is not None and outcome.disposition == "draft + submitted"
     assert peak < 24 << 20
+
+
+class _VanishingServer:
+    """An IMAP client whose message is expunged by someone else after `pieces` answers, or that
+    stops answering a message's bytes short of its RFC822.SIZE while it is still there."""
+
+    def __init__(self, held: dict[int, bytes], pieces: int, expunged: bool = True) -> None:
+        self.held, self.pieces, self.expunged = dict(held), pieces, expunged
+
+    def fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, object]]:
+        item = items[0]
+        if item == "RFC822.SIZE":
+            return {uid: {b"RFC822.SIZE": len(self.held[uid])} for uid in uids if uid in self.held}
+        if item == "BODY.PEEK[]":
+            return {uid: {b"BODY[]": self.held[uid]} for uid in uids if uid in self.held}
+        offset, length = (int(n) for n in item[len("BODY.PEEK[]<"):-1].split("."))
+        answers = {}
+        for uid in uids:
+            if uid not in self.held:
+                continue
+            if self.pieces == 0:
+                if self.expunged:
+                    del self.held[uid]
+                    continue
+                length = 0  # the server ends the message early, and still holds it
+            self.pieces -= 1
+            answers[uid] = {f"BODY[]<{offset}>".encode(): self.held[uid][offset:offset + length]}
+        return answers
+
+
+def _box(server: _VanishingServer) -> ImapMailbox:
+    box = ImapMailbox(parse_config({"bot": {"address": "bot@example.test", "customer_name": "ACME"},
+                                    "imap": {"host": "127.0.0.1"}, "smtp": {"host": "127.0.0.1"}},
+                                   Path("/nonexistent")).imap)
+    box.client = server  # type: ignore[assignment]
+    return box
+
+
+def test_a_large_message_expunged_mid_fetch_is_not_fetched_cut_short(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
+    held = {1: b"x" * 500, 2: b"Subject: big\r\n\r\n" + b"y" * 3500, 3: b"z" * 600}
+    files = FileStore(tmp_path / "files")
+    fetched = [item for batch in _box(_VanishingServer(held, pieces=2)).fetch_batches([1, 2, 3], files)
+               for item in batch]
+    assert [(uid, raw.read()) for uid, raw in fetched] == [(1, held[1]), (3, held[3])]
+    assert sorted(p.name for p in (tmp_path / "files" / "raw").rglob("*") if p.is_file()) == sorted(
+        raw.sha256 for _, raw in fetched)  # no file of the partial bytes, no temporary file
+
+
+def test_a_large_message_the_server_answers_short_is_fetched_again_next_poll(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
+    held = {1: b"x" * 500, 2: b"Subject: big\r\n\r\n" + b"y" * 3500, 3: b"z" * 600}
+    files = FileStore(tmp_path / "files")
+    batches = _box(_VanishingServer(held, pieces=2, expunged=False)).fetch_batches([1, 2, 3], files)
+    assert [uid for uid, _ in next(batches)] == [1]
+    with pytest.raises(mailbox.MailboxError, match="2000 of 3516 bytes"):
+        next(batches)  # the poll stops here: the cursor never passes message 2, and 3 waits with it
+    assert [p.name for p in (tmp_path / "files" / "raw").rglob("*") if p.is_file()] == [
+        hashlib.sha256(held[1]).hexdigest()]
+
+
+def test_a_large_message_expunged_mid_fetch_on_the_real_server_is_left_out(world: World,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 64 * 1024)
+    port = world.app.config.imap.port
+    with IMAPClient("127.0.0.1", port=port, ssl=False) as client:
+        client.login(world.bot, PASSWORD)
+        for size in (1000, 1_000_003, 2000):
+            client.append("INBOX", _message(world, size))
+    with ImapMailbox(world.app.config.imap) as box, IMAPClient("127.0.0.1", port=port, ssl=False) as other:
+        other.login(world.bot, PASSWORD)
+        other.select_folder("INBOX")
+        fetch, answers = box.client.fetch, []
+
+        def expunge_after_the_first_piece(uids: list[int], items: list[str]) -> dict:
+            answers.append(items[0])
+            if items[0].startswith("BODY.PEEK[]<65536."):
+                other.delete_messages([2])
+                other.expunge()
+            return fetch(uids, items)
+
+        monkeypatch.setattr(box.client, "fetch", expunge_after_the_first_piece)
+        fetched = [uid for batch in box.fetch_batches(box.uids_after(0), world.app.files) for uid, _ in batch]
+    assert fetched == [1, 3] and "BODY.PEEK[]<65536.65536>" in answers
+    assert not [p for p in (world.app.files.root / "raw").rglob("*") if p.stat().st_size > 100_000]
