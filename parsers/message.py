@@ -1,8 +1,6 @@
 """Raw email bytes → ParsedMessage. Pure: bytes in, a value or MessageUnreadable out."""
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from email import message_from_bytes, policy
@@ -14,7 +12,7 @@ from email.utils import getaddresses, parseaddr
 
 import mailparser
 
-from parsers.parts import FileAttachment, FilePart
+from parsers.parts import FileAttachment, FilePart, decode_base64
 from parsers.records import Attachment, ParsedMessage
 from parsers.reply import new_text
 from parsers.skeleton import Unsure, skeleton
@@ -162,14 +160,13 @@ def _decoration(part: dict) -> bool:
 
 
 def _decode(payload: str | bytes, binary: bool) -> bytes:
+    """Base64 read as a file in the store is (parsers/parts.py), leniently: a body whose
+    padding is off, or that runs into a line that is not base64, is still the file."""
     if isinstance(payload, bytes):
         return payload
     if not binary:
         return payload.encode("utf-8", "replace")
-    try:
-        return base64.b64decode(payload)
-    except (binascii.Error, ValueError):
-        return b""
+    return decode_base64(payload.encode("ascii", "ignore"))
 
 
 def bounced_message_ids(raw: bytes) -> tuple[str, ...]:

@@ -162,6 +162,11 @@ DAMAGED = {  # what a sloppy mailer or a hostile sender writes, each read the sa
     "not_a_header_then_blank": _with_part(PDF_HEADERS + b"this is not a header\n\n" + SCAN + b"--B--\n"),
     "not_a_header_no_blank": _with_part(PDF_HEADERS + b"this is not a header\n" + SCAN + b"--B--\n"),
     "not_a_header_first": _with_part(b"not a header\n" + PDF_HEADERS + b"\n" + SCAN + b"--B--\n"),
+    "eight_bit_header_name": _with_part(PDF_HEADERS + b"X-\xe9t\xe9: 1\n\n" + SCAN + b"--B--\n"),
+    "delimiter_with_text": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--B--\n", b"--BX"),
+    "text_after_a_delimiter_line": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--BX\nmore\n--B--\n"),
+    "closed_by_a_longer_delimiter": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--BX\n"),
+    "closing_delimiter_with_text": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--B-- X\n"),
     "lone_cr_line_breaks": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--B\r" + PDF_HEADERS.replace(b"\n", b"\r")
                                       + b"\r" + SCAN + b"--B--\n"),
 }
