@@ -1,6 +1,7 @@
 """IMAP adapter: read new messages by UID without touching flags (BODY.PEEK, read-only select)."""
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import threading
@@ -32,9 +33,9 @@ class MailboxError(Exception):
 class _Short(Exception):
     """A message's pieces ended before its RFC822.SIZE: never a message, whatever came."""
 
-    def __init__(self, got: int) -> None:
-        super().__init__(got)
-        self.got = got
+    def __init__(self, seen: tuple[int, str]) -> None:
+        super().__init__(seen)
+        self.seen = seen  # (length, sha256) of what came
 
 
 def server_folder_name(name: str, prefix: str, delimiter: str | None) -> str:
@@ -123,37 +124,57 @@ class ImapMailbox:
 
     def _fetch_in_pieces(self, uid: int, size: int, files: FileStore) -> RawMessage | None:
         """The message's bytes as the server holds them (`size`: its RFC822.SIZE), hashed as they
-        are written; None when it is gone. Bytes that come short are never stored: the pieces stop
-        with _Short, which removes the file before it is named; a message still there is left
-        for the next poll (MailboxError ends this one before the cursor passes it)."""
-        pieces = self._pieces(uid, size)
+        are written; None when it is gone. Bytes short of `size` are never stored from one
+        reading: the pieces stop with _Short, which removes the file before it is named. A message
+        gone meanwhile is left out; one still there is read once more, and the same bytes again
+        are the message as the server holds it (RFC822.SIZE only SHOULD match BODY[], and some
+        servers overstate it). Other bytes leave it for the next poll: MailboxError ends this one
+        before the cursor passes it."""
         try:
-            first = next(pieces, None)
-            if first is None:
-                return None
-            digest, path, got = files.save_chunks(itertools.chain([first], pieces), "raw", sync=False)
+            return self._store_pieces(uid, size, files)
         except _Short as short:
             if not self._holds(uid):
                 return None  # expunged meanwhile, like a message gone before its first piece
-            raise MailboxError(f"message {uid} came short: {short.got} of {size} bytes; "
+            first = short.seen
+        try:
+            stored = self._store_pieces(uid, size, files, accept=first)
+        except _Short as short:
+            if not self._holds(uid):
+                return None
+            raise MailboxError(f"message {uid} came short: {short.seen[0]} of {size} bytes; "
                                "fetched again on the next poll") from short
+        if stored is not None and stored.size < size:
+            log.warning("message smaller than its RFC822.SIZE, the same twice",
+                        extra={"uid": uid, "rfc822_size": size, "read": stored.size})
+        return stored
+
+    def _store_pieces(self, uid: int, size: int, files: FileStore,
+                      accept: tuple[int, str] | None = None) -> RawMessage | None:
+        pieces = self._pieces(uid, size, accept)
+        first = next(pieces, None)
+        if first is None:
+            return None
+        digest, path, got = files.save_chunks(itertools.chain([first], pieces), "raw", sync=False)
         return RawMessage(digest, path, got)
 
-    def _pieces(self, uid: int, size: int) -> Iterator[bytes]:
+    def _pieces(self, uid: int, size: int, accept: tuple[int, str] | None) -> Iterator[bytes]:
+        """The pieces in order; _Short at the end when they come to less than `size`, unless they
+        are `accept` ((length, sha256) of an earlier reading)."""
         assert self.client is not None
-        offset = 0
+        offset, seen = 0, hashlib.sha256()
         while True:
             answer = self.client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_PIECE}>"]).get(uid, {})
             piece = next((bytes(v or b"") for k, v in answer.items() if k.startswith(b"BODY[")), None)
             if piece is None and offset == 0:
                 return  # expunged before we began
             if piece:
+                seen.update(piece)
                 yield piece
                 offset += len(piece)
             if piece is None or len(piece) < FETCH_PIECE:
                 break
-        if offset < size:
-            raise _Short(offset)
+        if offset < size and (offset, seen.hexdigest()) != accept:
+            raise _Short((offset, seen.hexdigest()))
 
     def _holds(self, uid: int) -> bool:
         """Whether the selected folder still has this message."""

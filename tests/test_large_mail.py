@@ -115,65 +115,84 @@ def test_processing_a_34_mb_message_never_holds_it(tmp_path: Path) -> None:
     assert peak < 24 << 20
 
 
-class _VanishingServer:
-    """An IMAP client whose message is expunged by someone else after `pieces` answers, or that
-    stops answering a message's bytes short of its RFC822.SIZE while it is still there."""
+class _FakeServer:
+    """An IMAP client holding messages by UID. Message 2 may be expunged by someone else after
+    `expunge_after` piece answers; each reading of it (a piece at offset 0 starts one) may end
+    early at the next of `cut_at`; its RFC822.SIZE may be overstated by `overstate` bytes."""
 
-    def __init__(self, held: dict[int, bytes], pieces: int, expunged: bool = True) -> None:
-        self.held, self.pieces, self.expunged = dict(held), pieces, expunged
+    def __init__(self, held: dict[int, bytes], expunge_after: int | None = None, cut_at: tuple[int, ...] = (),
+                 overstate: int = 0) -> None:
+        self.held, self.expunge_after, self.cut_at, self.overstate = dict(held), expunge_after, list(cut_at), overstate
+        self.ends = len(held.get(2, b""))
 
     def fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, object]]:
         item = items[0]
         if item == "RFC822.SIZE":
-            return {uid: {b"RFC822.SIZE": len(self.held[uid])} for uid in uids if uid in self.held}
+            return {uid: {b"RFC822.SIZE": len(self.held[uid]) + (self.overstate if uid == 2 else 0)}
+                    for uid in uids if uid in self.held}
         if item == "BODY.PEEK[]":
             return {uid: {b"BODY[]": self.held[uid]} for uid in uids if uid in self.held}
         offset, length = (int(n) for n in item[len("BODY.PEEK[]<"):-1].split("."))
-        answers = {}
-        for uid in uids:
-            if uid not in self.held:
-                continue
-            if self.pieces == 0:
-                if self.expunged:
-                    del self.held[uid]
-                    continue
-                length = 0  # the server ends the message early, and still holds it
-            self.pieces -= 1
-            answers[uid] = {f"BODY[]<{offset}>".encode(): self.held[uid][offset:offset + length]}
-        return answers
+        assert uids == [2]
+        if self.expunge_after is not None:
+            if self.expunge_after == 0:
+                self.held.pop(2, None)
+            self.expunge_after -= 1
+        if 2 not in self.held:
+            return {}
+        if offset == 0:
+            self.ends = self.cut_at.pop(0) if self.cut_at else len(self.held[2])
+        return {2: {f"BODY[]<{offset}>".encode(): self.held[2][offset:min(offset + length, self.ends)]}}
 
 
-def _box(server: _VanishingServer) -> ImapMailbox:
+HELD = {1: b"x" * 500, 2: b"Subject: big\r\n\r\n" + b"y" * 3500, 3: b"z" * 600}
+
+
+def _fetched(server: _FakeServer, files: FileStore) -> list[tuple[int, bytes]]:
     box = ImapMailbox(parse_config({"bot": {"address": "bot@example.test", "customer_name": "ACME"},
                                     "imap": {"host": "127.0.0.1"}, "smtp": {"host": "127.0.0.1"}},
                                    Path("/nonexistent")).imap)
     box.client = server  # type: ignore[assignment]
-    return box
+    return [(uid, raw.read()) for batch in box.fetch_batches([1, 2, 3], files) for uid, raw in batch]
+
+
+def _stored(files: FileStore) -> list[str]:
+    """Every file under raw/, temporary ones too."""
+    return sorted(p.name for p in (files.root / "raw").rglob("*") if p.is_file())
 
 
 def test_a_large_message_expunged_mid_fetch_is_not_fetched_cut_short(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
-    held = {1: b"x" * 500, 2: b"Subject: big\r\n\r\n" + b"y" * 3500, 3: b"z" * 600}
     files = FileStore(tmp_path / "files")
-    fetched = [item for batch in _box(_VanishingServer(held, pieces=2)).fetch_batches([1, 2, 3], files)
-               for item in batch]
-    assert [(uid, raw.read()) for uid, raw in fetched] == [(1, held[1]), (3, held[3])]
-    assert sorted(p.name for p in (tmp_path / "files" / "raw").rglob("*") if p.is_file()) == sorted(
-        raw.sha256 for _, raw in fetched)  # no file of the partial bytes, no temporary file
+    fetched = _fetched(_FakeServer(HELD, expunge_after=2), files)
+    assert fetched == [(1, HELD[1]), (3, HELD[3])]
+    assert _stored(files) == sorted(hashlib.sha256(raw).hexdigest() for _, raw in fetched)
 
 
-def test_a_large_message_the_server_answers_short_is_fetched_again_next_poll(
+def test_a_large_message_the_server_answers_short_once_is_read_again_whole(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
-    held = {1: b"x" * 500, 2: b"Subject: big\r\n\r\n" + b"y" * 3500, 3: b"z" * 600}
     files = FileStore(tmp_path / "files")
-    batches = _box(_VanishingServer(held, pieces=2, expunged=False)).fetch_batches([1, 2, 3], files)
-    assert [uid for uid, _ in next(batches)] == [1]
-    with pytest.raises(mailbox.MailboxError, match="2000 of 3516 bytes"):
-        next(batches)  # the poll stops here: the cursor never passes message 2, and 3 waits with it
-    assert [p.name for p in (tmp_path / "files" / "raw").rglob("*") if p.is_file()] == [
-        hashlib.sha256(held[1]).hexdigest()]
+    assert _fetched(_FakeServer(HELD, cut_at=(2000,)), files) == sorted(HELD.items())
+    assert _stored(files) == sorted(hashlib.sha256(raw).hexdigest() for raw in HELD.values())
+
+
+def test_a_large_message_the_server_answers_short_twice_is_fetched_again_next_poll(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
+    files = FileStore(tmp_path / "files")
+    with pytest.raises(mailbox.MailboxError, match="came short: 1500 of 3516 bytes"):
+        _fetched(_FakeServer(HELD, cut_at=(2000, 1500)), files)  # the poll stops: the cursor never passes it
+    assert _stored(files) == [hashlib.sha256(HELD[1]).hexdigest()]
+
+
+def test_a_server_that_overstates_a_large_messages_size_is_read_as_it_holds_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 3501: RFC822.SIZE SHOULD match BODY[]; where it does not, the same bytes twice are the message."""
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
+    files = FileStore(tmp_path / "files")
+    assert _fetched(_FakeServer(HELD, overstate=145), files) == sorted(HELD.items())
 
 
 def test_a_large_message_expunged_mid_fetch_on_the_real_server_is_left_out(world: World,
