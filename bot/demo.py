@@ -236,16 +236,21 @@ class _Saver:
 
 def _keep_every_email(app, folder: Path, say: Callable[[str], None]) -> int:
     """Every email of the exchange, in the order it happened: each one the bot sent (its outbox,
-    the bytes as sent) and each reply it read (the raw message of its ledger)."""
+    the bytes as sent: the row's, or the file they were spilled to) and each reply it read (the
+    raw message of its ledger). Files are copied, not read: an email with a scan is large."""
     with session(app.engine) as s:
-        sent = [(row.created_at, "to", row.recipients, row.purpose, row.raw)
+        sent = [(row.created_at, "to", row.recipients, row.purpose, app.files.spilled(row.raw) or row.raw)
                 for row in s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()]
-        read = [(row.received_at, "from", row.sender, row.disposition or "reply", app.files.read(row.sha256, "raw"))
+        read = [(row.received_at, "from", row.sender, row.disposition or "reply",
+                 app.files.path_for(row.sha256, "raw"))
                 for row in s.exec(select(InboundMessage).order_by(InboundMessage.id)).all()]
     mails = sorted(sent + read, key=lambda mail: mail[0])
-    for number, (_, direction, who, what, raw) in enumerate(mails, 1):
-        name = f"{number:02d}-{direction}-{who.split('@')[0].split(',')[0]}-{_slug(what)}.eml"
-        (folder / name).write_bytes(raw)
+    for number, (_, direction, who, what, email) in enumerate(mails, 1):
+        name = folder / f"{number:02d}-{direction}-{who.split('@')[0].split(',')[0]}-{_slug(what)}.eml"
+        if isinstance(email, Path):
+            shutil.copyfile(email, name)
+        else:
+            name.write_bytes(email)
     say(f"\nKept {len(mails)} emails in {folder}: {len(sent)} the bot sent, {len(read)} replies it read")
     return len(mails)
 

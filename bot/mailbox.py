@@ -1,6 +1,7 @@
 """IMAP adapter: read new messages by UID without touching flags (BODY.PEEK, read-only select)."""
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import threading
@@ -27,6 +28,14 @@ log = logging.getLogger("supplierbot.mailbox")
 
 class MailboxError(Exception):
     """The mail server could not be reached or refused us; retried on the next poll."""
+
+
+class _Short(Exception):
+    """A message's pieces ended before its RFC822.SIZE: never a message, whatever came."""
+
+    def __init__(self, seen: tuple[int, str]) -> None:
+        super().__init__(seen)
+        self.seen = seen  # (length, sha256) of what came
 
 
 def server_folder_name(name: str, prefix: str, delimiter: str | None) -> str:
@@ -104,40 +113,76 @@ class ImapMailbox:
         """(uid, the message stored on disk) in UID order, batched by count and by size. Small
         messages come several to a command; a large one alone, in pieces, straight to its file."""
         assert self.client is not None
-        for batch, large in self._plan(uids):
-            if large:
-                stored = self._fetch_in_pieces(batch[0], files)
+        for batch, size in self._plan(uids):
+            if size:
+                stored = self._fetch_in_pieces(batch[0], size, files)
                 yield [(batch[0], stored)] if stored is not None else []
                 continue
             data = self.client.fetch(batch, ["BODY.PEEK[]"])
             yield [(uid, files.save_raw(bytes(data[uid][b"BODY[]"])))
                    for uid in batch if b"BODY[]" in data.get(uid, {})]
 
-    def _fetch_in_pieces(self, uid: int, files: FileStore) -> RawMessage | None:
-        """The message's bytes as the server holds them, hashed as they are written; None when it is gone."""
-        pieces = self._pieces(uid)
+    def _fetch_in_pieces(self, uid: int, size: int, files: FileStore) -> RawMessage | None:
+        """The message's bytes as the server holds them (`size`: its RFC822.SIZE), hashed as they
+        are written; None when it is gone. Bytes short of `size` are never stored from one
+        reading: the pieces stop with _Short, which removes the file before it is named. A message
+        gone meanwhile is left out; one still there is read once more, and the same bytes again
+        are the message as the server holds it (RFC822.SIZE only SHOULD match BODY[], and some
+        servers overstate it). Other bytes leave it for the next poll: MailboxError ends this one
+        before the cursor passes it."""
+        try:
+            return self._store_pieces(uid, size, files)
+        except _Short as short:
+            if not self._holds(uid):
+                return None  # expunged meanwhile, like a message gone before its first piece
+            first = short.seen
+        try:
+            stored = self._store_pieces(uid, size, files, accept=first)
+        except _Short as short:
+            if not self._holds(uid):
+                return None
+            raise MailboxError(f"message {uid} came short: {short.seen[0]} of {size} bytes; "
+                               "fetched again on the next poll") from short
+        if stored is not None and stored.size < size:
+            log.warning("message smaller than its RFC822.SIZE, the same twice",
+                        extra={"uid": uid, "rfc822_size": size, "read": stored.size})
+        return stored
+
+    def _store_pieces(self, uid: int, size: int, files: FileStore,
+                      accept: tuple[int, str] | None = None) -> RawMessage | None:
+        pieces = self._pieces(uid, size, accept)
         first = next(pieces, None)
         if first is None:
             return None
-        digest, path, size = files.save_chunks(itertools.chain([first], pieces), "raw", sync=False)
-        return RawMessage(digest, path, size)
+        digest, path, got = files.save_chunks(itertools.chain([first], pieces), "raw", sync=False)
+        return RawMessage(digest, path, got)
 
-    def _pieces(self, uid: int) -> Iterator[bytes]:
+    def _pieces(self, uid: int, size: int, accept: tuple[int, str] | None) -> Iterator[bytes]:
+        """The pieces in order; _Short at the end when they come to less than `size`, unless they
+        are `accept` ((length, sha256) of an earlier reading)."""
         assert self.client is not None
-        offset = 0
+        offset, seen = 0, hashlib.sha256()
         while True:
             answer = self.client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_PIECE}>"]).get(uid, {})
             piece = next((bytes(v or b"") for k, v in answer.items() if k.startswith(b"BODY[")), None)
-            if piece is None or (not piece and offset == 0):
-                return  # expunged meanwhile
+            if piece is None and offset == 0:
+                return  # expunged before we began
             if piece:
+                seen.update(piece)
                 yield piece
-            if len(piece) < FETCH_PIECE:
-                return
-            offset += len(piece)
+                offset += len(piece)
+            if piece is None or len(piece) < FETCH_PIECE:
+                break
+        if offset < size and (offset, seen.hexdigest()) != accept:
+            raise _Short((offset, seen.hexdigest()))
 
-    def _plan(self, uids: list[int]) -> Iterator[tuple[list[int], bool]]:
-        """Batches of UIDs, and whether the batch is one large message."""
+    def _holds(self, uid: int) -> bool:
+        """Whether the selected folder still has this message."""
+        assert self.client is not None
+        return b"RFC822.SIZE" in self.client.fetch([uid], ["RFC822.SIZE"]).get(uid, {})
+
+    def _plan(self, uids: list[int]) -> Iterator[tuple[list[int], int]]:
+        """Batches of UIDs, and the size of a batch that is one large message (0 for the others)."""
         assert self.client is not None
         for start in range(0, len(uids), FETCH_BATCH):
             chunk = uids[start:start + FETCH_BATCH]
@@ -147,15 +192,15 @@ class ImapMailbox:
             for uid in chunk:
                 size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
                 if batch and (size > FETCH_PIECE or total + size > FETCH_BATCH_BYTES):
-                    yield batch, False
+                    yield batch, 0
                     batch, total = [], 0
                 if size > FETCH_PIECE:
-                    yield [uid], True
+                    yield [uid], size
                     continue
                 batch.append(uid)
                 total += size
             if batch:
-                yield batch, False
+                yield batch, 0
 
     def folder_name(self, name: str) -> str:
         """`name` as the server spells it (NAMESPACE, or LIST "" "" where it has none)."""

@@ -1,8 +1,6 @@
 """Raw email bytes → ParsedMessage. Pure: bytes in, a value or MessageUnreadable out."""
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from email import message_from_bytes, policy
@@ -14,10 +12,10 @@ from email.utils import getaddresses, parseaddr
 
 import mailparser
 
-from parsers.parts import FileAttachment, FilePart
+from parsers.parts import FileAttachment, FilePart, decode_base64
 from parsers.records import Attachment, ParsedMessage
 from parsers.reply import new_text
-from parsers.skeleton import skeleton
+from parsers.skeleton import Unsure, skeleton
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
@@ -31,19 +29,31 @@ class MessageUnreadable(Exception):
 
 def parse_file(path: str, size: int) -> ParsedMessage:
     """A stored message. A large one is read from its skeleton (parsers/skeleton.py): its files
-    stay on disk as FileAttachments, so memory does not grow with the message."""
-    if size <= WHOLE_BYTES:
-        with open(path, "rb") as source:
-            return parse_message(source.read())
-    try:
-        cut = skeleton(path)
-    except (OSError, ValueError, LookupError) as exc:
-        raise MessageUnreadable("it arrived damaged, or not in a standard email format") from exc
-    return parse_message(cut.text, cut.parts)
+    stay on disk as FileAttachments, so memory does not grow with the message. Where the
+    skeleton and the parser might not agree on a body (a marker the parser did not read back
+    as one file), the message is read whole: never a marker taken for a file."""
+    if size > WHOLE_BYTES:
+        try:
+            cut = skeleton(path)
+        except Unsure:
+            cut = None
+        except (OSError, ValueError, LookupError) as exc:
+            raise MessageUnreadable("it arrived damaged, or not in a standard email format") from exc
+        if cut is not None:
+            parsed, found = _parse(cut.text, cut.parts)
+            if found == set(cut.parts):
+                return parsed
+    with open(path, "rb") as source:
+        return parse_message(source.read())
 
 
 def parse_message(raw: bytes, parts: Mapping[bytes, FilePart] | None = None) -> ParsedMessage:
     """`parts`: the markers a skeleton put in place of bodies left in the file."""
+    return _parse(raw, parts or {})[0]
+
+
+def _parse(raw: bytes, parts: Mapping[bytes, FilePart]) -> tuple[ParsedMessage, set[bytes]]:
+    """The message, and which of the markers were read back as a part's whole body."""
     try:
         mail = mailparser.parse_from_bytes(raw)
     except Exception as exc:  # mail-parser raises many kinds on broken MIME; all mean the same here
@@ -53,6 +63,7 @@ def parse_message(raw: bytes, parts: Mapping[bytes, FilePart] | None = None) -> 
     sender_name, sender = parseaddr(_header(headers, "From"))
     if "@" not in sender:
         raise MessageUnreadable("it has no sender address we could answer")
+    found: set[bytes] = set()
     return ParsedMessage(
         message_id=_first_id(_header(headers, "Message-ID")),
         sender=sender.strip().lower(),
@@ -63,10 +74,10 @@ def parse_message(raw: bytes, parts: Mapping[bytes, FilePart] | None = None) -> 
         references=tuple(_MSGID_RE.findall(_header(headers, "References"))),
         date=mail.date,
         new_text=new_text("\n".join(mail.text_plain), "\n".join(mail.text_html)),
-        attachments=tuple(_attachments(mail.attachments, parts or {})),
+        attachments=tuple(_attachments(mail.attachments, parts, found)),
         automatic=automatic_reason(headers, sender.lower()),
         auth_results=tuple(" ".join(str(v).split()) for v in headers.get_all("Authentication-Results") or []),
-    )
+    ), found
 
 
 def read_headers(raw: bytes) -> ParsedMessage:
@@ -121,14 +132,18 @@ def _recipients(headers: Message) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _attachments(parts: list[dict], in_file: Mapping[bytes, FilePart]) -> list[Attachment | FileAttachment]:
+def _attachments(parts: list[dict], in_file: Mapping[bytes, FilePart],
+                 found: set[bytes]) -> list[Attachment | FileAttachment]:
+    """`found`: filled with the markers read back, decorations' too (a large inline logo)."""
     result: list[Attachment | FileAttachment] = []
     for part in parts:
+        data = _decode(part.get("payload") or "", bool(part.get("binary")))
+        if data in in_file:
+            found.add(data)
         if _decoration(part):
             continue
         filename = str(part.get("filename") or "")
         content_type = str(part.get("mail_content_type") or "application/octet-stream").lower()
-        data = _decode(part.get("payload") or "", bool(part.get("binary")))
         stays = in_file.get(data)
         result.append(FileAttachment(filename, content_type, stays) if stays else
                       Attachment(filename, content_type, data))
@@ -145,14 +160,13 @@ def _decoration(part: dict) -> bool:
 
 
 def _decode(payload: str | bytes, binary: bool) -> bytes:
+    """Base64 read as a file in the store is (parsers/parts.py), leniently: a body whose
+    padding is off, or that runs into a line that is not base64, is still the file."""
     if isinstance(payload, bytes):
         return payload
     if not binary:
         return payload.encode("utf-8", "replace")
-    try:
-        return base64.b64decode(payload)
-    except (binascii.Error, ValueError):
-        return b""
+    return decode_base64(payload.encode("ascii", "ignore"))
 
 
 def bounced_message_ids(raw: bytes) -> tuple[str, ...]:

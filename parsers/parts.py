@@ -56,6 +56,11 @@ class FilePart:
                 yield chunk
 
 
+def decode_base64(data: bytes) -> bytes:
+    """Base64 held in memory, decoded as a FilePart decodes it."""
+    return b"".join(_base64(iter([data])))
+
+
 def _base64(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """Lenient like mail clients: characters outside the alphabet are skipped, padding is supplied.
     Whole lines of 4n characters (what every mailer writes) are decoded as they stand."""

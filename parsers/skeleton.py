@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
@@ -22,6 +23,14 @@ from parsers.parts import CHUNK, STREAMABLE, FilePart
 LINE_LIMIT = 64 * 1024  # a longer line is read in pieces; only a piece at a line's start can be a boundary
 CUT_BYTES = 256 * 1024  # bodies larger than this stay in the file
 MAX_DEPTH = 20
+#: a line the stdlib feedparser reads as a header or its continuation; the first line that is
+#: not one ends the header block (a blank line is dropped, any other starts the body)
+_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
+
+
+class Unsure(ValueError):
+    """The message is built in a way the skeleton might read otherwise than the parser (a lone
+    CR where a line would end): it is read whole instead."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +152,10 @@ def _boundary(item: tuple[int, bytes, bool], stack: list[bytes]) -> tuple[bytes,
     bare = line.rstrip(b"\r\n")
     for boundary in reversed(stack):
         if bare.startswith(b"--" + boundary):
-            rest = bare[2 + len(boundary):].rstrip(b" \t")
+            rest, cr, _ = bare[2 + len(boundary):].partition(b"\r")
+            rest = rest.rstrip(b" \t")
+            if rest in (b"", b"--") and cr:
+                raise Unsure("a delimiter ended by a lone CR")
             if rest in (b"", b"--"):
                 return boundary, rest == b"--"
     return None
@@ -164,14 +176,22 @@ def _entity(lines: _Lines, stack: list[bytes], leaves: list[_Leaf], depth: int) 
 
 
 def _header_block(lines: _Lines, stack: list[bytes]) -> Message:
+    """Ends where the stdlib feedparser ends it, so the body the parser reads is the one cut."""
     block = io.BytesIO()
     while (item := lines.next()) is not None:
         if _boundary(item, stack):
             lines.push(item)
             break
-        if item[2] and item[1] in (b"\r\n", b"\n"):
+        _, line, at_start = item
+        if at_start and not _HEADER_LINE.match(line):
+            if line not in (b"\r\n", b"\n"):
+                if line.startswith(b"\r"):
+                    raise Unsure("a line break of a lone CR after a header block")
+                lines.push(item)  # no blank line: this line is the body's first
             break
-        block.write(item[1])
+        if b"\r" in line.rstrip(b"\r\n"):
+            raise Unsure("a lone CR in a header block")
+        block.write(line)
     return BytesHeaderParser(policy=policy.compat32).parsebytes(block.getvalue())
 
 

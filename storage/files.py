@@ -55,6 +55,8 @@ class FileStore:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             self._write_atomically(path, data, sync)
+            if sync:
+                self._sync_names(path)
         return digest, path
 
     def save_chunks(self, chunks: Iterable[bytes], kind: str, sync: bool = True) -> tuple[str, Path, int]:
@@ -73,6 +75,8 @@ class FileStore:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+        if sync:
+            self._sync_names(path)
         return digest, path, size
 
     def save_file(self, file: Attachment | FileAttachment, kind: str) -> str:
@@ -103,6 +107,20 @@ class FileStore:
     def raw(self, digest: str) -> RawMessage:
         path = self.path_for(digest, "raw")
         return RawMessage(digest, path, path.stat().st_size)
+
+    def _sync_names(self, path: Path) -> None:
+        """fsync the folders from the file's up to the root: a rename, and a folder made for it,
+        are durable only once their folder is synced (the file's own fsync does not cover them)."""
+        folder = path.parent
+        while True:
+            handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+            if folder == self.root or folder == folder.parent:
+                return
+            folder = folder.parent
 
     @staticmethod
     def flush() -> None:

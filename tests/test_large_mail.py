@@ -25,7 +25,7 @@ from bot.pipeline import Source, process
 from bot.runner import PollReport, fetch_and_process
 from parsers.records import Line
 from storage.db import session
-from storage.files import SPILLED
+from storage.files import SPILLED, FileStore
 from storage.models import Document, InboundMessage, OutboxMessage, OutboxStatus
 from tests.conftest import World
 from tests.test_round_trip import sheet_of
@@ -113,3 +113,109 @@ def test_processing_a_34_mb_message_never_holds_it(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert outcome is not None and outcome.disposition == "draft + submitted"
     assert peak < 24 << 20
+
+
+class _FakeServer:
+    """An IMAP client holding messages by UID. Message 2 may be expunged by someone else after
+    `expunge_after` piece answers; each reading of it (a piece at offset 0 starts one) may end
+    early at the next of `cut_at`; its RFC822.SIZE may be overstated by `overstate` bytes."""
+
+    def __init__(self, held: dict[int, bytes], expunge_after: int | None = None, cut_at: tuple[int, ...] = (),
+                 overstate: int = 0) -> None:
+        self.held, self.expunge_after, self.cut_at, self.overstate = dict(held), expunge_after, list(cut_at), overstate
+        self.ends = len(held.get(2, b""))
+
+    def fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, object]]:
+        item = items[0]
+        if item == "RFC822.SIZE":
+            return {uid: {b"RFC822.SIZE": len(self.held[uid]) + (self.overstate if uid == 2 else 0)}
+                    for uid in uids if uid in self.held}
+        if item == "BODY.PEEK[]":
+            return {uid: {b"BODY[]": self.held[uid]} for uid in uids if uid in self.held}
+        offset, length = (int(n) for n in item[len("BODY.PEEK[]<"):-1].split("."))
+        assert uids == [2]
+        if self.expunge_after is not None:
+            if self.expunge_after == 0:
+                self.held.pop(2, None)
+            self.expunge_after -= 1
+        if 2 not in self.held:
+            return {}
+        if offset == 0:
+            self.ends = self.cut_at.pop(0) if self.cut_at else len(self.held[2])
+        return {2: {f"BODY[]<{offset}>".encode(): self.held[2][offset:min(offset + length, self.ends)]}}
+
+
+HELD = {1: b"x" * 500, 2: b"Subject: big\r\n\r\n" + b"y" * 3500, 3: b"z" * 600}
+
+
+def _fetched(server: _FakeServer, files: FileStore) -> list[tuple[int, bytes]]:
+    box = ImapMailbox(parse_config({"bot": {"address": "bot@example.test", "customer_name": "ACME"},
+                                    "imap": {"host": "127.0.0.1"}, "smtp": {"host": "127.0.0.1"}},
+                                   Path("/nonexistent")).imap)
+    box.client = server  # type: ignore[assignment]
+    return [(uid, raw.read()) for batch in box.fetch_batches([1, 2, 3], files) for uid, raw in batch]
+
+
+def _stored(files: FileStore) -> list[str]:
+    """Every file under raw/, temporary ones too."""
+    return sorted(p.name for p in (files.root / "raw").rglob("*") if p.is_file())
+
+
+def test_a_large_message_expunged_mid_fetch_is_not_fetched_cut_short(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
+    files = FileStore(tmp_path / "files")
+    fetched = _fetched(_FakeServer(HELD, expunge_after=2), files)
+    assert fetched == [(1, HELD[1]), (3, HELD[3])]
+    assert _stored(files) == sorted(hashlib.sha256(raw).hexdigest() for _, raw in fetched)
+
+
+def test_a_large_message_the_server_answers_short_once_is_read_again_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
+    files = FileStore(tmp_path / "files")
+    assert _fetched(_FakeServer(HELD, cut_at=(2000,)), files) == sorted(HELD.items())
+    assert _stored(files) == sorted(hashlib.sha256(raw).hexdigest() for raw in HELD.values())
+
+
+def test_a_large_message_the_server_answers_short_twice_is_fetched_again_next_poll(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
+    files = FileStore(tmp_path / "files")
+    with pytest.raises(mailbox.MailboxError, match="came short: 1500 of 3516 bytes"):
+        _fetched(_FakeServer(HELD, cut_at=(2000, 1500)), files)  # the poll stops: the cursor never passes it
+    assert _stored(files) == [hashlib.sha256(HELD[1]).hexdigest()]
+
+
+def test_a_server_that_overstates_a_large_messages_size_is_read_as_it_holds_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 3501: RFC822.SIZE SHOULD match BODY[]; where it does not, the same bytes twice are the message."""
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 1000)
+    files = FileStore(tmp_path / "files")
+    assert _fetched(_FakeServer(HELD, overstate=145), files) == sorted(HELD.items())
+
+
+def test_a_large_message_expunged_mid_fetch_on_the_real_server_is_left_out(world: World,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox, "FETCH_PIECE", 64 * 1024)
+    port = world.app.config.imap.port
+    with IMAPClient("127.0.0.1", port=port, ssl=False) as client:
+        client.login(world.bot, PASSWORD)
+        for size in (1000, 1_000_003, 2000):
+            client.append("INBOX", _message(world, size))
+    with ImapMailbox(world.app.config.imap) as box, IMAPClient("127.0.0.1", port=port, ssl=False) as other:
+        other.login(world.bot, PASSWORD)
+        other.select_folder("INBOX")
+        fetch, answers = box.client.fetch, []
+
+        def expunge_after_the_first_piece(uids: list[int], items: list[str]) -> dict:
+            answers.append(items[0])
+            if items[0].startswith("BODY.PEEK[]<65536."):
+                other.delete_messages([2])
+                other.expunge()
+            return fetch(uids, items)
+
+        monkeypatch.setattr(box.client, "fetch", expunge_after_the_first_piece)
+        fetched = [uid for batch in box.fetch_batches(box.uids_after(0), world.app.files) for uid, _ in batch]
+    assert fetched == [1, 3] and "BODY.PEEK[]<65536.65536>" in answers
+    assert not [p for p in (world.app.files.root / "raw").rglob("*") if p.stat().st_size > 100_000]

@@ -145,3 +145,63 @@ def test_a_reader_sent_the_place_of_a_file_reads_it_as_if_sent_the_bytes(tmp_pat
         assert read.lines and read.lines == readers.read(Attachment("bill.pdf", "application/pdf", bill)).lines
     finally:
         readers.close()
+
+
+SCAN = base64.encodebytes(b"%PDF-1.4\n" + os.urandom(300_000))
+PDF_HEADERS = (b"Content-Type: application/pdf\nContent-Disposition: attachment; filename=\"a.pdf\"\n"
+               b"Content-Transfer-Encoding: base64\n")
+
+
+def _with_part(part: bytes, delimiter: bytes = b"--B") -> bytes:
+    return (b"From: sales@supplier.test\nTo: bot@example.test\nSubject: bill\nMIME-Version: 1.0\n"
+            b"Content-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nSEND\n"
+            + delimiter + b"\n" + part)
+
+
+DAMAGED = {  # what a sloppy mailer or a hostile sender writes, each read the same by either path
+    "not_a_header_then_blank": _with_part(PDF_HEADERS + b"this is not a header\n\n" + SCAN + b"--B--\n"),
+    "not_a_header_no_blank": _with_part(PDF_HEADERS + b"this is not a header\n" + SCAN + b"--B--\n"),
+    "not_a_header_first": _with_part(b"not a header\n" + PDF_HEADERS + b"\n" + SCAN + b"--B--\n"),
+    "eight_bit_header_name": _with_part(PDF_HEADERS + b"X-\xe9t\xe9: 1\n\n" + SCAN + b"--B--\n"),
+    "delimiter_with_text": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--B--\n", b"--BX"),
+    "text_after_a_delimiter_line": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--BX\nmore\n--B--\n"),
+    "closed_by_a_longer_delimiter": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--BX\n"),
+    "closing_delimiter_with_text": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--B-- X\n"),
+    "lone_cr_line_breaks": _with_part(PDF_HEADERS + b"\n" + SCAN + b"--B\r" + PDF_HEADERS.replace(b"\n", b"\r")
+                                      + b"\r" + SCAN + b"--B--\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGED))
+def test_a_large_message_built_oddly_reads_as_it_does_whole(name: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(message_module, "WHOLE_BYTES", 0)
+    path = tmp_path / "m.eml"
+    path.write_bytes(DAMAGED[name])
+    _same(path)
+
+
+def test_a_line_that_is_not_a_header_starts_the_body_and_the_file_stays_on_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(message_module, "WHOLE_BYTES", 0)
+    path = tmp_path / "m.eml"
+    path.write_bytes(DAMAGED["not_a_header_then_blank"])
+    read = parse_file(str(path), path.stat().st_size)
+    assert [type(a) for a in read.attachments] == [FileAttachment]  # cut where the parser starts its body
+
+
+def test_a_marker_the_parser_does_not_read_back_makes_the_message_read_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the skeleton gets wrong, never a marker's few bytes taken for the file."""
+    def misplaced(path: str) -> skeleton_module.Skeleton:
+        cut = skeleton_module.skeleton(path)
+        marker = next(iter(cut.parts))
+        return skeleton_module.Skeleton(cut.text.replace(base64.b64encode(marker), b"AAAA" + base64.b64encode(marker)),
+                                        cut.parts)
+
+    monkeypatch.setattr(message_module, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(message_module, "skeleton", misplaced)
+    path = tmp_path / "m.eml"
+    path.write_bytes(MESSAGES["unclosed"]())
+    _same(path)
+    assert [a.size for a in parse_file(str(path), path.stat().st_size).attachments] == [400_008]
