@@ -59,13 +59,21 @@ def read_order_request(argument: str, text: str, send_words: Sequence[str], defa
     """`argument`: the rest of the ORDER line; `text`: the whole new text of the mail."""
     words = argument.split()
     supplier = words[0].strip(",;:<>") if words else ""
-    send = any(word.strip(".,!").casefold() in {w.casefold() for w in send_words} for word in words[1:])
+    send = _send_alone(words[1:], send_words)
     fields, candidates = _fields_and_lines(text.split("\n")[1:])
     lines, line_problems = read_body_lines(candidates, default_tax)
     problems: list[str] = []
     delivery, currency = _delivery(fields, problems), _currency(fields, problems)
     return OrderRequest(supplier, send, lines, delivery, fields.get("ref", "")[:80], currency,
                         fields.get("deliver_to", "")[:2000], tuple(problems + line_problems))
+
+
+def _send_alone(after_supplier: Sequence[str], send_words: Sequence[str]) -> bool:
+    """`ORDER bolts SEND` sends at once; `ORDER bolts nicht senden` or `(do not send yet)` must not,
+    so SEND counts only as the one word after the supplier."""
+    if len(after_supplier) != 1:
+        return False
+    return after_supplier[0].strip(".,!").casefold() in {w.casefold() for w in send_words}
 
 
 def _fields_and_lines(body: Sequence[str]) -> tuple[dict[str, str], list[tuple[int, str]]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from bot.away import is_out_of_office
 from parsers.buyer_order import read_order_request
 from parsers.message import parse_message
@@ -70,3 +72,20 @@ def test_an_outlook_html_order_with_a_bullet_list_and_a_signature_is_read() -> N
 def test_an_exchange_out_of_office_is_automatic_and_means_away() -> None:
     message = parse_message((EMAILS / "buyer_out_of_office_exchange.eml").read_bytes())
     assert is_out_of_office(message.automatic)
+
+
+@pytest.mark.parametrize(("first_line", "send"), [
+    ("ORDER bolts SEND", True),
+    ("ORDER bolts senden", True),
+    ("ORDER sales@supplier.test SEND.", True),
+    ("ORDER bolts", False),
+    ("ORDER bolts (do not send yet)", False),
+    ("ORDER bolts nicht senden", False),
+    ("ORDER bolts do not send", False),
+    ("ORDER bolts please send", False),
+    ("ORDER bolts SEND now", False),
+    ("ORDER bolts send later", False),
+])
+def test_only_send_alone_after_the_supplier_sends_at_once(first_line: str, send: bool) -> None:
+    """Words around SEND may mean the opposite (`nicht senden`): anything but the bare word is a draft."""
+    assert read(f"{first_line}\n500 pcs BLT-M8 Hex bolt at 0.12\n").send is send
