@@ -168,16 +168,21 @@ def _trim_rules(lines: list[str]) -> list[str]:
 REASON_LABEL = re.compile(r"^(?:reason|grund|begründung|begruendung|motif)\s*:\s*", re.IGNORECASE)
 #: German prose that starts with a word we take as a command: "Senden Sie uns …", "Rechnung folgt",
 #: "Erhalten haben wir …", "Geliefert wurde …". A keyword followed by one of these (pronouns, verbs,
-#: and words that hedge or hand over a decision) is a sentence. Not prepositions such as am, an,
-#: anbei, vom, zu: "Geliefert am 12.11.", "Rechnung anbei" are commands.
+#: adverbs that hedge) is a sentence. Not prepositions such as am, an, anbei, vom, zu, für:
+#: "Geliefert am 12.11.", "Rechnung anbei", "Rechnung für Oktober" are commands.
 PROSE_AFTER_KEYWORD = frozenset({
     "sie", "wir", "ich", "du", "ihr", "uns", "mir", "ihnen", "euch", "man", "es", "er",
     "ist", "sind", "war", "waren", "wurde", "wurden", "wird", "werden", "hat", "haben", "hatte", "hatten",
     "habe", "kann", "können", "koennen", "folgt", "folgen", "kommt", "kommen", "bitte", "noch", "nicht",
     "würde", "wuerde", "würden", "wuerden", "wäre", "waere", "muss", "müssen", "muessen", "soll", "sollte",
-    "darf", "dürfen", "duerfen", "nur", "durch", "schon", "erst", "leider", "für", "fuer", "von",
+    "darf", "dürfen", "duerfen", "schon", "erst", "leider",
     "der", "die", "das", "des", "dem", "den", "ein", "eine", "einen", "einer", "und",
 })
+#: A decision is stricter: one handed to someone else or made on a condition is prose too
+#: ("Freigeben durch den CFO nötig", "Genehmigt nur, wenn …", "Genehmigt von Herrn Maier").
+PROSE_AFTER_DECISION = PROSE_AFTER_KEYWORD | {
+    "nur", "durch", "von", "vom", "für", "fuer", "wenn", "falls", "sofern", "sobald", "aber", "vorbehaltlich",
+}
 #: Decisions a question must never make: `Approve?`, `Freigeben? Nein.`
 DECISIONS = frozenset({CommandKind.APPROVE, CommandKind.REJECT})
 #: Infinitives start German sentences ("Freigeben würde ich das nicht"): as a decision they count
@@ -212,7 +217,7 @@ def _is_command(kind: CommandKind, word: str, rest: str) -> bool:
         return False
     if _strip_punctuation(word).casefold() in DECISION_INFINITIVES and kind in DECISIONS:
         return _infinitive_as_command(word, rest)
-    return not _starts_a_sentence(word, rest)
+    return not _starts_a_sentence(word, rest, PROSE_AFTER_DECISION if kind in DECISIONS else PROSE_AFTER_KEYWORD)
 
 
 def _infinitive_as_command(word: str, rest: str) -> bool:
@@ -221,10 +226,10 @@ def _infinitive_as_command(word: str, rest: str) -> bool:
             or rest.lstrip().startswith(_DASHES))
 
 
-def _starts_a_sentence(word: str, rest: str) -> bool:
+def _starts_a_sentence(word: str, rest: str, prose: frozenset[str]) -> bool:
     """`Senden Sie …` is a sentence; `SENDEN`, `Senden.` or `Abgelehnt, wir …` are commands."""
     following = _strip_punctuation(rest.split(" ", 1)[0]).casefold()
-    return not word.isupper() and word[-1:].isalpha() and following in PROSE_AFTER_KEYWORD
+    return not word.isupper() and word[-1:].isalpha() and following in prose
 
 
 def _reason_below(lines: list[str]) -> str:

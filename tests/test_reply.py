@@ -290,6 +290,8 @@ def test_german_prose_that_starts_with_a_keyword_is_a_comment(text: str) -> None
     ("Bezahlt an Ihr Konto bei der Sparkasse", CommandKind.PAID),
     ("Geliefert vom Lager Nord", CommandKind.DELIVERED),
     ("Rechnung zu PO-2026-0001", CommandKind.INVOICE),
+    ("Rechnung für Oktober", CommandKind.INVOICE),
+    ("Geliefert von Spedition Maier, 2 Paletten", CommandKind.DELIVERED),
 ])
 def test_german_commands_followed_by_a_date_or_a_preposition_are_read(text: str, kind: CommandKind) -> None:
     assert parse_command(text).kind is kind
@@ -303,6 +305,10 @@ def test_german_commands_followed_by_a_date_or_a_preposition_are_read(text: str,
     "Freigeben? Nein.",
     "Genehmigen? Auf keinen Fall",
     "Freigeben erst nach Rücksprache",
+    "Genehmigt wenn der Preis stimmt",
+    "Genehmigt von Herrn Maier, nicht von mir",
+    "Abgelehnt nur wegen der Lieferzeit? Nein",
+    "Freigegeben falls die Menge stimmt",
     "Genehmigen kann das nur die Geschäftsführung",
     "Ablehnen würde ich das nicht",
     "Approve?",
