@@ -32,13 +32,17 @@ _FIELDS = (("deliver_to", r"deliver to|ship to|delivery address|lieferadresse|li
 _FIELD = re.compile(r"^\s*(?P<label>[^:]{1,30}?)\s*:\s*(?P<value>.*)$")
 _LINE = re.compile(
     r"^(?P<qty>\d[\d.,']*)\s*(?:x|×)?\s+(?P<rest>.+?)\s+(?:at|@|à|a|je|zu|for|per)\s*"
-    r"(?P<price>\d[\d.,']*)\s*(?:€|eur|usd|chf|gbp|\$|[a-z]{3})?\s*(?:each|ea|/\s*\w+)?"
+    r"(?P<price>\d[\d.,']*)\s*(?P<currency>€|\$|£|[a-z]{3})?\s*(?:each|ea|/\s*\w+)?"
     r"(?:\s*[,;+]?\s*(?P<tax>\d{1,2}(?:[.,]\d{1,2})?)\s*%\s*(?:vat|mwst|ust|tax|tva)?)?\s*$",
     re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•·]\s*)")
 #: an article number: with a digit (BLT-M8, 4711), or in capitals joined by - . _ / (GLV-L)
 _CODE = re.compile(r"^(?:(?=.*\d)[A-Za-z0-9][A-Za-z0-9./_-]+|[A-Z0-9]+(?:[-./_][A-Z0-9]+)+)$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+#: what may follow a price as its currency; any other word there (`at 0.12 net`) is not dropped unread
+CURRENCIES = {"€": "EUR", "$": "USD", "£": "GBP"} | {code.casefold(): code for code in (
+    "EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "RON", "BGN", "TRY", "INR", "JPY", "CNY",
+    "AUD", "CAD")}
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,21 @@ def read_order_request(argument: str, text: str, send_words: Sequence[str], defa
     """`argument`: the rest of the ORDER line; `text`: the whole new text of the mail."""
     words = argument.split()
     supplier = words[0].strip(",;:<>") if words else ""
-    send = any(word.strip(".,!").casefold() in {w.casefold() for w in send_words} for word in words[1:])
+    send = _send_alone(words[1:], send_words)
     fields, candidates = _fields_and_lines(text.split("\n")[1:])
-    lines, line_problems = read_body_lines(candidates, default_tax)
     problems: list[str] = []
     delivery, currency = _delivery(fields, problems), _currency(fields, problems)
+    lines, line_problems, currency = read_body_lines(candidates, default_tax, currency)
     return OrderRequest(supplier, send, lines, delivery, fields.get("ref", "")[:80], currency,
                         fields.get("deliver_to", "")[:2000], tuple(problems + line_problems))
+
+
+def _send_alone(after_supplier: Sequence[str], send_words: Sequence[str]) -> bool:
+    """`ORDER bolts SEND` sends at once; `ORDER bolts nicht senden` or `(do not send yet)` must not,
+    so SEND counts only as the one word after the supplier."""
+    if len(after_supplier) != 1:
+        return False
+    return after_supplier[0].strip(".,!").casefold() in {w.casefold() for w in send_words}
 
 
 def _fields_and_lines(body: Sequence[str]) -> tuple[dict[str, str], list[tuple[int, str]]]:
@@ -93,18 +105,51 @@ def _field(line: str) -> tuple[str, str] | None:
     return None
 
 
-def read_body_lines(candidates: Sequence[tuple[int, str]], default_tax: Decimal) -> tuple[tuple[Line, ...], list[str]]:
-    """(the order lines, a problem per line that could not be read)."""
+def read_body_lines(candidates: Sequence[tuple[int, str]], default_tax: Decimal, currency: str | None = None
+                    ) -> tuple[tuple[Line, ...], list[str], str | None]:
+    """(the order lines, a problem per line that could not be read, the order's currency).
+
+    A currency written on a line must be the order's (`Currency:`, else the first one a line names)."""
     matches = [(number, text, _LINE.match(text)) for number, text in candidates]
     convention = numbers.decide([m.group(g) for _, _, m in matches if m for g in ("qty", "price")])
     lines, problems = [], []
     for number, text, found in matches:
-        line = _line(found, convention, default_tax) if found else None
-        if line is None:
-            problems.append(f"line {number} “{text[:80]}”: not read as an order line (expected e.g. “{EXAMPLE}”)")
+        where = f"line {number} “{text[:80]}”"
+        line, written, why = _read_line(found, convention, default_tax)
+        currency = currency or written
+        if why:
+            problems.append(f"{where}: {why}")
+        elif written and written != currency:
+            problems.append(f"{where}: priced in {written}, but the order is in {currency}")
         else:
             lines.append(line)
-    return tuple(lines), problems
+    return tuple(lines), problems, currency
+
+
+def _read_line(found: re.Match[str] | None, convention: numbers.Convention, default_tax: Decimal
+               ) -> tuple[Line | None, str | None, str]:
+    """(the line, the currency written on it, why it cannot be used: "" when it can)."""
+    unread = f"not read as an order line (expected e.g. “{EXAMPLE}”)"
+    if found is None:
+        return None, None, unread
+    if why := _ambiguous(found.group("price")):
+        return None, None, why
+    written = found.group("currency")
+    if written and written.casefold() not in CURRENCIES:
+        return None, None, unread
+    line = _line(found, convention, default_tax)
+    return line, CURRENCIES[written.casefold()] if written else None, "" if line else unread
+
+
+def _ambiguous(price: str) -> str:
+    """`1,234` or `1.250`: one mark, three digits after it, is a thousands group to one reader and
+    decimals to another; a thousandfold price is never guessed from the other lines."""
+    marks = [mark for mark in ".," if mark in price]
+    if len(marks) != 1 or numbers.evidence(price) is not numbers.Convention.UNKNOWN:
+        return ""
+    whole, fraction = price.split(marks[0])
+    return (f"the price “{price}” could be read as {whole}{fraction} or as {whole}.{fraction}: write it so it "
+            f"reads one way only (e.g. {whole}{fraction}.00 or {whole}.{fraction}0)")
 
 
 def _line(found: re.Match[str], convention: numbers.Convention, default_tax: Decimal) -> Line | None:

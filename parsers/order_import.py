@@ -125,9 +125,11 @@ def _line(row: Row, columns: dict[str, int], conventions: dict) -> tuple[Line | 
     try:
         quantity = numbers.to_decimal(_value(row, columns, "quantity"), conventions["quantity"])
         price = numbers.to_decimal(_value(row, columns, "unit_price"), conventions["unit_price"])
-        tax = numbers.to_decimal(_text(row, columns, "tax_rate") or None, numbers.Convention.UNKNOWN)
+        tax = _tax_rate(_value(row, columns, "tax_rate"))
     except ValueError as exc:
         return None, f"row {row.where.row}: a number could not be read ({exc})"
+    if tax is not None and not 0 <= tax <= 100:
+        return None, f"row {row.where.row}: VAT rate {tax} % is not between 0 and 100"
     sku, description = _text(row, columns, "sku"), _text(row, columns, "description")
     if quantity is None or quantity <= 0 or price is None or price < 0:
         return None, f"row {row.where.row}: needs a quantity above 0 and a unit price"
@@ -135,6 +137,17 @@ def _line(row: Row, columns: dict[str, int], conventions: dict) -> tuple[Line | 
         return None, f"row {row.where.row}: needs an SKU or a description"
     return Line(sku[:100], description[:500], quantity, _text(row, columns, "unit")[:20], price,
                 Decimal(19) if tax is None else tax), ""
+
+
+def _tax_rate(value: object) -> Decimal | None:
+    """The VAT rate in percent. A number cell of at most 1 is a fraction: Excel keeps a cell shown as
+    `7%` (number format 0%) as 0.07, which is never meant as 0.07 %; text ("7 %", "19") is as written."""
+    if isinstance(value, str):
+        value = value.strip() or None
+    rate = numbers.to_decimal(value, numbers.Convention.UNKNOWN)
+    if rate is not None and isinstance(value, int | float) and -1 <= rate <= 1:
+        return numbers.tidy(rate * 100)
+    return rate
 
 
 def _date(text: str, rows: list[Row], problems: list[str]) -> date | None:

@@ -167,14 +167,29 @@ def _trim_rules(lines: list[str]) -> list[str]:
 #: A reason written on its own line under the command, as the REJECT button leaves it to fill in.
 REASON_LABEL = re.compile(r"^(?:reason|grund|begründung|begruendung|motif)\s*:\s*", re.IGNORECASE)
 #: German prose that starts with a word we take as a command: "Senden Sie uns …", "Rechnung folgt",
-#: "Erhalten haben wir …", "Geliefert wurde …". A keyword followed by one of these is a sentence.
+#: "Erhalten haben wir …", "Geliefert wurde …". A keyword followed by one of these (pronouns, verbs,
+#: adverbs that hedge) is a sentence. Not prepositions such as am, an, anbei, vom, zu, für:
+#: "Geliefert am 12.11.", "Rechnung anbei", "Rechnung für Oktober" are commands.
 PROSE_AFTER_KEYWORD = frozenset({
     "sie", "wir", "ich", "du", "ihr", "uns", "mir", "ihnen", "euch", "man", "es", "er",
     "ist", "sind", "war", "waren", "wurde", "wurden", "wird", "werden", "hat", "haben", "hatte", "hatten",
     "habe", "kann", "können", "koennen", "folgt", "folgen", "kommt", "kommen", "bitte", "noch", "nicht",
-    "schon", "erst", "leider", "anbei", "für", "fuer", "zu", "vom", "von", "am", "an", "der", "die", "das",
-    "des", "dem", "den", "ein", "eine", "einen", "einer", "und",
+    "würde", "wuerde", "würden", "wuerden", "wäre", "waere", "muss", "müssen", "muessen", "soll", "sollte",
+    "darf", "dürfen", "duerfen", "schon", "erst", "leider",
+    "der", "die", "das", "des", "dem", "den", "ein", "eine", "einen", "einer", "und",
 })
+#: A decision is stricter: one handed to someone else or made on a condition is prose too
+#: ("Freigeben durch den CFO nötig", "Genehmigt nur, wenn …", "Genehmigt von Herrn Maier").
+PROSE_AFTER_DECISION = PROSE_AFTER_KEYWORD | {
+    "nur", "durch", "von", "vom", "für", "fuer", "wenn", "falls", "sofern", "sobald", "aber", "vorbehaltlich",
+}
+#: Decisions a question must never make: `Approve?`, `Freigeben? Nein.`
+DECISIONS = frozenset({CommandKind.APPROVE, CommandKind.REJECT})
+#: Infinitives start German sentences ("Freigeben würde ich das nicht"): as a decision they count
+#: only alone on the line, in capitals, or before `:` or `-`.
+DECISION_INFINITIVES = frozenset({"freigeben", "genehmigen", "ablehnen"})
+_INFINITIVE_ENDS = (".", "!", ":")
+_DASHES = ("-", "–", "—", ":")
 
 
 def parse_command(
@@ -189,17 +204,32 @@ def parse_command(
     bare = _strip_punctuation(word).casefold()
     for kind, words in keywords.items():
         if bare and bare in {w.casefold() for w in words}:
-            if _starts_a_sentence(word, rest):
+            if not _is_command(kind, word, rest):
                 break
             argument = rest.strip() or _reason_below(lines[1:2])
             return Command(kind, argument, text)
     return Command(CommandKind.NONE, "", text)
 
 
-def _starts_a_sentence(word: str, rest: str) -> bool:
+def _is_command(kind: CommandKind, word: str, rest: str) -> bool:
+    """The keyword `word` (followed by `rest` on its line) is meant as a command, not prose."""
+    if kind in DECISIONS and ("?" in word or rest.startswith("?")):
+        return False
+    if _strip_punctuation(word).casefold() in DECISION_INFINITIVES and kind in DECISIONS:
+        return _infinitive_as_command(word, rest)
+    return not _starts_a_sentence(word, rest, PROSE_AFTER_DECISION if kind in DECISIONS else PROSE_AFTER_KEYWORD)
+
+
+def _infinitive_as_command(word: str, rest: str) -> bool:
+    """`FREIGEBEN`, `Freigeben`, `Freigeben.`, `Freigeben: danke`, `Freigeben - danke`; not `Freigeben würde …`."""
+    return (not rest.strip() or word.isupper() or word.endswith(_INFINITIVE_ENDS)
+            or rest.lstrip().startswith(_DASHES))
+
+
+def _starts_a_sentence(word: str, rest: str, prose: frozenset[str]) -> bool:
     """`Senden Sie …` is a sentence; `SENDEN`, `Senden.` or `Abgelehnt, wir …` are commands."""
-    following = rest.split(" ", 1)[0].casefold()
-    return not word.isupper() and word[-1:].isalpha() and following in PROSE_AFTER_KEYWORD
+    following = _strip_punctuation(rest.split(" ", 1)[0]).casefold()
+    return not word.isupper() and word[-1:].isalpha() and following in prose
 
 
 def _reason_below(lines: list[str]) -> str:

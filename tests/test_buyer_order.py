@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from bot.away import is_out_of_office
 from parsers.buyer_order import read_order_request
 from parsers.message import parse_message
@@ -70,3 +72,58 @@ def test_an_outlook_html_order_with_a_bullet_list_and_a_signature_is_read() -> N
 def test_an_exchange_out_of_office_is_automatic_and_means_away() -> None:
     message = parse_message((EMAILS / "buyer_out_of_office_exchange.eml").read_bytes())
     assert is_out_of_office(message.automatic)
+
+
+@pytest.mark.parametrize(("first_line", "send"), [
+    ("ORDER bolts SEND", True),
+    ("ORDER bolts senden", True),
+    ("ORDER sales@supplier.test SEND.", True),
+    ("ORDER bolts", False),
+    ("ORDER bolts (do not send yet)", False),
+    ("ORDER bolts nicht senden", False),
+    ("ORDER bolts do not send", False),
+    ("ORDER bolts please send", False),
+    ("ORDER bolts SEND now", False),
+    ("ORDER bolts send later", False),
+])
+def test_only_send_alone_after_the_supplier_sends_at_once(first_line: str, send: bool) -> None:
+    """Words around SEND may mean the opposite (`nicht senden`): anything but the bare word is a draft."""
+    assert read(f"{first_line}\n500 pcs BLT-M8 Hex bolt at 0.12\n").send is send
+
+
+@pytest.mark.parametrize(("line", "written"), [
+    ("500 pcs BLT-M8 Hex bolt at 1,234", "1,234"),
+    ("5 Stk Pumpe zu 1.250", "1.250"),
+    ("2 Cable drum at 12.500 EUR", "12.500"),
+])
+def test_a_price_that_reads_two_ways_is_named_never_guessed(line: str, written: str) -> None:
+    """`1,234` is 1234 to one reader and 1.234 to another: a thousandfold error is not guessed."""
+    request = read(f"ORDER bolts\n{line}\n3 pcs Washer at 0,12\n")
+    assert len(request.lines) == 1 and len(request.problems) == 1
+    assert request.problems[0].startswith(f"line 2 “{line}”: the price “{written}” could be read as ")
+
+
+@pytest.mark.parametrize("line", ["500 pcs BLT-M8 Hex bolt at 0.125", "500 pcs BLT-M8 Hex bolt at 1,234.00",
+                                  "500 pcs BLT-M8 Hex bolt at 1.234,50", "500 pcs BLT-M8 Hex bolt at 1234"])
+def test_a_price_that_reads_one_way_is_taken(line: str) -> None:
+    assert read(f"ORDER bolts\n{line}\n").problems == ()
+
+
+def test_a_line_in_another_currency_than_the_order_is_refused_by_name() -> None:
+    request = read("ORDER bolts\nCurrency: USD\n500 pcs BLT-M8 Hex bolt at 0.12 EUR\n40 pair Gloves at 3.90 USD\n"
+                   "2 pcs Drum at 49.50 €\n")
+    assert [line.description for line in request.lines] == ["Gloves"]
+    assert request.problems == ("line 3 “500 pcs BLT-M8 Hex bolt at 0.12 EUR”: priced in EUR, but the order is in USD",
+                                "line 5 “2 pcs Drum at 49.50 €”: priced in EUR, but the order is in USD")
+
+
+def test_a_currency_on_the_lines_is_the_orders_when_no_currency_line_says_otherwise() -> None:
+    request = read("ORDER bolts\n500 pcs BLT-M8 Hex bolt at 0.12 USD\n40 pair Gloves at 3.90 $\n")
+    assert request.problems == () and request.currency == "USD" and len(request.lines) == 2
+    mixed = read("ORDER bolts\n500 pcs BLT-M8 Hex bolt at 0.12 USD\n40 pair Gloves at 3.90 EUR\n")
+    assert mixed.problems == ("line 3 “40 pair Gloves at 3.90 EUR”: priced in EUR, but the order is in USD",)
+
+
+def test_a_word_after_the_price_that_is_no_currency_is_not_dropped() -> None:
+    request = read("ORDER bolts\n500 pcs BLT-M8 Hex bolt at 0.12 net\n")
+    assert request.lines == () and request.problems[0].startswith("line 2 “500 pcs BLT-M8 Hex bolt at 0.12 net”: not read")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import io
 import json
+from decimal import Decimal
 
+import pytest
 from openpyxl import Workbook
 from sqlmodel import select
 
@@ -75,3 +77,34 @@ def test_a_file_without_the_columns_is_refused_by_name(world: World, tmp_path) -
     path.write_text("what,when\nbolts,soon\n")
     code, output = cli(world, "order", "import", str(path))
     assert code == 1 and "no header row names the columns reference, supplier, buyer, quantity, unit price" in output
+
+
+def percent_sheet(rates: list[object]) -> bytes:
+    """VAT cells as Excel keeps a `0%`-formatted cell: 7 % is stored as 0.07."""
+    workbook = Workbook()
+    workbook.active.append(HEADER)
+    for index, rate in enumerate(rates):
+        workbook.active.append([f"BANF-{index}", "s@s.test", "b@x.test", "A", "Bolt", 10, "pcs", 1.5, rate, None])
+        workbook.active.cell(row=index + 2, column=9).number_format = "0%"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("cell", "rate"), [(0.07, 7), (0.19, 19), (0.077, Decimal("7.7")), (0, 0), (19, 19),
+                                             (7.7, Decimal("7.7"))])
+def test_a_percent_formatted_vat_cell_is_read_as_percent(cell: object, rate: Decimal) -> None:
+    (order,) = read_order_import(percent_sheet([cell]), "week49.xlsx")
+    assert order.problems == () and order.lines[0].tax_rate == rate
+
+
+@pytest.mark.parametrize(("cell", "shown"), [(-0.07, "-7"), (-5, "-5"), (119, "119"), ("250 %", "250")])
+def test_a_vat_rate_below_0_or_above_100_is_refused_with_its_row(cell: object, shown: str) -> None:
+    (order,) = read_order_import(percent_sheet([cell]), "week49.xlsx")
+    assert order.lines == () and order.problems == (f"row 2: VAT rate {shown} % is not between 0 and 100",)
+
+
+def test_a_csv_vat_rate_with_a_percent_sign_is_a_percent() -> None:
+    data = b"reference;supplier;buyer;description;quantity;unit price;vat\nB-1;s@s.test;b@x.test;Bolt;5;1,50;7 %\n"
+    (order,) = read_order_import(data, "week49.csv")
+    assert order.problems == () and order.lines[0].tax_rate == 7

@@ -273,3 +273,50 @@ def test_english_and_german_commands_are_read(text: str, kind: CommandKind, argu
 ])
 def test_german_prose_that_starts_with_a_keyword_is_a_comment(text: str) -> None:
     assert parse_command(text).kind is CommandKind.NONE
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("FREIGEBEN", CommandKind.APPROVE),
+    ("Freigegeben.", CommandKind.APPROVE),
+    ("Freigeben: danke", CommandKind.APPROVE),
+    ("Freigeben - danke", CommandKind.APPROVE),
+    ("Freigeben\nDanke, Anna", CommandKind.APPROVE),
+    ("GENEHMIGEN bitte zügig", CommandKind.APPROVE),
+    ("Genehmigt", CommandKind.APPROVE),
+    ("Rechnung anbei", CommandKind.INVOICE),
+    ("Geliefert am 12.11.", CommandKind.DELIVERED),
+    ("Erhalten am Montag", CommandKind.RECEIVED),
+    ("Bezahlt am 3.12.", CommandKind.PAID),
+    ("Bezahlt an Ihr Konto bei der Sparkasse", CommandKind.PAID),
+    ("Geliefert vom Lager Nord", CommandKind.DELIVERED),
+    ("Rechnung zu PO-2026-0001", CommandKind.INVOICE),
+    ("Rechnung für Oktober", CommandKind.INVOICE),
+    ("Geliefert von Spedition Maier, 2 Paletten", CommandKind.DELIVERED),
+])
+def test_german_commands_followed_by_a_date_or_a_preposition_are_read(text: str, kind: CommandKind) -> None:
+    assert parse_command(text).kind is kind
+
+
+@pytest.mark.parametrize("text", [
+    "Freigeben würde ich das nicht",
+    "Freigeben durch den CFO nötig",
+    "Genehmigt nur, wenn der Preis stimmt",
+    "Freigegeben durch den CFO wird das nicht",
+    "Freigeben? Nein.",
+    "Genehmigen? Auf keinen Fall",
+    "Freigeben erst nach Rücksprache",
+    "Genehmigt wenn der Preis stimmt",
+    "Genehmigt von Herrn Maier, nicht von mir",
+    "Abgelehnt nur wegen der Lieferzeit? Nein",
+    "Freigegeben falls die Menge stimmt",
+    "Genehmigen kann das nur die Geschäftsführung",
+    "Ablehnen würde ich das nicht",
+    "Approve?",
+    "APPROVE? Not before the price is fixed",
+    "Approve ? no",
+    "Approve?!",
+    "Reject? Why?",
+    "Abgelehnt? Nein, nur verschoben",
+])
+def test_prose_and_questions_never_decide(text: str) -> None:
+    assert parse_command(text).kind is CommandKind.NONE
