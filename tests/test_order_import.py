@@ -92,7 +92,7 @@ def percent_sheet(rates: list[object]) -> bytes:
 
 
 @pytest.mark.parametrize(("cell", "rate"), [(0.07, 7), (0.19, 19), (0.077, Decimal("7.7")), (0, 0), (19, 19),
-                                             (7.7, Decimal("7.7"))])
+                                             (7.7, Decimal("7.7")), (1, 1)])
 def test_a_percent_formatted_vat_cell_is_read_as_percent(cell: object, rate: Decimal) -> None:
     (order,) = read_order_import(percent_sheet([cell]), "week49.xlsx")
     assert order.problems == () and order.lines[0].tax_rate == rate
