@@ -105,9 +105,11 @@ def test_outbox_list_shows_what_was_sent(world: World) -> None:
 FIRST_RELEASE_LACKS = (("revision", "read_from"), ("revision", "reconciled"), ("revision", "doubts"),
                        ("revision_line", "source"), ("revision_line", "remark"), ("revision_line", "doubtful"),
                        ("invoice", "net_read"), ("invoice", "tax_read"), ("invoice", "hold"),
-                       ("supplier", "language"), ("purchase_order", "deliver_to"), ("purchase_order", "buyer_ref"))
+                       ("supplier", "language"), ("purchase_order", "deliver_to"), ("purchase_order", "buyer_ref"),
+                       ("inbound_message", "claimed_by"), ("inbound_message", "claimed_until"),
+                       ("inbound_message", "queue_key"))
 #: tables added after the first release, by migration 0004 on
-FIRST_RELEASE_LACKS_TABLES = ("claim", "receipt_line", "receipt", "delivery_line", "delivery")
+FIRST_RELEASE_LACKS_TABLES = ("fetcher_lease", "claim", "receipt_line", "receipt", "delivery_line", "delivery")
 
 
 def test_a_database_from_the_first_release_is_refused_until_upgraded_then_works(world: World) -> None:
@@ -116,6 +118,7 @@ def test_a_database_from_the_first_release_is_refused_until_upgraded_then_works(
     with sqlite3.connect(world.config_path.parent / "bot.db") as connection:  # as the first release left it
         connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_by")
+        connection.execute("DROP INDEX ix_inbound_message_status")
         for table, column in FIRST_RELEASE_LACKS:
             connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         for table in FIRST_RELEASE_LACKS_TABLES:
