@@ -271,3 +271,29 @@ def test_quick_messages_pass_one_whose_pdf_is_being_read(app: App) -> None:
         assert list(worker.drain()) == [scan]
     finally:
         held.real.close()
+
+
+def test_status_shows_the_queue_and_its_oldest_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from tests.test_cli import cli
+
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", "x")
+    config = write_config(tmp_path, BOT, _NoServer())
+    app = build_app(load_config(config))
+    _, token = _order(app)
+    _queue(app, _reply(token, "One"), _reply(token, "Two"))
+    code, output = cli(config, "status", "--json")
+    queue = json.loads(output)["queue"]
+    assert code == 0 and queue["waiting"] == 2 and queue["oldest"] is not None
+    assert "inbound queue: 2 waiting; the oldest fetched" in cli(config, "status")[1]
+    Worker(app).drain()
+    assert "inbound queue: empty" in cli(config, "status")[1]
+
+
+def test_several_workers_need_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_cli import cli
+
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", "x")
+    code, output = cli(write_config(tmp_path, BOT, _NoServer()), "run", "--workers", "2")
+    assert code != 0 and "--workers needs a PostgreSQL store" in output
