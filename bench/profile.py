@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.throughput import create_orders, fill, replies
+from bench.throughput import _sqlite, create_orders, fill, replies, scratch_database
 from bench.killtest import write_config
 from bot.app import build_app
 from bot.config import load_config
@@ -34,9 +34,13 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
+    parser.add_argument("--postgres", default="", help="a PostgreSQL server's URL (a database is made on it)")
+    parser.add_argument("--no-profile", action="store_true", help="time the stages only")
     args = parser.parse_args()
-    with LocalMailServer() as server, tempfile.TemporaryDirectory() as folder:
+    with LocalMailServer() as server, tempfile.TemporaryDirectory() as folder, \
+            (scratch_database(args.postgres) if args.postgres else _sqlite()) as url:
         config = write_config(Path(folder), server)
+        config.write_text(config.read_text().replace('"sqlite:///bot.db"', f'"{url}"'))
         app = build_app(load_config(config))
         print(f"setting up {args.orders} orders and replies …", file=sys.stderr)
         fill(server, replies(create_orders(app, args.orders)))
@@ -48,11 +52,15 @@ def main() -> None:
                             ("send", lambda: asyncio.run(send_outbox(app)))):
             profile = cProfile.Profile()
             started = time.perf_counter()
-            profile.runcall(stage)
+            stage() if args.no_profile else profile.runcall(stage)
             stages[name] = time.perf_counter() - started
             profiles[name] = profile
         release_fetcher_lease(app, worker.owner)
+        app.engine.dispose()
     n = args.orders
+    if args.no_profile:
+        print("ms a message: " + ", ".join(f"{k} {v * 1000 / n:.2f}" for k, v in stages.items()))
+        return
     print("ms a message (under the profiler): " + ", ".join(f"{k} {v * 1000 / n:.2f}" for k, v in stages.items()))
     for name in ("fetch", "apply"):
         out = io.StringIO()

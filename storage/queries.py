@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, update
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -223,7 +223,7 @@ def earlier_copy(s: Session, message_id: str, digest: str, this_id: int) -> Inbo
 
 
 def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit: int,
-                  takeover: Sequence[str] = ()) -> list[int]:
+                  takeover: Sequence[str] = (), big_bytes: int = 256 << 10) -> list[int]:
     """Claim up to `limit` queued messages, oldest first, that nobody holds (or whose holder's
     lease ran out, or who is in `takeover`) and that wait for no earlier message.
 
@@ -240,7 +240,9 @@ def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit:
     same_sender = and_(earlier.sender == me.sender, or_(earlier.queue_key == "", me.queue_key == ""))
     waits = exists().where(earlier.status == InboundStatus.QUEUED.value, col(earlier.id) < col(me.id),
                            or_(same_order, same_sender))
-    candidates = select(me.id).where(queued, free, ~waits).order_by(col(me.id)).limit(limit)
+    # a big message (scans) fetched less than a minute ago goes after the small ones: quick replies pass it
+    fresh_big = case((and_(col(me.size) > big_bytes, col(me.received_at) > now - timedelta(minutes=1)), 1), else_=0)
+    candidates = select(me.id).where(queued, free, ~waits).order_by(fresh_big, col(me.id)).limit(limit)
     if s.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     ids = [int(i) for i in s.exec(candidates).all()]

@@ -297,3 +297,16 @@ def test_several_workers_need_postgresql(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("TEST_IMAP_PASSWORD", "x")
     code, output = cli(write_config(tmp_path, BOT, _NoServer()), "run", "--workers", "2")
     assert code != 0 and "--workers needs a PostgreSQL store" in output
+
+
+def test_a_big_message_just_fetched_is_claimed_after_the_small_ones(app: App) -> None:
+    _, first = _order(app)
+    _, second = _order(app)
+    big, small = _queue(app, _reply(first, "Our scans", pdf=b"%PDF-1.4\n" + b"0" * (300 << 10)),
+                        _reply(second, "When?"))
+    assert _claim(app, "a:1:x", limit=1) == [small]
+    app.clock.now += timedelta(minutes=2)  # type: ignore[attr-defined]  # it waited long enough: oldest first again
+    with session(app.engine) as s:
+        queries.release_inbound_claims(s, "a:1:x")
+        s.commit()
+    assert _claim(app, "a:1:x", limit=1) == [big]
