@@ -241,7 +241,7 @@ def _work(worker: Worker, stop: threading.Event, queued: threading.Event, send: 
             log.exception("worker failed; retrying")
             stop.wait(5.0)
             continue
-        if applied:
+        if applied or worker.claimed:
             continue
         if worker.reading:
             worker.wait(0.1)

@@ -30,6 +30,8 @@ log = logging.getLogger("supplierbot.workers")
 CLAIM_LEASE = timedelta(minutes=10)
 CLAIM_CHUNK = 10
 TRANSACTION_SECONDS = 0.25  # messages applied in one commit, one savepoint each
+BIG_BYTES = 256 << 10  # a message this big (scans, PDFs) is claimed after the small ones and parsed a few a round
+PARSE_SECONDS = 0.05  # big messages parsed in one round, beyond the first
 
 
 class Worker:
@@ -37,6 +39,7 @@ class Worker:
 
     def __init__(self, app: App, owner: str = "", chunk: int = CLAIM_CHUNK) -> None:
         self.app, self.owner, self.chunk = app, owner or new_owner(), chunk
+        self.claimed: list[tuple[int, str, int]] = []  # claimed, not parsed yet: (id, raw digest, size)
         self.reading: list[Prepared] = []
 
     def drain(self) -> dict[int, Outcome | None]:
@@ -45,16 +48,25 @@ class Worker:
         while True:
             applied = self.step()
             outcomes.update(applied)
-            if not applied and not self.reading:
+            if not applied and not self.reading and not self.claimed:
                 return outcomes
-            if not applied:
+            if not applied and not self.claimed:
                 self.wait(1.0)
 
     def step(self) -> dict[int, Outcome | None]:
-        """One round: take what finished reading, claim more (starting their readings), apply what is ready."""
+        """One round: take what finished reading, claim more, parse the claimed (starting their
+        readings) and apply what is ready. Big messages (scans) are parsed a few per round, so a
+        quick reply that arrives meanwhile is claimed and applied in the next round, not after them."""
         ready = [p for p in self.reading if all(self.app.readers.done(r) for r in p.readings)]
         self.reading = [p for p in self.reading if p not in ready]
-        for prepared in self._claim():
+        if len(self.claimed) < self.chunk:
+            self.claimed += self._claim(self.chunk - len(self.claimed))
+        deadline = time.monotonic() + PARSE_SECONDS
+        for claimed in sorted(self.claimed, key=lambda c: c[2] > BIG_BYTES):
+            if claimed[2] > BIG_BYTES and time.monotonic() > deadline:
+                break
+            self.claimed.remove(claimed)
+            prepared = prepare(self.app, claimed[0], self.app.files.read(claimed[1], "raw"))
             (self.reading if prepared.readings else ready).append(prepared)
         return self._apply(ready) if ready else {}
 
@@ -64,21 +76,23 @@ class Worker:
 
     def release(self) -> None:
         """Give back the claims on messages still being read (stopping): another worker reads them again."""
-        if self.reading:
+        held = [p.inbound_id for p in self.reading] + [c[0] for c in self.claimed]
+        if held:
             with session(self.app.engine) as s:
-                queries.release_inbound_claims(s, self.owner, [p.inbound_id for p in self.reading])
+                queries.release_inbound_claims(s, self.owner, held)
                 s.commit()
-            self.reading = []
+            self.reading, self.claimed = [], []
 
-    def _claim(self) -> list[Prepared]:
+    def _claim(self, limit: int) -> list[tuple[int, str, int]]:
         now = self.app.clock()
         with session(self.app.engine) as s:
             dead = [holder for holder in queries.inbound_claimants(s, now) if holder_is_gone(holder)]
-            ids = queries.claim_inbound(s, self.owner, now, now + CLAIM_LEASE, self.chunk, dead)
-            digests = dict(s.exec(select(InboundMessage.id, InboundMessage.sha256)
-                                  .where(col(InboundMessage.id).in_(ids))).all()) if ids else {}
+            ids = queries.claim_inbound(s, self.owner, now, now + CLAIM_LEASE, limit, dead, BIG_BYTES)
+            rows = {int(i): (str(d), int(n)) for i, d, n in s.exec(
+                select(InboundMessage.id, InboundMessage.sha256, InboundMessage.size)
+                .where(col(InboundMessage.id).in_(ids))).all()} if ids else {}
             s.commit()
-        return [prepare(self.app, inbound_id, self.app.files.read(digests[inbound_id], "raw")) for inbound_id in ids]
+        return [(inbound_id, *rows[inbound_id]) for inbound_id in ids]
 
     def _apply(self, ready: list[Prepared]) -> dict[int, Outcome | None]:
         """In transactions of at most TRANSACTION_SECONDS: a crash loses only uncommitted work,
