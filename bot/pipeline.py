@@ -72,8 +72,9 @@ def enqueue(app: App, batch: list[tuple[Source, bytes]]) -> list[int | None]:
     if not batch:
         return []
     with session(app.engine) as s:
+        stored = queries.ledger_keys(s, [(o.account, o.folder, o.uidvalidity, o.uid) for o, _ in batch])
         known = {source for source, _ in batch
-                 if queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid)}
+                 if (source.account, source.folder, source.uidvalidity, source.uid) in stored}
         rows: list[InboundMessage | None] = []
         for source, raw in batch:
             rows.append(None if source in known else _queued_row(app, s, source, raw))

@@ -212,6 +212,18 @@ def ledger_row(s: Session, account: str, folder: str, uidvalidity: int, uid: int
     return s.exec(query).first()
 
 
+def ledger_keys(s: Session, keys: Sequence[tuple[str, str, int, int]]) -> set[tuple[str, str, int, int]]:
+    """Which of these (account, folder, UIDVALIDITY, UID) are in the ledger, in one query per folder."""
+    found: set[tuple[str, str, int, int]] = set()
+    for account, folder, uidvalidity in {key[:3] for key in keys}:
+        uids = [key[3] for key in keys if key[:3] == (account, folder, uidvalidity)]
+        query = select(InboundMessage.uid).where(
+            InboundMessage.account == account, InboundMessage.folder == folder,
+            InboundMessage.uidvalidity == uidvalidity, col(InboundMessage.uid).in_(uids))
+        found.update((account, folder, uidvalidity, int(uid)) for uid in s.exec(query).all())
+    return found
+
+
 def earlier_copy(s: Session, message_id: str, digest: str, this_id: int) -> InboundMessage | None:
     """The same message (same Message-ID and bytes) already taken in under another UID: applied,
     or queued before this one (a later queued copy is the duplicate, not this one)."""
