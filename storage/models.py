@@ -229,7 +229,10 @@ class InboundMessage(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("account", "folder", "uidvalidity", "uid"),
         Index("ix_inbound_message_id_hash", "message_id", "sha256"),
-        Index("ix_inbound_message_status", "status"),  # the queue: the few queued rows among all
+        # the queue: the few queued rows among all, and what each waits for (see queries.claim_inbound)
+        Index("ix_inbound_message_queue", "status", "id"),
+        Index("ix_inbound_message_queue_key", "status", "queue_key", "id"),
+        Index("ix_inbound_message_queue_sender", "status", "sender", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     account: str = Field(sa_type=String(320))

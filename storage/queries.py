@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, exists, func, insert, or_, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -245,23 +245,32 @@ def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit:
     with SKIP LOCKED, so workers claiming at the same time take different rows; the wait
     looks at the status, not at claims, so it holds whoever has the earlier message.
     """
-    me, earlier = InboundMessage, aliased(InboundMessage)
+    me = InboundMessage
     queued = me.status == InboundStatus.QUEUED.value
     free = or_(col(me.claimed_until).is_(None), col(me.claimed_until) <= now, col(me.claimed_by).in_(list(takeover)))
-    same_order = and_(me.queue_key != "", earlier.queue_key == me.queue_key)
-    same_sender = and_(earlier.sender == me.sender, or_(earlier.queue_key == "", me.queue_key == ""))
-    waits = exists().where(earlier.status == InboundStatus.QUEUED.value, col(earlier.id) < col(me.id),
-                           or_(same_order, same_sender))
+    ready = and_(queued, free, *(~waits for waits in _waits(me)))
     # a big message (scans) fetched less than a minute ago goes after the small ones: quick replies pass it
-    fresh_big = case((and_(col(me.size) > big_bytes, col(me.received_at) > now - timedelta(minutes=1)), 1), else_=0)
-    candidates = select(me.id).where(queued, free, ~waits).order_by(fresh_big, col(me.id)).limit(limit)
-    if s.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = [int(i) for i in s.exec(candidates).all()]
+    fresh_big = and_(col(me.size) > big_bytes, col(me.received_at) > now - timedelta(minutes=1))
+    ids: list[int] = []
+    for kind in (~fresh_big, fresh_big):  # two walks in id order, each stopping at `limit`
+        query = select(me.id).where(ready, kind).order_by(col(me.id)).limit(limit - len(ids))
+        if s.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids += [int(i) for i in s.exec(query).all()] if len(ids) < limit else []
     if ids:
         s.execute(update(me).where(col(me.id).in_(ids), queued, free).values(claimed_by=owner, claimed_until=until)
                   .execution_options(synchronize_session=False))
     return ids
+
+
+def _waits(me: type[InboundMessage]) -> tuple:
+    """Why a queued message must wait: an earlier queued one of its order, or of its sender when
+    either names no order. Three lookups, each a range of an index on (status, key, id)."""
+    earlier = aliased(InboundMessage)
+    before = (earlier.status == InboundStatus.QUEUED.value, col(earlier.id) < col(me.id))
+    return (exists().where(*before, me.queue_key != "", earlier.queue_key == me.queue_key),
+            exists().where(*before, earlier.queue_key == "", earlier.sender == me.sender),
+            and_(me.queue_key == "", exists().where(*before, earlier.sender == me.sender)))
 
 
 def take_claimed(s: Session, inbound_id: int, owner: str) -> InboundMessage | None:

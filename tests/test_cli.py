@@ -118,7 +118,9 @@ def test_a_database_from_the_first_release_is_refused_until_upgraded_then_works(
     with sqlite3.connect(world.config_path.parent / "bot.db") as connection:  # as the first release left it
         connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_by")
-        connection.execute("DROP INDEX ix_inbound_message_status")
+        connection.execute("DROP INDEX ix_inbound_message_queue")
+        connection.execute("DROP INDEX ix_inbound_message_queue_key")
+        connection.execute("DROP INDEX ix_inbound_message_queue_sender")
         for table, column in FIRST_RELEASE_LACKS:
             connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         for table in FIRST_RELEASE_LACKS_TABLES:

@@ -20,7 +20,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("claimed_by", sa.String(length=200), nullable=False, server_default=""))
         batch.add_column(sa.Column("claimed_until", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("queue_key", sa.String(length=200), nullable=False, server_default=""))
-        batch.create_index("ix_inbound_message_status", ["status"], unique=False)
+        batch.create_index("ix_inbound_message_queue", ["status", "id"], unique=False)
+        batch.create_index("ix_inbound_message_queue_key", ["status", "queue_key", "id"], unique=False)
+        batch.create_index("ix_inbound_message_queue_sender", ["status", "sender", "id"], unique=False)
     op.create_table("fetcher_lease",
                     sa.Column("mailbox", sa.String(length=600), nullable=False),
                     sa.Column("holder", sa.String(length=200), nullable=False),
@@ -31,7 +33,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("fetcher_lease")
     with op.batch_alter_table("inbound_message") as batch:
-        batch.drop_index("ix_inbound_message_status")
+        batch.drop_index("ix_inbound_message_queue_sender")
+        batch.drop_index("ix_inbound_message_queue_key")
+        batch.drop_index("ix_inbound_message_queue")
         batch.drop_column("queue_key")
         batch.drop_column("claimed_until")
         batch.drop_column("claimed_by")
