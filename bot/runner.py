@@ -162,6 +162,8 @@ def poll_once(app: App) -> PollReport:
 
 #: how often an idle worker looks at the queue for what another process fetched
 QUEUE_CHECK_SECONDS = 0.5
+#: while a worker is busy, how often it sends what it applied
+SEND_EVERY_SECONDS = 1.0
 
 
 def run_forever(app: App, stop: threading.Event | None = None) -> None:
@@ -226,22 +228,28 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
 
 
 def _work(worker: Worker, stop: threading.Event, queued: threading.Event, send: Callable[[], None]) -> None:
-    """Apply queued messages as they come, and send their answers at once; a message whose scans
-    are being read waits in the worker while the next ones pass it.
+    """Apply queued messages as they come and send their answers; a message whose scans are being
+    read waits in the worker while the next ones pass it.
 
     The answers go out from this thread: a sender thread beside a busy worker waits for the GIL
-    at every SMTP round trip, which turned a quick answer's 0.1 s into seconds."""
+    at every SMTP round trip, which turned a quick answer's 0.1 s into seconds. While work keeps
+    coming they go out every SEND_EVERY_SECONDS (a send opens its connections: once a round
+    of ten messages cost more than applying them); when the queue is empty, at once."""
+    unsent, last_send = False, 0.0
     while not stop.is_set():
         queued.clear()
         try:
             applied = worker.step()
-            if applied:
+            unsent = unsent or bool(applied)
+            busy = bool(applied) or bool(worker.claimed)
+            if unsent and (not busy or time.monotonic() - last_send >= SEND_EVERY_SECONDS):
                 send()
+                unsent, last_send = False, time.monotonic()
         except Exception:  # the database is away, say: the messages stay queued; try again shortly
             log.exception("worker failed; retrying")
             stop.wait(5.0)
             continue
-        if applied or worker.claimed:
+        if busy:
             continue
         if worker.reading:
             worker.wait(0.1)
