@@ -59,8 +59,9 @@ class Worker:
         quick reply that arrives meanwhile is claimed and applied in the next round, not after them."""
         ready = [p for p in self.reading if all(self.app.readers.done(r) for r in p.readings)]
         self.reading = [p for p in self.reading if p not in ready]
-        if len(self.claimed) < self.chunk:
-            self.claimed += self._claim(self.chunk - len(self.claimed))
+        # what stays claimed between rounds is big messages waiting to be parsed: with enough of
+        # them in hand, claim only small ones, so those never wait behind the big ones' parsing
+        self.claimed += self._claim(self.chunk, small_only=len(self.claimed) >= self.chunk)
         deadline = time.monotonic() + PARSE_SECONDS
         for claimed in sorted(self.claimed, key=lambda c: c[2] > BIG_BYTES):
             if claimed[2] > BIG_BYTES and time.monotonic() > deadline:
@@ -83,11 +84,11 @@ class Worker:
                 s.commit()
             self.reading, self.claimed = [], []
 
-    def _claim(self, limit: int) -> list[tuple[int, str, int]]:
+    def _claim(self, limit: int, small_only: bool = False) -> list[tuple[int, str, int]]:
         now = self.app.clock()
         with session(self.app.engine) as s:
             dead = [holder for holder in queries.inbound_claimants(s, now) if holder_is_gone(holder)]
-            ids = queries.claim_inbound(s, self.owner, now, now + CLAIM_LEASE, limit, dead, BIG_BYTES)
+            ids = queries.claim_inbound(s, self.owner, now, now + CLAIM_LEASE, limit, dead, BIG_BYTES, small_only)
             rows = {int(i): (str(d), int(n)) for i, d, n in s.exec(
                 select(InboundMessage.id, InboundMessage.sha256, InboundMessage.size)
                 .where(col(InboundMessage.id).in_(ids))).all()} if ids else {}

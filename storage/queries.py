@@ -235,7 +235,7 @@ def earlier_copy(s: Session, message_id: str, digest: str, this_id: int) -> Inbo
 
 
 def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit: int,
-                  takeover: Sequence[str] = (), big_bytes: int = 256 << 10) -> list[int]:
+                  takeover: Sequence[str] = (), big_bytes: int = 256 << 10, small_only: bool = False) -> list[int]:
     """Claim up to `limit` queued messages, oldest first, that nobody holds (or whose holder's
     lease ran out, or who is in `takeover`) and that wait for no earlier message.
 
@@ -252,7 +252,7 @@ def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit:
     # a big message (scans) fetched less than a minute ago goes after the small ones: quick replies pass it
     fresh_big = and_(col(me.size) > big_bytes, col(me.received_at) > now - timedelta(minutes=1))
     ids: list[int] = []
-    for kind in (~fresh_big, fresh_big):  # two walks in id order, each stopping at `limit`
+    for kind in (~fresh_big,) if small_only else (~fresh_big, fresh_big):  # walks in id order, stopping at `limit`
         query = select(me.id).where(ready, kind).order_by(col(me.id)).limit(limit - len(ids))
         if s.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)

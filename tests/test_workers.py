@@ -310,3 +310,14 @@ def test_a_big_message_just_fetched_is_claimed_after_the_small_ones(app: App) ->
         queries.release_inbound_claims(s, "a:1:x")
         s.commit()
     assert _claim(app, "a:1:x", limit=1) == [big]
+
+
+def test_with_big_messages_in_hand_a_worker_still_claims_the_small_ones(app: App) -> None:
+    orders = [_order(app)[1] for _ in range(3)]
+    scan = b"%PDF-1.4\n" + b"0" * (300 << 10)
+    big = _queue(app, *(_reply(token, "Our scans", pdf=scan) for token in orders[:2]))
+    worker = Worker(app, chunk=2)
+    worker.claimed = [(i, "", 300 << 10) for i in _claim(app, worker.owner, limit=2)]
+    assert [c[0] for c in worker.claimed] == big
+    (small,) = _queue(app, _reply(orders[2], "When?"), first_uid=10)
+    assert worker._claim(2, small_only=True) == [(small, _rows(app)[small].sha256, _rows(app)[small].size)]
