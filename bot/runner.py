@@ -241,15 +241,14 @@ def _work(worker: Worker, stop: threading.Event, queued: threading.Event, send: 
         try:
             applied = worker.step()
             unsent = unsent or bool(applied)
-            busy = bool(applied) or bool(worker.claimed)
-            if unsent and (not busy or time.monotonic() - last_send >= SEND_EVERY_SECONDS):
+            if unsent and (not applied or time.monotonic() - last_send >= SEND_EVERY_SECONDS):
                 send()
                 unsent, last_send = False, time.monotonic()
         except Exception:  # the database is away, say: the messages stay queued; try again shortly
             log.exception("worker failed; retrying")
             stop.wait(5.0)
             continue
-        if busy:
+        if applied or worker.claimed:
             continue
         if worker.reading:
             worker.wait(0.1)
