@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
+import subprocess
 import sys
 
 from decimal import Decimal, InvalidOperation
@@ -29,7 +31,7 @@ from bot.runner import poll_once, run_forever
 from bot.bills import format_money
 from bot.views import (
     failed_text, held_text, order_detail, order_rows, order_summary, order_text, orders_text, outbox_text,
-    payments_text, status, status_text, table,
+    payments_text, queue_status, queue_text, status, status_text, table,
 )
 from parsers.bill_sheet import SheetInvalid
 from parsers.order_import import read_order_import
@@ -93,10 +95,27 @@ def poll(ctx: click.Context, once: bool) -> None:
 
 
 @main.command()
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes on this host sharing the work (PostgreSQL only; SQLite takes one).")
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Watch the mailbox and send on a schedule until stopped."""
-    run_forever(_app(ctx))
+def run(ctx: click.Context, workers: int) -> None:
+    """Watch the mailbox, apply and answer what arrives, and run the schedules until stopped.
+
+    Any number of `run` processes, on this host or others, may share one PostgreSQL store:
+    one of them fetches (the others take over if it dies), all of them apply and send."""
+    app = _app(ctx)
+    if workers > 1 and app.engine.dialect.name == "sqlite":
+        raise click.ClickException("SQLite takes one process: --workers needs a PostgreSQL store (database_url)")
+    others = [subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(ctx.obj),
+                                *(["-v"] if logging.getLogger().level <= logging.INFO else []), "run"])
+              for _ in range(workers - 1)]
+    try:
+        run_forever(app)
+    finally:
+        for process in others:
+            process.send_signal(signal.SIGTERM)
+        for process in others:
+            process.wait()
 
 
 @main.command()
@@ -256,10 +275,11 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
     with session(app.engine) as s:
         data = status(s)
         health = mail_health(app, s)
+        queue = queue_status(s, app.clock())
     if as_json:
-        click.echo(json.dumps({**data, "mail": health}, indent=2))
+        click.echo(json.dumps({**data, "mail": health, "queue": queue}, indent=2))
         return
-    click.echo("\n".join(filter(None, (mail_health_text(health), status_text(data)))))
+    click.echo("\n".join(filter(None, (mail_health_text(health), queue_text(queue), status_text(data)))))
 
 
 @main.group()

@@ -51,6 +51,15 @@ def match_order(
     )
 
 
+def order_named_by_headers(message: ParsedMessage, bot_address: str, separator: str,
+                           lookup: OrderLookup) -> int | None:
+    """The order the headers alone name (reply token, thread, subject tag with a party): what
+    a fetcher knows before the body is parsed."""
+    match = (_by_token(message, bot_address, separator, lookup) or _by_thread(message, lookup)
+             or _by_ref(_subject_ref(message.subject), message.sender, "subject", lookup))
+    return match.order_id if match else None
+
+
 def _by_token(message: ParsedMessage, bot_address: str, separator: str, lookup: OrderLookup) -> Match | None:
     for address in message.recipients:
         token = token_from_address(address, bot_address, separator)

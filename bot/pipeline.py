@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,12 +18,12 @@ from sqlmodel import Session
 from bot import away, buyer_orders, chain, errors
 from bot.app import App
 from bot.apply import Applier, Outcome
-from bot.matching import match_order
+from bot.matching import match_order, order_named_by_headers
 from bot.workflow import (Approve, CancelOrder, OrderView, RecordPayment, Reject, Reply, RevisionView, Role, SendOrder,
                           decide)
 from parsers.authresults import dmarc_verdict
 from bot.notify import Thread
-from bot.reading import COUNTING, BillInput, bill_files, bill_input, invoice_file
+from bot.reading import COUNTING, BillInput, Reading, bill_files, bill_input, invoice_file
 from bot.receiving import counted_lines, quantities_from_lines
 from bot.supplier_list import wants_all
 from parsers.documents import DocumentLimits, sort_attachments
@@ -38,7 +37,6 @@ from storage.files import RawMessage
 from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus
 
 log = logging.getLogger("supplierbot.pipeline")
-TRANSACTION_SECONDS = 0.25
 _MAYBE_DOCUMENT = re.compile(rb"(?i)application/pdf|image/|octet-stream|\.pdf|\.png|\.jpe?g|\.tiff?")
 
 
@@ -57,99 +55,131 @@ def process(app: App, source: Source, raw: bytes | RawMessage) -> Outcome | None
     return process_batch(app, [(source, raw)])[0]
 
 
-def process_batch(app: App, fetched: Sequence[tuple[Source, bytes | RawMessage]]) -> list[Outcome | None]:
-    """Apply fetched messages in few transactions (≤ TRANSACTION_SECONDS each), one savepoint each.
+def process_batch(app: App, batch: Sequence[tuple[Source, bytes | RawMessage]]) -> list[Outcome | None]:
+    """Queue fetched messages in the ledger, then apply everything queued (these and any
+    waiting before them); each message's outcome, None for one already in the ledger."""
+    from bot.workers import Worker  # the worker loop is built on this module
 
-    A message's system error rolls back only its savepoint and is recorded as
-    failed in the same transaction, so the cursor can never move past a message
-    that is neither applied nor recorded. A crash before the commit loses the
-    whole batch's effects together, and the next poll applies them again.
+    ids = enqueue(app, batch)
+    outcomes = Worker(app).drain()
+    return [outcomes.get(inbound_id) if inbound_id is not None else None for inbound_id in ids]
+
+
+def enqueue(app: App, fetched: Sequence[tuple[Source, bytes | RawMessage]]) -> list[int | None]:
+    """Fetching: store each new message's raw bytes and its ledger row, queued, in one commit
+    that also moves the cursor; the new rows' ids (None for a message already in the ledger).
+
+    Nothing is parsed beyond the headers: the sender and the order the reply names decide
+    which messages must wait for which (see queries.claim_inbound).
     """
     # a fetch streams each message to disk; bytes (tests, tools) are stored first
     batch = [(source, raw if isinstance(raw, RawMessage) else app.files.save_raw(raw)) for source, raw in fetched]
-    outcomes: list[Outcome | None] = []
-    while len(outcomes) < len(batch):
-        first = len(outcomes)
-        prepare(app, *batch[first])  # a PDF or scan is read before the transaction opens
-        with session(app.engine) as s:
-            # bounded by time too: a transaction that never finishes (a bot killed over and
-            # over mid-batch) would otherwise never let the work progress
-            deadline = time.monotonic() + TRANSACTION_SECONDS
-            last_uid = 0
-            for index, (source, raw) in enumerate(batch[first:]):
-                if index and needs_reading(app, raw):
-                    break  # read it first, in the next round: OCR never holds the database
-                outcomes.append(_process_one(app, s, source, raw))
-                last_uid = max(last_uid, source.uid)
-                if time.monotonic() > deadline:
-                    break
-            # every message up to here is in the ledger now (applied, refused, failed or seen
-            # before), so the cursor moves once, in the same commit
-            queries.advance_cursor(s, source.account, source.folder, source.uidvalidity, last_uid)
-            app.files.flush()  # raw bytes and documents on disk before the commit that references them
+    if not batch:
+        return []
+    with session(app.engine) as s:
+        stored = queries.ledger_keys(s, [(o.account, o.folder, o.uidvalidity, o.uid) for o, _ in batch])
+        known = {source for source, _ in batch
+                 if (source.account, source.folder, source.uidvalidity, source.uid) in stored}
+        rows: list[InboundMessage | None] = []
+        for source, raw in batch:
+            rows.append(None if source in known else _queued_row(app, s, source, raw))
+            known.add(source)
+        last: dict[tuple[str, str, int], int] = {}
+        for source, _ in batch:
+            folder = (source.account, source.folder, source.uidvalidity)
+            last[folder] = max(last.get(folder, 0), source.uid)
+        for (account, folder, uidvalidity), uid in last.items():
+            queries.advance_cursor(s, account, folder, uidvalidity, uid)
+        app.files.flush()  # raw bytes on disk before the commit that references them
+        try:
             s.commit()
-    for outcome, (source, _) in zip(outcomes, batch):
-        if outcome is not None:
-            log.info("message processed", extra={"uid": source.uid, "status": outcome.status.value,
-                                                 "disposition": outcome.disposition})
-    return outcomes
+        except IntegrityError:  # another fetcher stored them first (its lease ran out under it)
+            s.rollback()
+            return [None] * len(batch)
+    return [row.id if row is not None else None for row in rows]
 
 
-def prepare(app: App, source: Source, raw: RawMessage) -> None:
-    """Read the message's PDFs and scans (a bill, or the invoice) in the reader pool, outside any
-    transaction; the message's own processing then finds them read."""
-    bills, invoice, priced = _slow_documents(app, raw)
-    if (bills or invoice) and not _in_ledger(app, source):
-        app.readers.prepare(bills, priced)
-        if invoice is not None:
-            app.readers.prepare_invoice(invoice)
+def _queued_row(app: App, s: Session, source: Source, raw: RawMessage) -> InboundMessage:
+    row = _ledger_row(app, source, raw, raw.sha256)
+    row.status = InboundStatus.QUEUED
+    stub = read_headers(raw.head(HEADER_BYTES))
+    row.message_id, row.sender, row.subject = stub.message_id[:998], stub.sender, stub.subject[:500]
+    row.queue_key = queue_key(app, s, stub)
+    s.add(row)
+    return row
 
 
-def needs_reading(app: App, raw: RawMessage) -> bool:
-    bills, invoice, _ = _slow_documents(app, raw)
-    return bool(bills) or invoice is not None
+def queue_key(app: App, s: Session, stub: ParsedMessage) -> str:
+    """The order a message's headers name (reply address token, thread, subject tag): messages of
+    one order are applied in arrival order. "" when the headers name none (serialised per sender)."""
+    if stub.automatic or not stub.sender:
+        return ""
+    bot = app.config.bot
+    order_id = order_named_by_headers(stub, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    return f"order:{order_id}" if order_id else ""
 
 
-def _slow_documents(app: App, raw: RawMessage) -> tuple[tuple[AnyAttachment, ...], AnyAttachment | None, bool]:
-    """(bill documents, the invoice document, whether the bill documents carry prices)."""
+@dataclass
+class Prepared:
+    """A claimed message read from disk, parsed once, with its PDFs and scans being read."""
+
+    inbound_id: int
+    raw: RawMessage
+    message: ParsedMessage | None  # None: not parsed yet (too large, or no documents to look for)
+    readings: tuple[Reading, ...] = ()
+
+
+def prepare(app: App, inbound_id: int, raw: RawMessage) -> Prepared:
+    """Start reading the message's PDFs and scans (a bill, or the invoice) in the reader pool,
+    outside any transaction; the message's own processing then finds them read."""
+    message, bills, invoice, priced = _slow_documents(app, raw)
+    readings = (app.readers.start(bills, priced) if bills else None,
+                app.readers.start_invoice(invoice) if invoice is not None else None)
+    return Prepared(inbound_id, raw, message, tuple(r for r in readings if r is not None))
+
+
+def _slow_documents(app: App, raw: RawMessage) -> tuple[ParsedMessage | None, tuple[AnyAttachment, ...],
+                                                        AnyAttachment | None, bool]:
+    """(the parsed message, its bill documents, its invoice document, whether the bill documents
+    carry prices)."""
     if raw.size > app.config.limits.max_message_mb << 20 or (
             raw.size <= WHOLE_BYTES and not _MAYBE_DOCUMENT.search(raw.read())):
-        return (), None, True  # most replies carry no PDF or image: they are not parsed an extra time
+        return None, (), None, True  # most replies carry no PDF or image: parsed once, in handle()
     try:
         message = parse_file(str(raw.path), raw.size)
     except MessageUnreadable:
-        return (), None, True
+        return None, (), None, True
     if message.automatic or not message.attachments:
-        return (), None, True
+        return message, (), None, True
     command = parse_command(message.new_text, app.config.keywords).kind
     if command is CommandKind.INVOICE:
-        return (), invoice_file(message.attachments), True
-    return bill_files(message.attachments, command).slow, None, command not in COUNTING
+        return message, (), invoice_file(message.attachments), True
+    return message, bill_files(message.attachments, command).slow, None, command not in COUNTING
 
 
-def _in_ledger(app: App, source: Source) -> bool:
-    with session(app.engine) as s:
-        return queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid) is not None
-
-
-def _process_one(app: App, s: Session, source: Source, raw: RawMessage) -> Outcome | None:
-    if queries.ledger_row(s, source.account, source.folder, source.uidvalidity, source.uid):
+def apply_claimed(app: App, s: Session, owner: str, prepared: Prepared) -> Outcome | None:
+    """Apply one claimed message in a savepoint of the caller's transaction; None when the
+    claim is no longer ours (its lease ran out and another worker took it)."""
+    row = queries.take_claimed(s, prepared.inbound_id, owner)
+    if row is None:
         return None
-    digest = raw.sha256
     savepoint = s.begin_nested()
     try:
-        row = _ledger_row(app, source, raw, digest)
-        s.add(row)  # inserted by handle() once the headers are read: one INSERT, not INSERT + UPDATE
-        outcome = handle(app, s, row, raw)
+        outcome = handle(app, s, row, prepared.raw, message=prepared.message)
         row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
+        row.claimed_by, row.claimed_until = "", None
         savepoint.commit()
         return outcome
-    except IntegrityError:
-        savepoint.rollback()  # another process took this UID first; it is theirs
-        return None
     except Exception as exc:  # any system error: keep the message, record it, go on
         savepoint.rollback()
-        return _record_failure(app, s, source, raw, digest, exc)
+        log.exception("message failed", extra={"inbound_id": prepared.inbound_id})
+        row = s.get(InboundMessage, prepared.inbound_id)
+        assert row is not None
+        row.status, row.error, row.disposition = InboundStatus.FAILED, _describe(exc), "failed"
+        row.claimed_by, row.claimed_until = "", None
+        row.next_attempt_at = app.clock() + backoff(1)
+        s.flush()
+        return Outcome(InboundStatus.FAILED, "failed")
 
 
 def _ledger_row(app: App, source: Source, raw: RawMessage, digest: str) -> InboundMessage:
@@ -158,16 +188,6 @@ def _ledger_row(app: App, source: Source, raw: RawMessage, digest: str) -> Inbou
         sha256=digest, raw_path=str(raw.path), size=raw.size,
         status=InboundStatus.FAILED, received_at=app.clock(),
     )
-
-
-def _record_failure(app: App, s: Session, source: Source, raw: RawMessage, digest: str, exc: Exception) -> Outcome:
-    log.exception("message failed", extra={"uid": source.uid})
-    row = _ledger_row(app, source, raw, digest)
-    row.error, row.disposition = _describe(exc), "failed"
-    row.next_attempt_at = app.clock() + backoff(1)
-    s.add(row)
-    s.flush()
-    return Outcome(InboundStatus.FAILED, "failed")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -222,12 +242,14 @@ def retry_due(app: App) -> list[Outcome | None]:
     return [retry(app, inbound_id) for inbound_id in due]
 
 
-def handle(app: App, s: Session, row: InboundMessage, raw: RawMessage, released: bool = False) -> Outcome:
+def handle(app: App, s: Session, row: InboundMessage, raw: RawMessage, released: bool = False,
+           message: ParsedMessage | None = None) -> Outcome:
+    """`message`: the message already parsed from `raw` (it is parsed once)."""
     limit = app.config.limits.max_message_mb
     if raw.size > limit << 20:  # never parse the body: answered from the headers alone
         return _unreadable(app, s, raw, errors.MessageTooLarge(raw.size >> 20, limit))
     try:
-        message = parse_file(str(raw.path), raw.size)
+        message = message or parse_file(str(raw.path), raw.size)
     except MessageUnreadable as exc:
         cause = type(exc.__cause__).__name__ if exc.__cause__ else ""
         return _unreadable(app, s, raw, errors.UnreadableMessage(detail=str(exc)), cause)

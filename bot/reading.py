@@ -12,10 +12,12 @@ import logging
 import multiprocessing
 import resource
 import threading
+import time
 import zipfile
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -99,24 +101,68 @@ def _sheet_list(data: bytes) -> bytes:
 Read = DocumentReading | DocumentUnreadable
 
 
+@dataclass(eq=False)
+class Reading:
+    """One job for the pool: documents read together (a bill over several photos), kept by hash when done."""
+
+    kind: str  # bill | count | invoice
+    function: Callable
+    todo: list[AnyAttachment]
+    future: Future | None = None
+    pool: ProcessPoolExecutor | None = None
+    deadline: float = 0.0
+    results: list | None = None
+
+
 class Readers:
-    """Reads documents in a pool of processes; results kept by content hash until taken."""
+    """Reads documents in a pool of processes; results kept by content hash until taken.
+
+    Jobs wait in a queue of our own and go to the pool only when a process is free, so each
+    job's time limit starts when its reading does. `start` returns at once (the caller looks
+    at `done` later: quick messages pass a scan); `prepare` and `read` wait.
+    """
 
     def __init__(self, settings: ReadingSettings = ReadingSettings()) -> None:
         self.settings = settings
         self._pool: ProcessPoolExecutor | None = None
         self._done: dict[tuple[str, str], Read | InvoiceFacts] = {}
-        self._lock = threading.Lock()  # the poll and a scheduled retry may read at the same time
+        self._waiting: deque[Reading] = deque()
+        self._running: list[Reading] = []
+        self._lock = threading.RLock()  # the workers, the poll and a scheduled retry may read at the same time
 
-    def prepare(self, attachments: Sequence[AnyAttachment], priced: bool = True) -> None:
-        """Read these now (outside any transaction), in order, as one job: a bill over two
-        photos needs the first photo's header to read the second. `read` answers from what was kept.
+    def start(self, attachments: Sequence[AnyAttachment], priced: bool = True) -> Reading | None:
+        """Begin reading these (in order, as one job: a bill over two photos needs the first
+        photo's header to read the second); None when all were read already.
         `priced=False`: delivery notes (quantities, no prices)."""
         kind = "bill" if priced else "count"
         todo = [a for a in attachments if (kind, a.sha256) not in self._done]
-        if todo:
-            for attachment, result in zip(todo, self._run(_read_priced if priced else _read_counted, todo)):
-                self._done[kind, attachment.sha256] = result
+        return self._queue(Reading(kind, _read_priced if priced else _read_counted, todo)) if todo else None
+
+    def start_invoice(self, attachment: AnyAttachment) -> Reading | None:
+        if ("invoice", attachment.sha256) in self._done:
+            return None
+        return self._queue(Reading("invoice", _read_invoices, [attachment]))
+
+    def done(self, reading: Reading) -> bool:
+        with self._lock:
+            self._pump()
+            return reading.results is not None
+
+    def wait_any(self, readings: Sequence[Reading], timeout: float) -> None:
+        """Until one of these readings finishes, runs out of time, or `timeout`."""
+        running = [r for r in readings if r.future is not None and r.results is None]
+        if not running:
+            time.sleep(min(timeout, 0.02))
+            return
+        until = min([time.monotonic() + timeout] + [r.deadline for r in running])
+        wait_for([r.future for r in running if r.future is not None], timeout=max(0.0, until - time.monotonic()),
+                 return_when=FIRST_COMPLETED)
+
+    def prepare(self, attachments: Sequence[AnyAttachment], priced: bool = True) -> None:
+        """Read these now (outside any transaction); `read` answers from what was kept."""
+        reading = self.start(attachments, priced)
+        if reading is not None:
+            self._wait(reading)
 
     def read(self, attachment: AnyAttachment, priced: bool = True) -> Read:
         key = ("bill" if priced else "count", attachment.sha256)
@@ -127,10 +173,9 @@ class Readers:
         return result
 
     def prepare_invoice(self, attachment: AnyAttachment) -> None:
-        key = ("invoice", attachment.sha256)
-        if key not in self._done:
-            result = self._run(_read_invoices, [attachment])[0]
-            self._done[key] = result if isinstance(result, InvoiceFacts) else NOTHING
+        reading = self.start_invoice(attachment)
+        if reading is not None:
+            self._wait(reading)
 
     def invoice(self, attachment: AnyAttachment) -> InvoiceFacts:
         """Number, date, net, VAT and total of the invoice, read in the pool (NOTHING if unreadable)."""
@@ -139,25 +184,65 @@ class Readers:
         assert isinstance(result, InvoiceFacts)
         return result
 
-    def _run(self, job_function, todo: list[AnyAttachment]) -> list:
-        with self._lock:
-            return self._run_locked(job_function, todo)
+    def _run(self, job_function: Callable, todo: list[AnyAttachment]) -> list:
+        return self._wait(self._queue(Reading("", job_function, list(todo))))
 
-    def _run_locked(self, job_function, todo: list[AnyAttachment]) -> list:
-        # a file left on disk goes as its place: the reader decodes it, the bot never holds it
-        job = [(a.part if isinstance(a, FileAttachment) else a.data, a.filename) for a in todo]
-        limit = self.settings.seconds_per_document * len(todo)
+    def _queue(self, reading: Reading) -> Reading:
+        with self._lock:
+            self._waiting.append(reading)
+            self._pump()
+        return reading
+
+    def _wait(self, reading: Reading) -> list:
+        while not self.done(reading):
+            future = reading.future
+            if future is not None:
+                wait_for([future], timeout=max(0.01, min(1.0, reading.deadline - time.monotonic())))
+            else:
+                time.sleep(0.02)
+        assert reading.results is not None
+        return reading.results
+
+    def _pump(self) -> None:
+        """Settle what finished or ran out of time, then give free processes the next jobs."""
+        for reading in list(self._running):
+            if reading.future is not None and (reading.future.done() or time.monotonic() > reading.deadline):
+                self._settle(reading)
+        while self._waiting and len(self._running) < self.settings.processes:
+            reading = self._waiting.popleft()
+            reading.pool = self._executor()
+            reading.future = reading.pool.submit(reading.function, [(a.part if isinstance(a, FileAttachment) else a.data, a.filename)
+                                                  for a in reading.todo],
+                                                 self.settings.ocr, self.settings.pdf)
+            reading.deadline = time.monotonic() + self.settings.seconds_per_document * len(reading.todo)
+            self._running.append(reading)
+
+    def _settle(self, reading: Reading) -> None:
+        self._running.remove(reading)
+        assert reading.future is not None
+        count = len(reading.todo)
+        if not reading.future.done():
+            limit = self.settings.seconds_per_document * count
+            log.warning("reader timed out", extra={"files": count})
+            self._restart()
+            return self._keep(reading, [DocumentUnreadable(f"reading it took longer than {limit:.0f} s")] * count)
         try:
-            future = self._executor().submit(job_function, job, self.settings.ocr, self.settings.pdf)
-            return future.result(timeout=limit)
-        except FutureTimeout:
-            log.warning("reader timed out", extra={"files": len(todo)})
-            self._restart()
-            return [DocumentUnreadable(f"reading it took longer than {limit:.0f} s")] * len(todo)
+            return self._keep(reading, reading.future.result())
         except (BrokenProcessPool, MemoryError):
-            log.warning("reader crashed", extra={"files": len(todo)})
+            if reading.pool is not self._pool:  # the pool was killed for another job's sake: read it again
+                self._waiting.appendleft(reading)
+                return None
+            log.warning("reader crashed", extra={"files": count})
             self._restart()
-            return [DocumentUnreadable("it could not be read: the reader gave up on it")] * len(todo)
+            return self._keep(reading, [DocumentUnreadable("it could not be read: the reader gave up on it")] * count)
+
+    def _keep(self, reading: Reading, results: list) -> None:
+        reading.results = results
+        for attachment, result in zip(reading.todo, results):
+            if reading.kind == "invoice":
+                result = result if isinstance(result, InvoiceFacts) else NOTHING
+            if reading.kind:
+                self._done[reading.kind, attachment.sha256] = result
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -24,7 +24,8 @@ from bot.mailbox import IdleWatcher, ImapMailbox, MailboxError
 from bot.outbox import SendReport, next_retry, send_outbox
 from bot.apply import Outcome
 from bot.jobs import JOBS
-from bot.pipeline import Source, process_batch, retry_due
+from bot.pipeline import Source, enqueue, retry_due
+from bot.workers import Worker, hold_fetcher_lease, holds_fetcher_lease, new_owner, release_fetcher_lease
 from storage import queries
 from storage.db import session
 from storage.models import InboundStatus
@@ -48,13 +49,20 @@ class PollReport:
         return f"{text}; errors: {errors}" if errors else text
 
 
-def fetch_and_process(app: App, report: PollReport) -> None:
+def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Worker | None = None) -> None:
+    """Fetch what is new into the queue (if this process holds the fetcher lease), apply what is
+    queued with `worker` (None: leave it to the run's workers), retry failed messages and move
+    what is done. Queued messages are applied even while the mail server is unreachable."""
     imap = app.config.imap
     account = f"{imap.username}@{imap.host}:{imap.port}"
     moving = bool(imap.processed_folder or imap.failed_folder)
+    if not hold_fetcher_lease(app, owner or new_owner()):  # another process fetches this mailbox
+        _drain(worker, report)
+        return
     try:
         with ImapMailbox(imap, readonly=not moving) as box:
             _fetch_new(app, box, account, report)
+            _drain(worker, report)
             report.outcomes.update(_outcome_name(o) for o in retry_due(app))
             if moving:
                 settle(app, box, account)
@@ -62,6 +70,12 @@ def fetch_and_process(app: App, report: PollReport) -> None:
         report.fetch_error = str(exc)
         if not isinstance(exc.__cause__, LoginWaiting):  # a refused login is logged once, when refused
             log.warning("imap unavailable", extra={"error": str(exc)})
+        _drain(worker, report)
+
+
+def _drain(worker: Worker | None, report: PollReport) -> None:
+    if worker is not None:
+        report.outcomes.update(_outcome_name(o) for o in worker.drain().values())
 
 
 def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> None:
@@ -76,7 +90,7 @@ def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> 
             if uid in own:  # fetched to disk like all mail, but never part of the ledger
                 raw.path.unlink(missing_ok=True)
         sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch if uid not in own]
-        report.outcomes.update(_outcome_name(o) for o in process_batch(app, sources))
+        report.outcomes.update("already seen" for inbound_id in enqueue(app, sources) if inbound_id is None)
         if own:
             _pass_own_copies(app, box, account, own)
 
@@ -110,7 +124,7 @@ def settle(app: App, box: ImapMailbox, account: str) -> None:
     imap = app.config.imap
     with session(app.engine) as s:
         rows = queries.unsettled(s, account, imap.folder, box.uidvalidity)
-        done = [(r.id, r.uid) for r in rows if r.status is not InboundStatus.FAILED]
+        done = [(r.id, r.uid) for r in rows if r.status not in (InboundStatus.FAILED, InboundStatus.QUEUED)]
         parked = [(r.id, r.uid) for r in rows if r.status is InboundStatus.FAILED and r.next_attempt_at is None]
     movable = box.can_move()
     for moving, folder, location in ((done, imap.processed_folder, "processed"),
@@ -138,27 +152,46 @@ def poll_once(app: App) -> PollReport:
     """Fetch and apply everything waiting, then send everything queued."""
     report = PollReport()
     started = time.perf_counter()
-    fetch_and_process(app, report)
+    worker = Worker(app)
+    try:
+        fetch_and_process(app, report, worker.owner, worker)
+    finally:
+        release_fetcher_lease(app, worker.owner)  # the next poll, in another process, fetches at once
     sending = time.perf_counter()
     report.send = asyncio.run(send_outbox(app))
     report.process_seconds, report.send_seconds = sending - started, time.perf_counter() - sending
     return report
 
 
-def run_forever(app: App, stop: threading.Event | None = None) -> None:
-    """Poll on new mail (IMAP IDLE) and on a schedule (fallback), until SIGTERM/SIGINT or `stop`."""
-    stop = stop or threading.Event()
-    wake = threading.Event()
+#: how often an idle worker looks at the queue for what another process fetched
+QUEUE_CHECK_SECONDS = 0.5
+#: while a worker is busy, how often it sends what it applied
+SEND_EVERY_SECONDS = 1.0
 
+
+def run_forever(app: App, stop: threading.Event | None = None) -> None:
+    """Fetch on new mail (IMAP IDLE) and on a schedule (fallback), apply what is queued, send
+    what is decided, run the schedules; until SIGTERM/SIGINT or `stop`.
+
+    Three threads: the poll (fetching, only while this process holds the fetcher lease), the
+    worker (claiming and applying queued messages; scans are read in the reader pool meanwhile)
+    and the sender. Several such processes, on one host or several, share one PostgreSQL store.
+    """
+    stop = stop or threading.Event()
+    wake, queued, decided = threading.Event(), threading.Event(), threading.Event()
+    worker = Worker(app)
     retry = _Retry(app)
+    hold_fetcher_lease(app, worker.owner)  # before the schedules start: they run where the fetcher runs
 
     def poll_job() -> None:
         # one poll at a time (max_instances=1); mail that arrives during a poll makes one more
         while not stop.is_set():
             wake.clear()
-            report = poll_once(app)
+            report = PollReport()
+            fetch_and_process(app, report, worker.owner)
+            queued.set()
+            decided.set()  # what the operator queued (new orders) goes out with the next send
             log.info("poll", extra={"report": report.summary()})
-            retry.plan(scheduler, report.send)
             if not wake.is_set():
                 return
 
@@ -168,7 +201,7 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     scheduler.add_job(poll_job, "interval", seconds=app.config.bot.poll_interval_seconds, id="poll",
                       max_instances=1, coalesce=True, next_run_time=app.clock())
     for name, job in JOBS.items():  # each decides itself what is due, so a check every few minutes is enough
-        scheduler.add_job(_scheduled(app, name, job, retry, scheduler), "interval", minutes=5, id=name,
+        scheduler.add_job(_scheduled(app, name, job, retry, scheduler, worker.owner), "interval", minutes=5, id=name,
                           max_instances=1, coalesce=True, next_run_time=app.clock())
     scheduler.start()
 
@@ -179,18 +212,73 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
         except JobLookupError:  # stopping: the scheduler's jobs are gone before the watcher is
             pass
 
+    def send_now() -> None:
+        retry.plan(scheduler, asyncio.run(send_outbox(app)))
+
     watcher = IdleWatcher(app.config.imap, poll_now, stop)
-    thread = threading.Thread(target=watcher.run, name="imap-idle", daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=watcher.run, name="imap-idle", daemon=True),
+               threading.Thread(target=_work, args=(worker, stop, queued, send_now), name="worker", daemon=True),
+               threading.Thread(target=_send, args=(app, stop, decided, retry, scheduler), name="sender", daemon=True)]
+    for thread in threads:
+        thread.start()
     _stop_on_signals(stop)
     stop.wait()
+    decided.set()
     scheduler.shutdown(wait=True)
-    thread.join(timeout=5)
+    for thread in threads:
+        thread.join(timeout=5)
+    release_fetcher_lease(app, worker.owner)
 
 
-def _scheduled(app: App, name: str, job, retry: _Retry, scheduler: BackgroundScheduler) -> Callable[[], None]:
+def _work(worker: Worker, stop: threading.Event, queued: threading.Event, send: Callable[[], None]) -> None:
+    """Apply queued messages as they come and send their answers; a message whose scans are being
+    read waits in the worker while the next ones pass it.
+
+    The answers go out from this thread: a sender thread beside a busy worker waits for the GIL
+    at every SMTP round trip, which turned a quick answer's 0.1 s into seconds. While work keeps
+    coming they go out every SEND_EVERY_SECONDS (a send opens its connections: once a round
+    of ten messages cost more than applying them); when the queue is empty, at once."""
+    unsent, last_send = False, 0.0
+    while not stop.is_set():
+        queued.clear()
+        try:
+            applied = worker.step()
+            unsent = unsent or bool(applied)
+            if unsent and (not applied or time.monotonic() - last_send >= SEND_EVERY_SECONDS):
+                send()
+                unsent, last_send = False, time.monotonic()
+        except Exception:  # the database is away, say: the messages stay queued; try again shortly
+            log.exception("worker failed; retrying")
+            stop.wait(5.0)
+            continue
+        if applied or worker.claimed:
+            continue
+        if worker.reading:
+            worker.wait(0.1)
+        else:
+            queued.wait(QUEUE_CHECK_SECONDS)
+    worker.release()
+
+
+def _send(app: App, stop: threading.Event, decided: threading.Event, retry: _Retry,
+          scheduler: BackgroundScheduler) -> None:
+    """Send what the operator and the schedules queued (the worker sends its own answers)."""
+    while not stop.is_set():
+        decided.wait(timeout=app.config.bot.poll_interval_seconds)
+        decided.clear()
+        if stop.is_set():
+            return
+        try:
+            retry.plan(scheduler, asyncio.run(send_outbox(app)))
+        except Exception:  # the database is away, say: the rows stay queued for the next send
+            log.exception("sender failed; retrying")
+            stop.wait(5.0)
+
+
+def _scheduled(app: App, name: str, job, retry: _Retry, scheduler: BackgroundScheduler,
+               owner: str) -> Callable[[], None]:
     def run() -> None:
-        if job(app):
+        if holds_fetcher_lease(app, owner) and job(app):  # one process runs the schedules: the fetcher
             retry.plan(scheduler, asyncio.run(send_outbox(app)))
     return run
 

@@ -223,6 +223,20 @@ def _waiting_for_buyers(s: Session, shown: int = 20) -> list[dict[str, Any]]:
             for buyer in s.exec(select(Buyer).order_by(col(Buyer.email))).all()]
 
 
+def queue_status(s: Session, now: datetime) -> dict[str, Any]:
+    """The inbound queue: messages fetched and not yet applied, and how long the oldest has waited."""
+    waiting, oldest = queries.queue_state(s)
+    return {"waiting": waiting, "oldest": oldest.isoformat() if oldest else None,
+            "oldest_seconds": round((now - oldest).total_seconds(), 1) if oldest else None}
+
+
+def queue_text(queue: dict[str, Any]) -> str:
+    if not queue["waiting"]:
+        return "inbound queue: empty"
+    return (f"inbound queue: {queue['waiting']} waiting; the oldest fetched {queue['oldest_seconds']:.0f} s ago "
+            f"({queue['oldest']})")
+
+
 def status_text(data: dict[str, Any]) -> str:
     suppliers = table([[r["supplier"], r["unprocessed"], r["rejected"], r["awaiting_approval"], r["awaiting_delivery"],
                         r["awaiting_receipt"], r["awaiting_invoice"], r["invoiced_unpaid"]] for r in data["suppliers"]],

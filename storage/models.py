@@ -87,6 +87,7 @@ class InboundStatus(str, Enum):
     IGNORED = "ignored"  # automatic mail, duplicate or our own: recorded, not answered
     FAILED = "failed"  # system error: kept for the operator to reprocess
     HELD = "held"  # a decision without sender authentication: waits for the operator
+    QUEUED = "queued"  # fetched and stored, waiting for a worker to claim and process it
 
 
 class OutboxStatus(str, Enum):
@@ -260,6 +261,10 @@ class InboundMessage(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("account", "folder", "uidvalidity", "uid"),
         Index("ix_inbound_message_id_hash", "message_id", "sha256"),
+        # the queue: the few queued rows among all, and what each waits for (see queries.claim_inbound)
+        Index("ix_inbound_message_queue", "status", "id"),
+        Index("ix_inbound_message_queue_key", "status", "queue_key", "id"),
+        Index("ix_inbound_message_queue_sender", "status", "sender", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     account: str = Field(sa_type=String(320))
@@ -280,6 +285,21 @@ class InboundMessage(SQLModel, table=True):
     attempts: int = 1
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     location: str = "source"  # source (still in the folder it came from) | processed | failed | left (no MOVE/UIDPLUS)
+    # the queue: a worker's claim (host:pid:nonce, until when), and what must be applied in arrival
+    # order ("order:<id>" when the headers name the order; "" = serialised per sender)
+    claimed_by: str = Field(sa_type=String(200), default="")
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    queue_key: str = Field(sa_type=String(200), default="")
+
+
+class FetcherLease(SQLModel, table=True):
+    """Who fetches a mailbox (account + folder) and until when: one fetcher at a time, any
+    process takes over once the lease runs out."""
+
+    __tablename__ = "fetcher_lease"
+    mailbox: str = Field(sa_type=String(600), primary_key=True)
+    holder: str = Field(sa_type=String(200))
+    until: datetime = Field(sa_type=UTCDateTime)
 
 
 class MailboxCursor(SQLModel, table=True):

@@ -4,9 +4,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, or_, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.matching import Target
@@ -26,6 +28,7 @@ from storage.models import (
     Document,
     Invoice,
     Event,
+    FetcherLease,
     InboundMessage,
     InboundStatus,
     MailboxCursor,
@@ -214,12 +217,124 @@ def ledger_row(s: Session, account: str, folder: str, uidvalidity: int, uid: int
     return s.exec(query).first()
 
 
+def ledger_keys(s: Session, keys: Sequence[tuple[str, str, int, int]]) -> set[tuple[str, str, int, int]]:
+    """Which of these (account, folder, UIDVALIDITY, UID) are in the ledger, in one query per folder."""
+    found: set[tuple[str, str, int, int]] = set()
+    for account, folder, uidvalidity in {key[:3] for key in keys}:
+        uids = [key[3] for key in keys if key[:3] == (account, folder, uidvalidity)]
+        query = select(InboundMessage.uid).where(
+            InboundMessage.account == account, InboundMessage.folder == folder,
+            InboundMessage.uidvalidity == uidvalidity, col(InboundMessage.uid).in_(uids))
+        found.update((account, folder, uidvalidity, int(uid)) for uid in s.exec(query).all())
+    return found
+
+
 def earlier_copy(s: Session, message_id: str, digest: str, this_id: int) -> InboundMessage | None:
-    """The same message (same Message-ID and bytes) already taken in under another UID."""
+    """The same message (same Message-ID and bytes) already taken in under another UID: applied,
+    or queued before this one (a later queued copy is the duplicate, not this one)."""
     query = select(InboundMessage).where(
         InboundMessage.message_id == message_id, InboundMessage.sha256 == digest,
-        col(InboundMessage.id) != this_id, col(InboundMessage.status) != "failed")
+        col(InboundMessage.id) != this_id, col(InboundMessage.status) != "failed",
+        or_(col(InboundMessage.status) != InboundStatus.QUEUED.value, col(InboundMessage.id) < this_id))
     return s.exec(query).first()
+
+
+def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit: int,
+                  takeover: Sequence[str] = (), big_bytes: int = 256 << 10, small_only: bool = False) -> list[int]:
+    """Claim up to `limit` queued messages, oldest first, that nobody holds (or whose holder's
+    lease ran out, or who is in `takeover`) and that wait for no earlier message.
+
+    A message waits while an earlier one of the same order is still queued, or of the same
+    sender when either names no order in its headers: a SEND never overtakes the sheet it
+    submits, and different orders go in parallel. On PostgreSQL the candidates are locked
+    with SKIP LOCKED, so workers claiming at the same time take different rows; the wait
+    looks at the status, not at claims, so it holds whoever has the earlier message.
+    """
+    me = InboundMessage
+    queued = me.status == InboundStatus.QUEUED.value
+    free = or_(col(me.claimed_until).is_(None), col(me.claimed_until) <= now, col(me.claimed_by).in_(list(takeover)))
+    ready = and_(queued, free, *(~waits for waits in _waits(me)))
+    # a big message (scans) fetched less than a minute ago goes after the small ones: quick replies pass it
+    fresh_big = and_(col(me.size) > big_bytes, col(me.received_at) > now - timedelta(minutes=1))
+    ids: list[int] = []
+    for kind in (~fresh_big,) if small_only else (~fresh_big, fresh_big):  # walks in id order, stopping at `limit`
+        query = select(me.id).where(ready, kind).order_by(col(me.id)).limit(limit - len(ids))
+        if s.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids += [int(i) for i in s.exec(query).all()] if len(ids) < limit else []
+    if ids:
+        s.execute(update(me).where(col(me.id).in_(ids), queued, free).values(claimed_by=owner, claimed_until=until)
+                  .execution_options(synchronize_session=False))
+    return ids
+
+
+def _waits(me: type[InboundMessage]) -> tuple:
+    """Why a queued message must wait: an earlier queued one of its order, or of its sender when
+    either names no order. Three lookups, each a range of an index on (status, key, id)."""
+    earlier = aliased(InboundMessage)
+    before = (earlier.status == InboundStatus.QUEUED.value, col(earlier.id) < col(me.id))
+    return (exists().where(*before, me.queue_key != "", earlier.queue_key == me.queue_key),
+            exists().where(*before, earlier.queue_key == "", earlier.sender == me.sender),
+            and_(me.queue_key == "", exists().where(*before, earlier.sender == me.sender)))
+
+
+def take_claimed(s: Session, inbound_id: int, owner: str) -> InboundMessage | None:
+    """The queued row this owner claimed, locked until the commit (PostgreSQL); None if it is not ours."""
+    query = select(InboundMessage).where(InboundMessage.id == inbound_id, InboundMessage.claimed_by == owner,
+                                         InboundMessage.status == InboundStatus.QUEUED.value)
+    return s.exec(query.with_for_update().execution_options(populate_existing=True)).first()
+
+
+def inbound_claimants(s: Session, now: datetime) -> list[str]:
+    """Who holds a live claim on a queued message."""
+    query = select(InboundMessage.claimed_by).distinct().where(
+        InboundMessage.status == InboundStatus.QUEUED.value, col(InboundMessage.claimed_until) > now)
+    return [str(c) for c in s.exec(query).all()]
+
+
+def release_inbound_claims(s: Session, owner: str, inbound_ids: Sequence[int] | None = None) -> None:
+    query = update(InboundMessage).where(InboundMessage.status == InboundStatus.QUEUED.value,
+                                         InboundMessage.claimed_by == owner)
+    if inbound_ids is not None:
+        query = query.where(col(InboundMessage.id).in_(list(inbound_ids)))
+    s.execute(query.values(claimed_by="", claimed_until=None).execution_options(synchronize_session=False))
+
+
+def queue_state(s: Session) -> tuple[int, datetime | None]:
+    """How many messages wait in the queue, and when the oldest of them was fetched."""
+    query = select(func.count(), func.min(InboundMessage.received_at)).where(
+        InboundMessage.status == InboundStatus.QUEUED.value)
+    count, oldest = s.exec(query).one()
+    return int(count), oldest
+
+
+def take_fetcher_lease(s: Session, mailbox: str, holder: str, now: datetime, until: datetime,
+                       takeover: Sequence[str] = ()) -> bool:
+    """Hold (or renew) the right to fetch this mailbox until `until`: ours already, free, run
+    out, or held by someone in `takeover`. The condition is in the UPDATE, so two processes
+    asking at once cannot both get it."""
+    taken = s.execute(update(FetcherLease).where(
+        FetcherLease.mailbox == mailbox,
+        or_(FetcherLease.holder == holder, col(FetcherLease.until) <= now, col(FetcherLease.holder).in_(list(takeover))))
+        .values(holder=holder, until=until).execution_options(synchronize_session=False))
+    if taken.rowcount:
+        return True
+    if s.get(FetcherLease, mailbox) is not None:
+        return False
+    try:
+        with s.begin_nested():
+            s.add(FetcherLease(mailbox=mailbox, holder=holder, until=until))
+    except IntegrityError:  # another process made it first
+        return False
+    return True
+
+
+def fetcher_lease(s: Session, mailbox: str) -> FetcherLease | None:
+    return s.get(FetcherLease, mailbox, populate_existing=True)
+
+
+def release_fetcher_lease(s: Session, mailbox: str, holder: str) -> None:
+    s.execute(delete(FetcherLease).where(FetcherLease.mailbox == mailbox, FetcherLease.holder == holder))
 
 
 def cursor_for(s: Session, account: str, folder: str) -> MailboxCursor | None:

@@ -107,9 +107,12 @@ FIRST_RELEASE_LACKS = (("revision", "read_from"), ("revision", "reconciled"), ("
                        ("invoice", "net_read"), ("invoice", "tax_read"), ("invoice", "hold"),
                        ("supplier", "language"), ("purchase_order", "deliver_to"), ("purchase_order", "buyer_ref"),
                        ("revision", "auto_approve_at"), ("revision", "auto_approval"), ("reply_token", "step"),
-                       ("buyer", "away_since"))
+                       ("buyer", "away_since"),
+                       ("inbound_message", "claimed_by"), ("inbound_message", "claimed_until"),
+                       ("inbound_message", "queue_key"))
 #: tables added after the first release, by migration 0004 on
-FIRST_RELEASE_LACKS_TABLES = ("claim", "receipt_line", "receipt", "delivery_line", "delivery", "approval_step")
+FIRST_RELEASE_LACKS_TABLES = ("fetcher_lease", "claim", "receipt_line", "receipt", "delivery_line", "delivery",
+                              "approval_step")
 
 
 def test_a_database_from_the_first_release_is_refused_until_upgraded_then_works(world: World) -> None:
@@ -118,6 +121,9 @@ def test_a_database_from_the_first_release_is_refused_until_upgraded_then_works(
     with sqlite3.connect(world.config_path.parent / "bot.db") as connection:  # as the first release left it
         connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE outbox_message DROP COLUMN claimed_by")
+        connection.execute("DROP INDEX ix_inbound_message_queue")
+        connection.execute("DROP INDEX ix_inbound_message_queue_key")
+        connection.execute("DROP INDEX ix_inbound_message_queue_sender")
         for table, column in FIRST_RELEASE_LACKS:
             connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         for table in FIRST_RELEASE_LACKS_TABLES:
