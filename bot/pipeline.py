@@ -280,7 +280,7 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
                                                          limits.max_attachments))
     attachment_error = errors.AttachmentsNotAccepted(tuple((r.filename, r.reason) for r in refused)) if refused else None
     bot = app.config.bot
-    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files))
     if match is None:
         return _refuse(app, s, row, message, errors.UnknownOrder(), None)
     order = s.get(PurchaseOrder, match.order_id)
@@ -315,7 +315,7 @@ def _pending_id(s: Session, order: PurchaseOrder) -> int | None:
 def _answers_an_order(app: App, s: Session, message: ParsedMessage) -> bool:
     """A reply to one of an order's emails (its token or thread): `Order confirmed` there is text."""
     bot = app.config.bot
-    match = match_order(message, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    match = match_order(message, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files))
     return match is not None and match.via in ("token", "thread")
 
 
@@ -402,7 +402,7 @@ def _unreadable(app: App, s: Session, raw: RawMessage, error: errors.UserError, 
     if not stub.sender or stub.automatic or stub.sender == app.config.bot.address:
         return Outcome(InboundStatus.IGNORED, f"not answered: {error.summary}{note}")
     bot = app.config.bot
-    match = match_order(stub, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    match = match_order(stub, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files))
     order = s.get(PurchaseOrder, match.order_id) if match else None
     app.notifier.refusal(s, error, stub, order)
     return Outcome(InboundStatus.REFUSED, f"refused: {error.template}{note}", order.id if order else None)
