@@ -287,7 +287,7 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
     assert order is not None
     role = Role(queries.role_of(s, order.id, message.sender))
     if role is Role.STRANGER and queries.is_step_approver(s, order.id, message.sender):
-        role = Role.BUYER  # finance, the CFO: a later approval step's approver
+        role = Role.APPROVER  # finance, the CFO, a delegate: that step's decision, nothing else
     counting = command.kind in COUNTING
     if role is not Role.SUPPLIER and not given.not_documents and not counting:
         given = BillInput()  # a buyer's PDF or photo is a document, never a bill

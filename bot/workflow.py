@@ -25,6 +25,7 @@ INVOICEABLE = (OrderStatus.APPROVED, *AFTER_DELIVERY)
 class Role(str, Enum):
     SUPPLIER = "supplier"
     BUYER = "buyer"
+    APPROVER = "approver"  # a later step's (finance, the CFO, their delegates): decides that step only
     STRANGER = "stranger"
 
 
@@ -185,6 +186,8 @@ Decision = (Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | At
 def decide(order: OrderView, reply: Reply) -> Decision:
     if reply.role is Role.STRANGER:
         return Refuse(errors.NotAParty())
+    if reply.role is Role.APPROVER:
+        return _approver(order, reply)
     if order.status is OrderStatus.CANCELLED:
         if _plain_text(reply):  # "we had already shipped": still worth a word between the two sides
             return _comment(reply, Role.BUYER if reply.role is Role.SUPPLIER else Role.SUPPLIER)
@@ -355,6 +358,21 @@ def _decision(order: OrderView, reply: Reply) -> Decision:
     if not argument:
         return Refuse(errors.RejectNeedsReason())
     return Reject(revision_id=answered.id, reason=argument, step=step)
+
+
+def _approver(order: OrderView, reply: Reply) -> Decision:
+    """Finance, the CFO or their delegates: APPROVE or REJECT of the step now asked of them, in answer
+    to that step's own request. Nothing else of theirs is applied, nor relayed to the supplier as if
+    a buyer had written it."""
+    kind = reply.command.kind
+    if kind not in (CommandKind.APPROVE, CommandKind.REJECT):
+        return Refuse(errors.OnlyStepDecisions(kind.value.upper() if kind is not CommandKind.NONE else ""))
+    step = reply.step
+    if step is None or order.status is not OrderStatus.AWAITING_APPROVAL:
+        return Refuse(errors.OnlyStepDecisions(kind.value.upper()))
+    if reply.bound_step is None:
+        return Refuse(errors.DecisionNeedsRequest())
+    return _decision(order, reply)
 
 
 def _not_this_step(reply: Reply) -> errors.UserError | None:

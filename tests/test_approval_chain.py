@@ -217,3 +217,23 @@ def test_within_tolerance_above_a_threshold_finance_still_decides(world: World) 
     steps = order_json(world, ref)["revisions"][0]["steps"]
     assert [(s["status"], s["decided_by"]) for s in steps] == [("approved", "supplierbot (within tolerance)"),
                                                                 ("approved", finance.address)]
+
+
+def test_finance_decides_its_step_and_nothing_else(world: World) -> None:
+    """A later step's approver is not a buyer: CANCEL and a comment are answered, not applied and
+    not relayed to the supplier."""
+    finance = with_finance_step(world)
+    ref = bill_at(world, 0.14)
+    world.buyer.reply(world.buyer.wait_for("(step 1 of 2: buyers)"), "APPROVE")
+    world.poll()
+    request = finance.wait_for("(step 2 of 2: finance)")
+    finance.reply(request, "CANCEL we buy elsewhere")
+    finance.reply(request, "Could you ship it by Friday?")
+    world.poll()
+    answers = [m for m in finance.inbox() if "only approve or reject that step" in m.text]
+    assert len(answers) == 2 and "CANCEL was not applied" in "".join(m.text for m in answers)
+    assert not [m for m in world.supplier.inbox() if "Friday" in m.text or "cancel" in m.subject.lower()]
+    assert order_json(world, ref)["status"] == "awaiting_approval"
+    finance.reply(request, "APPROVE")
+    world.poll()
+    world.supplier.wait_for(f"[{ref}] Bill rev 1 approved — please deliver")
