@@ -45,6 +45,8 @@ class StepView:
     name: str
     approvers: frozenset[str]
     of: int  # steps in the chain
+    # the buyers' step was approved by tolerance: they (and delegates) may still REJECT it, until this step decides
+    overrulable_by: frozenset[str] = frozenset()
 
 
 def chain_amount(lines: Sequence[Line], settings: ApprovalSettings) -> Decimal:

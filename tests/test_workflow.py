@@ -160,3 +160,16 @@ def test_a_later_steps_approvers_other_commands_and_comments_are_answered_not_ap
     assert decide(AWAITING, approver("Can you ship faster?")) == Refuse(errors.OnlyStepDecisions(""))
     cancelled = order(OrderStatus.CANCELLED, PENDING)
     assert decide(cancelled, approver("We had shipped already")) == Refuse(errors.OnlyStepDecisions(""))
+
+
+def test_the_buyers_may_reject_the_step_tolerance_approved_while_the_next_one_waits() -> None:
+    after_tolerance = StepView(2, "finance", frozenset({"fin@x.test"}), 2, frozenset({"anna@x.test"}))
+
+    def buyer(text: str, sender: str = "anna@x.test", bound_step: int | None = 1) -> Reply:
+        return Reply(Role.BUYER, parse_command(text), bound_revision_id=12, sender=sender, step=after_tolerance,
+                     bound_step=bound_step)
+
+    assert decide(AWAITING, buyer("REJECT fixed prices")) == Reject(12, "fixed prices", step=1)
+    assert decide(AWAITING, buyer("APPROVE")) == Refuse(errors.StaleStep(1, 2, "finance"))
+    assert decide(AWAITING, buyer("REJECT x", "bob@x.test")) == Refuse(errors.StaleStep(1, 2, "finance"))
+    assert decide(AWAITING, step_reply("REJECT x", "anna@x.test", 1)) == Refuse(errors.StaleStep(1, 2, "finance"))
