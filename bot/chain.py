@@ -3,6 +3,7 @@ step asked after each approval, and a bill within the supplier's tolerance appro
 (the supplier is told when the buyers' window to REJECT has passed: `run_auto_approvals`)."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import Enum
@@ -19,6 +20,7 @@ from storage.db import session
 from storage.models import (ApprovalStep, Comment, OrderStatus, PurchaseOrder, Revision, RevisionStatus, StepStatus,
                             Supplier)
 
+log = logging.getLogger("supplierbot.chain")
 AUTO_APPROVER = "supplierbot (within tolerance)"
 Files = Callable[[], tuple[AnyAttachment, ...]]
 
@@ -124,17 +126,29 @@ def finish_auto(app: App, s: Session, order: PurchaseOrder, revision: Revision) 
 
 
 def run_auto_approvals(app: App) -> int:
-    """Bills whose window to REJECT has passed are approved (scheduled by `run`, or `jobs run approvals`)."""
-    done = 0
+    """Bills whose window to REJECT has passed are approved (scheduled by `run`, or `jobs run approvals`),
+    each in its own transaction: one that fails is logged and tried again next run, the others go on."""
     with session(app.engine) as s:
-        due = s.exec(select(Revision).where(Revision.status == RevisionStatus.SUBMITTED,
-                                            col(Revision.auto_approve_at).is_not(None))).all()
-        for revision in due:
-            order = s.get(PurchaseOrder, revision.order_id)
-            if revision.auto_approve_at and revision.auto_approve_at <= app.clock() and order is not None:
-                done += finish_auto(app, s, order, revision)
-        s.commit()
-    return done
+        waiting = s.exec(select(Revision).where(Revision.status == RevisionStatus.SUBMITTED,
+                                                col(Revision.auto_approve_at).is_not(None))).all()
+        due = [r.id for r in waiting if r.auto_approve_at and r.auto_approve_at <= app.clock()]
+    return sum(_finish_one(app, revision_id) for revision_id in due)
+
+
+def _finish_one(app: App, revision_id: int) -> bool:
+    with session(app.engine) as s:
+        try:
+            revision = s.get(Revision, revision_id)
+            order = s.get(PurchaseOrder, revision.order_id) if revision else None
+            if revision is None or order is None or revision.status is not RevisionStatus.SUBMITTED:
+                return False
+            done = finish_auto(app, s, order, revision)
+            s.commit()
+            return done
+        except Exception:  # a system error on one bill: the others are approved all the same
+            s.rollback()
+            log.exception("auto-approval failed", extra={"revision_id": revision_id})
+            return False
 
 
 def step_view(s: Session, order_id: int, revision_id: int | None) -> StepView | None:

@@ -1,11 +1,22 @@
 """bot.approval: the chain a bill's amount needs, and the supplier's tolerance."""
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
+
+from bot.app import App, utc_now
+from bot.chain import run_auto_approvals
 from bot.approval import plan_chain, within_tolerance
 from bot.buyer_config import ApprovalSettings, StepRule, Tolerance
 from parsers.records import Line
+from storage import queries
+from storage.db import session
+from storage.models import OrderStatus, Revision, RevisionStatus
+from tests.test_notify import app as notify_app
+from tests.test_notify import order_of
 
 RULES = ApprovalSettings("net", (StepRule("finance", ("fin@x.test",), Decimal(5000)),
                                  StepRule("CFO", ("cfo@x.test",), Decimal(25000))))
@@ -80,3 +91,33 @@ def test_the_limits_compare_the_exact_percentage_and_only_the_text_rounds() -> N
     short = (Line("X", "x", Decimal("0.8995"), "pcs", Decimal(100), Decimal(0)),)
     verdict = within_tolerance(order, short, Tolerance(quantity_down_percent=Decimal(10)))
     assert verdict.reasons == ("X: quantity 1 → 0.8995 (−10.05 %, more than the 10 % allowed)",)
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
+    return notify_app.__wrapped__(tmp_path, monkeypatch)  # a bot with a database, no mail server
+
+
+def test_each_due_auto_approval_commits_alone_and_one_failing_does_not_hold_the_others(
+        app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    refs = [order_of(app), order_of(app)]
+    past = utc_now() - timedelta(hours=1)
+    with session(app.engine) as s:
+        for ref in refs:
+            s.add(Revision(order_id=queries.order_by_ref(s, ref).id, number=1, status=RevisionStatus.SUBMITTED,
+                           created_at=past, auto_approve_at=past, auto_approval="every line exactly as ordered"))
+        s.commit()
+    approved = app.notifier.approved
+
+    def broken_for_the_first(s, order, *args, **kwargs):
+        if order.ref == refs[0]:
+            raise RuntimeError("template missing")
+        return approved(s, order, *args, **kwargs)
+
+    monkeypatch.setattr(app.notifier, "approved", broken_for_the_first)
+    assert run_auto_approvals(app) == 1
+    assert "auto-approval failed" in caplog.text
+    with session(app.engine) as s:
+        statuses = [queries.revisions_of(s, queries.order_by_ref(s, ref).id)[0].status for ref in refs]
+        assert statuses == [RevisionStatus.SUBMITTED, RevisionStatus.APPROVED]  # the first is tried again next run
+        assert queries.order_by_ref(s, refs[0]).status is not OrderStatus.APPROVED
