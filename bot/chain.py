@@ -3,6 +3,7 @@ step asked after each approval, and a bill within the supplier's tolerance appro
 (the supplier is told when the buyers' window to REJECT has passed: `run_auto_approvals`)."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import Enum
@@ -19,6 +20,7 @@ from storage.db import session
 from storage.models import (ApprovalStep, Comment, OrderStatus, PurchaseOrder, Revision, RevisionStatus, StepStatus,
                             Supplier)
 
+log = logging.getLogger("supplierbot.chain")
 AUTO_APPROVER = "supplierbot (within tolerance)"
 Files = Callable[[], tuple[AnyAttachment, ...]]
 
@@ -32,20 +34,33 @@ class StepOutcome(str, Enum):
 def start(app: App, s: Session, order: PurchaseOrder, revision: Revision, lines: Sequence[Line], view: BillView,
           files: tuple[AnyAttachment, ...], superseded: int | None, notes: Sequence[Comment]) -> None:
     """A bill was submitted: approve it within tolerance, else ask the chain's first step. Tolerance
-    stands in for the buyers only: an amount that needs finance or the CFO still goes to them."""
+    stands in for the buyers only: an amount that needs finance or the CFO still goes to them. After
+    any REJECT on the order it stands in for nobody: the same bill again must not undo a rejection."""
     verdict = _tolerance(app, s, order, lines)
     planned = plan_chain(chain_amount(lines, app.config.approval), app.config.approval)
     within = verdict is not None and verdict.within
+    rejected = _rejected_before(s, order, revision) if within else None
+    if rejected is not None:
+        within = False
+        _event(app, s, order, revision, "tolerance", f"rev {revision.number} not approved by tolerance: rev "
+               f"{rejected.number} was rejected by {rejected.decided_by}: a bill after a rejection waits for a decision")
     if within and len(planned) == 1:
         return _auto(app, s, order, revision, view, files, verdict)
-    if verdict is not None and not within:
+    if verdict is not None and not verdict.within:
         _event(app, s, order, revision, "tolerance", f"rev {revision.number} outside tolerance: "
                + "; ".join(verdict.reasons)[:1000])
     steps = _steps(app, s, revision, planned)
     if within:
         return _buyers_step_within(app, s, order, revision, steps, files, view, verdict)
     request = StepRequest(1, len(planned), planned[0].name, None, app.config.approval.amount)
-    app.notifier.approval_request(s, order, view, revision.id, files, superseded, notes, request)
+    app.notifier.approval_request(s, order, view, revision.id, files, superseded, notes, request,
+                                  rejected_before=rejected.number if rejected else None)
+
+
+def _rejected_before(s: Session, order: PurchaseOrder, revision: Revision) -> Revision | None:
+    """The order's latest rejected revision, if any (by a buyer, in a tolerance window, or at any step)."""
+    return next((r for r in reversed(queries.revisions_of(s, order.id))
+                 if r.id != revision.id and r.status is RevisionStatus.REJECTED), None)
 
 
 def _steps(app: App, s: Session, revision: Revision, planned: Sequence[PlannedStep]) -> list[ApprovalStep]:
@@ -69,7 +84,8 @@ def _buyers_step_within(app: App, s: Session, order: PurchaseOrder, revision: Re
     _event(app, s, order, revision, "step_approved", f"rev {revision.number} step 1 of {len(steps)} "
            f"({first.name}) approved by {AUTO_APPROVER}: {reasons}")
     _ask(app, s, order, revision, steps[1], len(steps), files, view)
-    app.notifier.decision_recorded(s, order, revision.number, "approved", first.note, AUTO_APPROVER, None, 1)
+    app.notifier.decision_recorded(s, order, revision.number, "approved", first.note, AUTO_APPROVER, None, 1,
+                                   rejectable=revision.id)  # the buyers may still REJECT, until step 2 decides
 
 
 def _tolerance(app: App, s: Session, order: PurchaseOrder, lines: Sequence[Line]) -> ToleranceVerdict | None:
@@ -110,17 +126,29 @@ def finish_auto(app: App, s: Session, order: PurchaseOrder, revision: Revision) 
 
 
 def run_auto_approvals(app: App) -> int:
-    """Bills whose window to REJECT has passed are approved (scheduled by `run`, or `jobs run approvals`)."""
-    done = 0
+    """Bills whose window to REJECT has passed are approved (scheduled by `run`, or `jobs run approvals`),
+    each in its own transaction: one that fails is logged and tried again next run, the others go on."""
     with session(app.engine) as s:
-        due = s.exec(select(Revision).where(Revision.status == RevisionStatus.SUBMITTED,
-                                            col(Revision.auto_approve_at).is_not(None))).all()
-        for revision in due:
-            order = s.get(PurchaseOrder, revision.order_id)
-            if revision.auto_approve_at and revision.auto_approve_at <= app.clock() and order is not None:
-                done += finish_auto(app, s, order, revision)
-        s.commit()
-    return done
+        waiting = s.exec(select(Revision).where(Revision.status == RevisionStatus.SUBMITTED,
+                                                col(Revision.auto_approve_at).is_not(None))).all()
+        due = [r.id for r in waiting if r.auto_approve_at and r.auto_approve_at <= app.clock()]
+    return sum(_finish_one(app, revision_id) for revision_id in due)
+
+
+def _finish_one(app: App, revision_id: int) -> bool:
+    with session(app.engine) as s:
+        try:
+            revision = s.get(Revision, revision_id)
+            order = s.get(PurchaseOrder, revision.order_id) if revision else None
+            if revision is None or order is None or revision.status is not RevisionStatus.SUBMITTED:
+                return False
+            done = finish_auto(app, s, order, revision)
+            s.commit()
+            return done
+        except Exception:  # a system error on one bill: the others are approved all the same
+            s.rollback()
+            log.exception("auto-approval failed", extra={"revision_id": revision_id})
+            return False
 
 
 def step_view(s: Session, order_id: int, revision_id: int | None) -> StepView | None:
@@ -129,7 +157,15 @@ def step_view(s: Session, order_id: int, revision_id: int | None) -> StepView | 
     if step is None:
         return None
     approvers = queries.with_delegates(s, queries.step_approvers(s, order_id, step))
-    return StepView(step.number, step.name, approvers, len(queries.steps_of(s, revision_id)))
+    steps = queries.steps_of(s, revision_id)
+    first = steps[0]
+    overrulable = (queries.with_delegates(s, queries.step_approvers(s, order_id, first))
+                   if step.number == 2 and _by_tolerance(first) else frozenset())
+    return StepView(step.number, step.name, approvers, len(steps), overrulable)
+
+
+def _by_tolerance(step: ApprovalStep) -> bool:
+    return step.status is StepStatus.APPROVED and step.decided_by == AUTO_APPROVER
 
 
 def decide_step(app: App, s: Session, order: PurchaseOrder, revision: Revision, number: int, approve: bool,
@@ -139,6 +175,8 @@ def decide_step(app: App, s: Session, order: PurchaseOrder, revision: Revision, 
     step = next((st for st in steps if st.number == number), None)
     values = {"decided_at": app.clock(), "decided_by": by, "note": text[:2000]}
     status = StepStatus.APPROVED if approve else StepStatus.REJECTED
+    if step is not None and not approve and _by_tolerance(step):
+        return _overrule(app, s, order, revision, steps, step, values)
     if step is None or not queries.decide_step(s, step.id, status, values):
         return StepOutcome.TAKEN
     if len(steps) > 1:  # with one step, the revision's own event says it all
@@ -151,6 +189,25 @@ def decide_step(app: App, s: Session, order: PurchaseOrder, revision: Revision, 
         return StepOutcome.FINAL
     _ask(app, s, order, revision, waiting[0], len(steps), files(), view)
     return StepOutcome.CONTINUES
+
+
+def _overrule(app: App, s: Session, order: PurchaseOrder, revision: Revision, steps: list[ApprovalStep],
+              step: ApprovalStep, values: dict[str, object]) -> StepOutcome:
+    """A buyer's REJECT of the step the bot approved by tolerance: only while the next step is still
+    asked (a conditional close, so a decision there first wins); the chain ends as with any REJECT."""
+    following = next((st for st in steps if st.number == step.number + 1), None)
+    if following is None or not queries.decide_step(s, following.id, StepStatus.CLOSED, {}):
+        return StepOutcome.TAKEN
+    s.refresh(following)
+    step.status, step.decided_at, step.decided_by, step.note = (StepStatus.REJECTED, values["decided_at"],
+                                                                values["decided_by"], values["note"])
+    for later in steps:
+        if later.status is StepStatus.WAITING:
+            later.status = StepStatus.CLOSED
+    _event(app, s, order, revision, "step_rejected", f"rev {revision.number} step {step.number} of {len(steps)} "
+           f"({step.name}), approved by tolerance, rejected by {values['decided_by']}: {values['note']}",
+           actor=str(values["decided_by"]))
+    return StepOutcome.FINAL
 
 
 def _ask(app: App, s: Session, order: PurchaseOrder, revision: Revision, step: ApprovalStep, of: int,

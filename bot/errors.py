@@ -275,6 +275,15 @@ class NotYourStep(UserError):
 
 
 @dataclass(frozen=True)
+class OnlyStepDecisions(UserError):
+    """A later step's approver wrote something else than the decision of their step."""
+
+    template = "only_step_decisions"
+    summary = "a later approval step's approver can only approve or reject that step"
+    command: str = ""  # what they wrote instead ("" for text)
+
+
+@dataclass(frozen=True)
 class StaleStep(UserError):
     template = "stale_step"
     summary = "that approval step is already decided"

@@ -212,6 +212,7 @@ ERROR_SUMMARIES: dict[str, dict[str, str]] = {
         "order_not_sent": "diese Bestellung wurde dem Lieferanten noch nicht gesendet",
         "not_your_step": "diese Freigabestufe gehört jemand anderem",
         "stale_step": "über diese Freigabestufe wurde bereits entschieden",
+        "only_step_decisions": "wer eine spätere Freigabestufe freigibt, kann nur diese Stufe freigeben oder ablehnen",
         "order_already_sent": "diese Bestellung wurde dem Lieferanten bereits gesendet",
     },
 }

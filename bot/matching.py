@@ -73,7 +73,7 @@ def _by_thread(message: ParsedMessage, lookup: OrderLookup) -> Match | None:
     for message_id in message.thread_ids:
         target = lookup.by_sent_message_id(message_id)
         if target:
-            return Match(target.order_id, target.revision_id, "thread")
+            return Match(target.order_id, target.revision_id, "thread", target.step)
     return None
 
 

@@ -173,9 +173,10 @@ class Notifier:
     def approval_request(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
                          files: tuple[AnyAttachment, ...], superseded: int | None,
                          notes: Sequence[Comment], step: StepRequest | None = None,
-                         to: tuple[str, ...] = ()) -> OutboxMessage:
+                         to: tuple[str, ...] = (), rejected_before: int | None = None) -> OutboxMessage:
         """To the order's buyers, or to a later step's approvers (`to`), with a token bound to the
-        revision and the step."""
+        revision and the step. `rejected_before`: the rejected revision that kept tolerance from
+        approving this one."""
         token = self._token(s, order.id, revision_id, "buyer", step.number if step else None)
         supplier = s.get(Supplier, order.supplier_id)
         subject = languages.subject(self._company, "approval_request", ref=order.ref, number=view.number,
@@ -185,7 +186,7 @@ class Notifier:
                                          name=step.name)
         scans = [f.filename for f in files if f.content_type not in SHEET_MEDIA_TYPES]
         context = {"bill": view, "supplier": supplier, "superseded": superseded, "notes": notes, "scans": scans,
-                   "step": step if step and step.of > 1 else None}
+                   "step": step if step and step.of > 1 else None, "rejected_before": rejected_before}
         mail = self._outgoing("approval_request", to or self._buyer_addresses(s, order), subject,
                               self._context(order, context), token, None, files, language=self._company,
                               actions=(CommandKind.APPROVE, CommandKind.REJECT))
@@ -305,16 +306,20 @@ class Notifier:
                                  actions=(CommandKind.SEND,) if draft else ())
 
     def decision_recorded(self, s: Session, order: PurchaseOrder, number: int, decision: str,
-                          text: str, by: str, thread: Thread | None, step: int | None = None) -> OutboxMessage:
-        """`step`: an approval step of several was approved, and the next one asked."""
+                          text: str, by: str, thread: Thread | None, step: int | None = None,
+                          rejectable: int | None = None) -> OutboxMessage:
+        """`step`: an approval step of several was approved, and the next one asked. `rejectable`: the
+        revision whose step the bot approved by tolerance: its buyers may still REJECT it (the token
+        is bound to that revision and step) until the next step decides."""
         subject = languages.subject(self._company, "decision_recorded", ref=order.ref, number=number,
                                     decision=languages.subject(self._company, f"decision_{decision}"))
         if step:
             subject += languages.subject(self._company, "at_step", step=step)
         context = self._context(order, {"number": number, "decision": decision, "text": text, "by": by,
-                                        "step": step})
-        mail = self._outgoing("decision_recorded", self._buyer_addresses(s, order), subject, context,
-                              self._token(s, order.id, None, "buyer"), thread, language=self._company)
+                                        "step": step, "rejectable": rejectable is not None})
+        token = self._token(s, order.id, rejectable, "buyer", step if rejectable is not None else None)
+        mail = self._outgoing("decision_recorded", self._buyer_addresses(s, order), subject, context, token, thread,
+                              language=self._company, actions=(CommandKind.REJECT,) if rejectable is not None else ())
         return self._queue(s, mail, order.id, None)
 
     def delivered(self, s: Session, order: PurchaseOrder, number: int, quantities: dict, still_open: dict,

@@ -115,7 +115,7 @@ def queue_key(app: App, s: Session, stub: ParsedMessage) -> str:
     if stub.automatic or not stub.sender:
         return ""
     bot = app.config.bot
-    order_id = order_named_by_headers(stub, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    order_id = order_named_by_headers(stub, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files))
     return f"order:{order_id}" if order_id else ""
 
 
@@ -302,14 +302,14 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
                                                          limits.max_attachments))
     attachment_error = errors.AttachmentsNotAccepted(tuple((r.filename, r.reason) for r in refused)) if refused else None
     bot = app.config.bot
-    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files))
     if match is None:
         return _refuse(app, s, row, message, errors.UnknownOrder(), None)
     order = s.get(PurchaseOrder, match.order_id)
     assert order is not None
     role = Role(queries.role_of(s, order.id, message.sender))
     if role is Role.STRANGER and queries.is_step_approver(s, order.id, message.sender):
-        role = Role.BUYER  # finance, the CFO: a later approval step's approver
+        role = Role.APPROVER  # finance, the CFO, a delegate: that step's decision, nothing else
     counting = command.kind in COUNTING
     if role is not Role.SUPPLIER and not given.not_documents and not counting:
         given = BillInput()  # a buyer's PDF or photo is a document, never a bill
@@ -338,7 +338,7 @@ def _answers_an_order(app: App, s: Session, message: ParsedMessage) -> bool:
     """An email about an existing order (its token, its thread, or its [PO-…] tag in the subject):
     `Order confirmed` or `Bestellung erhalten` there is text for that order, never a new ORDER."""
     bot = app.config.bot
-    return match_order(message, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s)) is not None
+    return match_order(message, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files)) is not None
 
 
 def _orders(app: App, s: Session, row: InboundMessage, message: ParsedMessage, argument: str) -> Outcome:
@@ -424,7 +424,7 @@ def _unreadable(app: App, s: Session, raw: RawMessage, error: errors.UserError, 
     if not stub.sender or stub.automatic or stub.sender == app.config.bot.address:
         return Outcome(InboundStatus.IGNORED, f"not answered: {error.summary}{note}")
     bot = app.config.bot
-    match = match_order(stub, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s))
+    match = match_order(stub, None, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files))
     order = s.get(PurchaseOrder, match.order_id) if match else None
     app.notifier.refusal(s, error, stub, order)
     return Outcome(InboundStatus.REFUSED, f"refused: {error.template}{note}", order.id if order else None)

@@ -25,6 +25,7 @@ INVOICEABLE = (OrderStatus.APPROVED, *AFTER_DELIVERY)
 class Role(str, Enum):
     SUPPLIER = "supplier"
     BUYER = "buyer"
+    APPROVER = "approver"  # a later step's (finance, the CFO, their delegates): decides that step only
     STRANGER = "stranger"
 
 
@@ -185,6 +186,8 @@ Decision = (Refuse | CreateDraft | Submit | Approve | Reject | RelayComment | At
 def decide(order: OrderView, reply: Reply) -> Decision:
     if reply.role is Role.STRANGER:
         return Refuse(errors.NotAParty())
+    if reply.role is Role.APPROVER:
+        return _approver(order, reply)
     if order.status is OrderStatus.CANCELLED:
         if _plain_text(reply):  # "we had already shipped": still worth a word between the two sides
             return _comment(reply, Role.BUYER if reply.role is Role.SUPPLIER else Role.SUPPLIER)
@@ -352,6 +355,8 @@ def _decision(order: OrderView, reply: Reply) -> Decision:
     if refusal is not None:
         return Refuse(refusal)
     argument, step = reply.command.argument, reply.step.number if reply.step else None
+    if _overrules_tolerance(reply):
+        step = reply.bound_step
     if reply.command.kind is CommandKind.APPROVE:
         return Approve(revision_id=answered.id, note=argument, step=step)
     if not argument:
@@ -359,16 +364,41 @@ def _decision(order: OrderView, reply: Reply) -> Decision:
     return Reject(revision_id=answered.id, reason=argument, step=step)
 
 
+def _approver(order: OrderView, reply: Reply) -> Decision:
+    """Finance, the CFO or their delegates: APPROVE or REJECT of the step now asked of them, in answer
+    to that step's own request. Nothing else of theirs is applied, nor relayed to the supplier as if
+    a buyer had written it."""
+    kind = reply.command.kind
+    if kind not in (CommandKind.APPROVE, CommandKind.REJECT):
+        return Refuse(errors.OnlyStepDecisions(kind.value.upper() if kind is not CommandKind.NONE else ""))
+    if reply.bound_step is None:  # not an answer to a step's request
+        return Refuse(errors.DecisionNeedsRequest() if reply.step else errors.OnlyStepDecisions(kind.value.upper()))
+    decision = _decision(order, reply)
+    if isinstance(decision, Refuse):
+        return decision
+    if reply.step is None or order.status is not OrderStatus.AWAITING_APPROVAL:
+        return Refuse(errors.OnlyStepDecisions(kind.value.upper()))  # no step of theirs is asked now
+    return decision
+
+
 def _not_this_step(reply: Reply) -> errors.UserError | None:
     """A step's request is answered by that step's approvers, while it is the step asked."""
     step = reply.step
-    if step is None:
+    if step is None or _overrules_tolerance(reply):
         return None
     if reply.bound_step is not None and reply.bound_step != step.number:
         return errors.StaleStep(answered=reply.bound_step, current=step.number, name=step.name)
     if reply.sender.lower() not in step.approvers:
         return errors.NotYourStep(number=step.number, name=step.name)
     return None
+
+
+def _overrules_tolerance(reply: Reply) -> bool:
+    """A buyer's REJECT of the buyers' step the bot approved by tolerance, from its notice, while the
+    next step has not decided: it ends the chain as any REJECT does."""
+    step = reply.step
+    return (step is not None and reply.command.kind is CommandKind.REJECT and reply.bound_step == 1
+            and step.number == 2 and reply.sender.lower() in step.overrulable_by)
 
 
 def _not_decidable(order: OrderView, answered: RevisionView) -> errors.UserError | None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from dataclasses import dataclass
 from decimal import Decimal
 from datetime import datetime, timedelta
@@ -13,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from bot.matching import Target
 from parsers.records import Line
+from storage.files import SPILLED, FileStore
 from storage.models import (
     ApprovalStep,
     StepStatus,
@@ -464,8 +467,9 @@ def unsettled(s: Session, account: str, folder: str, uidvalidity: int) -> Sequen
 class SqlOrderLookup:
     """The matching port (bot.matching.OrderLookup) over the database."""
 
-    def __init__(self, s: Session) -> None:
+    def __init__(self, s: Session, files: FileStore | None = None) -> None:
         self.s = s
+        self.files = files  # where an email too large for its outbox row was written
 
     def by_token(self, token: str) -> Target | None:
         row = self.s.get(ReplyToken, token)
@@ -475,8 +479,27 @@ class SqlOrderLookup:
         row = self.s.exec(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).first()
         if row is None or row.order_id is None:
             return None
-        bound = row.revision_id if row.purpose == "approval_request" else None
-        return Target(row.order_id, bound)
+        if row.purpose != "approval_request" or row.revision_id is None:
+            return Target(row.order_id, None)
+        return Target(row.order_id, row.revision_id, self._step_asked(row))
+
+    def _step_asked(self, row: OutboxMessage) -> int | None:
+        """The step an approval request asked: its reply token's, found in its own Reply-To (the row
+        keeps no token of its own). 0 when it cannot be read: bound to no step, it decides none."""
+        tokens = self.s.exec(select(ReplyToken).where(ReplyToken.order_id == row.order_id,
+                                                      ReplyToken.revision_id == row.revision_id)).all()
+        reply_to = _reply_to(self._head(row.raw))
+        return next((t.step for t in tokens if t.token in reply_to and t.step is not None), 0)
+
+    def _head(self, raw: bytes) -> bytes:
+        path = self.files.spilled(raw) if self.files is not None else None
+        if path is None:
+            return b"" if raw.startswith(SPILLED) else raw[:HEAD_BYTES]
+        try:
+            with path.open("rb") as f:
+                return f.read(HEAD_BYTES)
+        except OSError:
+            return b""
 
     def by_ref(self, ref: str) -> int | None:
         order = order_by_ref(self.s, ref)
@@ -484,6 +507,16 @@ class SqlOrderLookup:
 
     def is_party(self, order_id: int, address: str) -> bool:
         return role_of(self.s, order_id, address) != "stranger"
+
+
+HEAD_BYTES = 64 << 10  # an email's header block ends well before this
+
+
+def _reply_to(head: bytes) -> str:
+    """The Reply-To header of an email the bot composed ("" when there is none)."""
+    block = head.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    headers = BytesHeaderParser(policy=compat32).parsebytes(block + b"\r\n\r\n")
+    return str(headers.get("Reply-To", "")).lower()
 
 
 def role_of(s: Session, order_id: int, address: str) -> str:

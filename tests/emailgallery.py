@@ -89,10 +89,12 @@ def contexts(language: str = "en", ordered: tuple[Line, ...] = ORDERED,
     yield "submitted", {**to_supplier, "bill": read}
     yield "approval_request", {**base, "bill": view, "supplier": SUPPLIER, "superseded": 1, "scans": ["scan-1.pdf"],
                                "notes": [SimpleNamespace(text="Bolts went up; no gloves this month.")],
-                               "step": None, "actions": approve}
+                               "step": None, "actions": approve, "rejected_before": None}
     yield "approval_request", {**base, "bill": view, "supplier": SUPPLIER, "superseded": None, "scans": [],
                                "notes": [], "step": StepRequest(2, 3, "finance", D(5000), "gross"),
-                               "actions": approve}
+                               "actions": approve, "rejected_before": None}
+    yield "approval_request", {**base, "bill": view, "supplier": SUPPLIER, "superseded": None, "scans": [],
+                               "notes": [], "step": None, "actions": approve, "rejected_before": 1}
     yield "auto_approval", {**base, "bill": view, "supplier": SUPPLIER, "until": datetime(2026, 11, 29, 9, 30),
                             "reasons": ["BLT-M8: unit price 0.12 → 0.14 (+16.7 %, within the 17 % allowed)",
                                         "total 3,456.78 → 3,527.41 (+2.0 %, within the 5 % allowed)"],
@@ -122,9 +124,13 @@ def contexts(language: str = "en", ordered: tuple[Line, ...] = ORDERED,
     yield "documents_received", {**to_supplier, "names": ["scan-delivery-note-2026-11-28.pdf", "photo.jpg"],
                                  "draft": 2, "actions": buttons(CommandKind.SEND)}
     yield "decision_recorded", {**base, "number": 2, "decision": "rejected", "text": "bolts must stay at 0.12",
-                                "by": "anna.buyer@example.test", "step": None}
+                                "by": "anna.buyer@example.test", "step": None, "rejectable": False}
     yield "decision_recorded", {**base, "number": 2, "decision": "approved", "text": "", "step": 1,
-                                "by": "anna.buyer@example.test"}
+                                "by": "anna.buyer@example.test", "rejectable": False}
+    yield "decision_recorded", {**base, "number": 2, "decision": "approved", "step": 1,
+                                "text": "within tolerance: BLT-M8: unit price 0.12 → 0.14 (+16.7 %, within the 17 % allowed)",
+                                "by": "supplierbot (within tolerance)", "rejectable": True,
+                                "actions": buttons(CommandKind.REJECT)}
     delivery = {"number": 1, "quantities": QUANTITIES, "still_open": {"blt-m8": D(200)}, "note": "pallet 1 of 2"}
     yield "delivery_to_confirm", {**base, **delivery, "actions": buttons(CommandKind.RECEIVED)}
     yield "delivery_recorded", {**to_supplier, **delivery}

@@ -217,3 +217,80 @@ def test_within_tolerance_above_a_threshold_finance_still_decides(world: World) 
     steps = order_json(world, ref)["revisions"][0]["steps"]
     assert [(s["status"], s["decided_by"]) for s in steps] == [("approved", "supplierbot (within tolerance)"),
                                                                 ("approved", finance.address)]
+
+
+def test_finance_decides_its_step_and_nothing_else(world: World) -> None:
+    """A later step's approver is not a buyer: CANCEL and a comment are answered, not applied and
+    not relayed to the supplier."""
+    finance = with_finance_step(world)
+    ref = bill_at(world, 0.14)
+    world.buyer.reply(world.buyer.wait_for("(step 1 of 2: buyers)"), "APPROVE")
+    world.poll()
+    request = finance.wait_for("(step 2 of 2: finance)")
+    finance.reply(request, "CANCEL we buy elsewhere")
+    finance.reply(request, "Could you ship it by Friday?")
+    world.poll()
+    answers = [m for m in finance.inbox() if "only approve or reject that step" in m.text]
+    assert len(answers) == 2 and "CANCEL was not applied" in "".join(m.text for m in answers)
+    assert not [m for m in world.supplier.inbox() if "Friday" in m.text or "cancel" in m.subject.lower()]
+    assert order_json(world, ref)["status"] == "awaiting_approval"
+    finance.reply(request, "APPROVE")
+    world.poll()
+    world.supplier.wait_for(f"[{ref}] Bill rev 1 approved — please deliver")
+
+
+def test_after_a_rejection_a_bill_within_tolerance_still_waits_for_a_decision(world: World) -> None:
+    """A buyer rejected the auto-approved rev 1 in its window: the same lines again as rev 2 must
+    not be approved by the bot, or the REJECT would be undone without anyone's decision."""
+    with_tolerance(world, price_up=17)
+    ref = bill_at(world, 0.14)
+    world.buyer.reply(world.buyer.wait_for("approved within tolerance"), "REJECT we agreed fixed prices")
+    world.poll()
+    rejected = world.supplier.wait_for(f"[{ref}] Bill rev 1 rejected — please correct")
+    send_bill(world, ref, [LineEdit("BLT-M8", unit_price=0.14)], "SEND", to=rejected)
+    request = world.buyer.wait_for(f"[{ref}] Bill rev 2 for approval")
+    assert "revision 1 of this order was rejected" in request.text
+    assert len([m for m in world.buyer.inbox() if "within tolerance" in m.subject]) == 1
+    with session(world.app.engine) as s:
+        details = [e.detail for e in queries.events_of(s, queries.order_by_ref(s, ref).id) if e.kind == "tolerance"]
+    assert details == [f"rev 2 not approved by tolerance: rev 1 was rejected by {world.buyer.address}: "
+                       "a bill after a rejection waits for a decision"]
+    later = utc_now() + timedelta(hours=25)
+    world.reconfigure(clock=lambda: later)
+    assert JOBS["approvals"](world.app) == 0
+    assert order_json(world, ref)["status"] == "awaiting_approval"
+
+
+def test_the_buyers_can_reject_the_step_tolerance_approved_until_finance_decides(world: World) -> None:
+    finance = with_finance_step(world)
+    with_tolerance(world, price_up=17)
+    ref = bill_at(world, 0.14)
+    request = finance.wait_for(f"[{ref}] Bill rev 1 for approval — EUR 292.74 (step 2 of 2: finance)")
+    recorded = world.buyer.wait_for(f"[{ref}] Recorded: bill rev 1 approved at step 1")
+    assert "you can still stop it" in recorded.text and "Reject…" in buttons(recorded.html)
+    world.buyer.reply(recorded, "APPROVE")  # their step is not theirs to approve again
+    world.buyer.reply(recorded, "REJECT we agreed fixed prices")
+    world.poll()
+    rejected = world.supplier.wait_for(f"[{ref}] Bill rev 1 rejected — please correct")
+    assert "we agreed fixed prices" in rejected.text
+    finance.reply(request, "APPROVE")  # the chain ended: answered, nothing applied
+    world.poll()
+    finance.wait_for("already decided")
+    data = order_json(world, ref)
+    assert data["status"] == "rejected" and data["revisions"][0]["decided_by"] == world.buyer.address
+    steps = [(s["status"], s["decided_by"]) for s in data["revisions"][0]["steps"]]
+    assert steps == [("rejected", world.buyer.address), ("closed", "")]
+
+
+def test_once_finance_decided_the_buyers_can_no_longer_reject_the_tolerance_step(world: World) -> None:
+    finance = with_finance_step(world)
+    with_tolerance(world, price_up=17)
+    ref = bill_at(world, 0.14)
+    recorded = world.buyer.wait_for(f"[{ref}] Recorded: bill rev 1 approved at step 1")
+    finance.reply(finance.wait_for("(step 2 of 2: finance)"), "APPROVE")
+    world.poll()
+    world.supplier.wait_for(f"[{ref}] Bill rev 1 approved — please deliver")
+    world.buyer.reply(recorded, "REJECT too late")
+    world.poll()
+    world.buyer.wait_for("already decided")
+    assert order_json(world, ref)["status"] == "approved"

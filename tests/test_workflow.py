@@ -135,3 +135,43 @@ def test_a_buyers_draft_order_is_sent_or_cancelled_by_the_buyer_and_unknown_to_t
     assert decide(draft, reply(Role.BUYER, "APPROVE", bound=12)) == Refuse(errors.OrderNotSent())
     assert decide(draft, reply(Role.SUPPLIER, "SEND")) == Refuse(errors.UnknownOrder())
     assert order_status_after(SendOrder(), OrderStatus.DRAFT) is OrderStatus.NEW
+
+
+def approver(text: str, bound_step: int | None = 2, step: StepView | None = FINANCE) -> Reply:
+    return Reply(Role.APPROVER, parse_command(text), bound_revision_id=12, sender="fin@x.test", step=step,
+                 bound_step=bound_step, in_thread=True)
+
+
+def test_a_later_steps_approver_decides_only_the_step_asked_of_them_in_its_own_request() -> None:
+    assert decide(AWAITING, approver("APPROVE")) == Approve(12, "", step=2)
+    assert decide(AWAITING, approver("REJECT over budget")) == Reject(12, "over budget", step=2)
+    assert decide(AWAITING, approver("APPROVE", None)) == Refuse(errors.DecisionNeedsRequest())
+    assert decide(AWAITING, approver("APPROVE", 1)) == Refuse(errors.StaleStep(1, 2, "finance"))
+    cfo = StepView(3, "CFO", frozenset({"cfo@x.test"}), 3)
+    assert decide(AWAITING, approver("APPROVE", 3, cfo)) == Refuse(errors.NotYourStep(3, "CFO"))
+    # no step asked (a tolerance window, a bill below their threshold): nothing of theirs to decide
+    assert decide(AWAITING, approver("APPROVE", None, None)) == Refuse(errors.OnlyStepDecisions("APPROVE"))
+
+
+def test_a_later_steps_approvers_other_commands_and_comments_are_answered_not_applied_or_relayed() -> None:
+    invoiced = order(OrderStatus.INVOICED, RevisionView(12, 1, RS.INVOICED))
+    delivered = order(OrderStatus.DELIVERED, RevisionView(12, 1, RS.APPROVED))
+    for state, text in ((AWAITING, "CANCEL too dear"), (invoiced, "PAID"), (delivered, "RECEIVED"),
+                        (delivered, "SHORT 2 boxes")):
+        assert decide(state, approver(text)) == Refuse(errors.OnlyStepDecisions(text.split()[0]))
+    assert decide(AWAITING, approver("Can you ship faster?")) == Refuse(errors.OnlyStepDecisions(""))
+    cancelled = order(OrderStatus.CANCELLED, PENDING)
+    assert decide(cancelled, approver("We had shipped already")) == Refuse(errors.OnlyStepDecisions(""))
+
+
+def test_the_buyers_may_reject_the_step_tolerance_approved_while_the_next_one_waits() -> None:
+    after_tolerance = StepView(2, "finance", frozenset({"fin@x.test"}), 2, frozenset({"anna@x.test"}))
+
+    def buyer(text: str, sender: str = "anna@x.test", bound_step: int | None = 1) -> Reply:
+        return Reply(Role.BUYER, parse_command(text), bound_revision_id=12, sender=sender, step=after_tolerance,
+                     bound_step=bound_step)
+
+    assert decide(AWAITING, buyer("REJECT fixed prices")) == Reject(12, "fixed prices", step=1)
+    assert decide(AWAITING, buyer("APPROVE")) == Refuse(errors.StaleStep(1, 2, "finance"))
+    assert decide(AWAITING, buyer("REJECT x", "bob@x.test")) == Refuse(errors.StaleStep(1, 2, "finance"))
+    assert decide(AWAITING, step_reply("REJECT x", "anna@x.test", 1)) == Refuse(errors.StaleStep(1, 2, "finance"))
