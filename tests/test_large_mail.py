@@ -23,6 +23,7 @@ from bot.orders import NewOrder, create_order
 from bot.outbox import send_outbox
 from bot.pipeline import Source, process
 from bot.runner import PollReport, fetch_and_process
+from bot.workers import Worker
 from parsers.records import Line
 from storage.db import session
 from storage.files import SPILLED, FileStore
@@ -82,7 +83,8 @@ def test_an_email_whose_file_is_gone_fails_for_the_operator_to_see(world: World)
     new_order = world.supplier.wait_for(f"[{ref}] New order")
     world.supplier.reply(new_order, "SEND", attachments=((f"{ref}-bill.xlsx", sheet_of(new_order)),
                                                           ("scan.pdf", b"%PDF-1.4\n" + os.urandom(2 << 20))))
-    fetch_and_process(world.app, PollReport())
+    worker = Worker(world.app)
+    fetch_and_process(world.app, PollReport(), worker.owner, worker)  # fetched and applied, not sent
     with session(world.app.engine) as s:
         request = s.exec(select(OutboxMessage).where(OutboxMessage.purpose == "approval_request")).one()
         path = world.app.files.spilled(request.raw)
