@@ -174,7 +174,7 @@ def test_a_crashed_workers_claim_expires_and_another_worker_applies_it_once(app:
     from bot.pipeline import apply_claimed, prepare  # the first worker wakes up: its claim is gone
 
     with session(app.engine) as s:
-        raw = Path(_rows(app)[inbound_id].raw_path).read_bytes()
+        raw = app.files.raw(_rows(app)[inbound_id].sha256)
         assert apply_claimed(app, s, late.owner, prepare(app, inbound_id, raw)) is None
     with session(app.engine) as s:
         questions = s.exec(select(OutboxMessage).where(OutboxMessage.purpose != "new_order")).all()
