@@ -6,13 +6,13 @@ gets a database of its own.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from bench.throughput import scratch_database as bench_scratch_database
 from bot.devmail import PASSWORD, LocalMailServer
 from tests import test_round_trip as protocol
 from tests.conftest import World, make_world
@@ -25,17 +25,8 @@ def scratch_database() -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped afterwards (skips without a server)."""
     if not URL:
         pytest.skip("SUPPLIERBOT_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server and sets it)")
-    import psycopg
-
-    name = f"supplierbot_test_{uuid.uuid4().hex[:12]}"
-    admin = URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with bench_scratch_database(URL) as url:
+        yield url
 
 
 @pytest.fixture
