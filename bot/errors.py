@@ -110,6 +110,13 @@ class RejectNeedsReason(UserError):
 
 
 @dataclass(frozen=True)
+class ConditionalApproval(UserError):
+    template = "conditional_approval"
+    summary = "an approval cannot carry a condition"
+    condition: str = ""
+
+
+@dataclass(frozen=True)
 class EmptyReply(UserError):
     template = "empty_reply"
     summary = "the reply had no new text and no spreadsheet"

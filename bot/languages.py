@@ -187,6 +187,7 @@ ERROR_SUMMARIES: dict[str, dict[str, str]] = {
         "stale_revision": "die beantwortete Freigabeanfrage ist nicht mehr die aktuelle",
         "already_decided": "über diese Revision wurde bereits entschieden",
         "reject_needs_reason": "ABLEHNEN braucht einen Grund",
+        "conditional_approval": "eine Freigabe kann keine Bedingung tragen",
         "empty_reply": "die Antwort hatte keinen neuen Text und keine Tabelle",
         "unreadable_message": "die Nachricht konnte nicht gelesen werden",
         "attachments_not_accepted": "einige Anhänge können wir nicht annehmen",

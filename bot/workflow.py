@@ -12,7 +12,7 @@ from bot import errors
 from bot.approval import StepView
 from parsers.intake import BillFromDocuments
 from parsers.records import BillSheet, Line
-from parsers.reply import Command, CommandKind
+from parsers.reply import Command, CommandKind, approval_condition
 from storage.models import OrderStatus, RevisionStatus
 
 CLOSED = (OrderStatus.APPROVED, OrderStatus.PARTLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.RECEIVED,
@@ -358,6 +358,9 @@ def _decision(order: OrderView, reply: Reply) -> Decision:
     if _overrules_tolerance(reply):
         step = reply.bound_step
     if reply.command.kind is CommandKind.APPROVE:
+        condition = approval_condition(reply.command.text)
+        if condition:  # approving would drop the condition: the supplier would deliver without it
+            return Refuse(errors.ConditionalApproval(condition=condition))
         return Approve(revision_id=answered.id, note=argument, step=step)
     if not argument:
         return Refuse(errors.RejectNeedsReason())

@@ -220,6 +220,30 @@ def _is_command(kind: CommandKind, word: str, rest: str) -> bool:
     return not _starts_a_sentence(word, rest, PROSE_AFTER_DECISION if kind in DECISIONS else PROSE_AFTER_KEYWORD)
 
 
+#: Words that open a condition right after APPROVE: `Approve only if the price is 0.12`,
+#: `Approved, provided you deliver by Friday`, `Genehmigt, wenn der Preis stimmt`. An approval
+#: cannot carry one (the bot would approve without it), so such a reply decides nothing.
+CONDITION_WORDS = frozenset({
+    "if", "only", "unless", "provided", "providing", "assuming", "subject", "pending", "once", "when",
+    "wenn", "falls", "sofern", "nur", "sobald", "vorausgesetzt", "vorbehaltlich", "unter", "bedingt",
+    "si", "seulement", "sauf", "sous",
+})
+_SENTENCE_ENDS = (".", "!", ";")
+
+
+def approval_condition(text: str) -> str:
+    """The condition an APPROVE line carries ("only if the price is 0.12"), or "" for none. Only
+    the words right after the keyword count, and not after a full stop: `Approved. If you have
+    questions, call me` is an approval and a note."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    word, _, rest = (lines[0] if lines else "").partition(" ")
+    if word.endswith(_SENTENCE_ENDS):
+        return ""
+    clause = re.split(r"[.!;](?:\s|$)", rest, maxsplit=1)[0].strip()  # not the point in "0.12"
+    opening = [_strip_punctuation(w).casefold() for w in clause.split()[:2]]
+    return clause if any(w in CONDITION_WORDS for w in opening) else ""
+
+
 def _infinitive_as_command(word: str, rest: str) -> bool:
     """`FREIGEBEN`, `Freigeben`, `Freigeben.`, `Freigeben: danke`, `Freigeben - danke`; not `Freigeben würde …`."""
     return (not rest.strip() or word.isupper() or word.endswith(_INFINITIVE_ENDS)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from parsers.reply import CommandKind, new_text, parse_command
+from parsers.reply import CommandKind, approval_condition, new_text, parse_command
 
 QUOTED_REQUEST = "> Reply to this email with one of:\n>   APPROVE [note]\n>   REJECT <reason>\n"
 
@@ -320,3 +320,24 @@ def test_german_commands_followed_by_a_date_or_a_preposition_are_read(text: str,
 ])
 def test_prose_and_questions_never_decide(text: str) -> None:
     assert parse_command(text).kind is CommandKind.NONE
+
+
+@pytest.mark.parametrize(("text", "condition"), [
+    ("Approve only if the price is 0.12", "only if the price is 0.12"),
+    ("Approved, provided you deliver by Friday", "provided you deliver by Friday"),
+    ("APPROVE if delivered before 15 Dec\nthanks", "if delivered before 15 Dec"),
+    ("Genehmigt, wenn der Preis stimmt", "wenn der Preis stimmt"),
+    ("Freigegeben, sofern die Lieferung am Montag kommt", "sofern die Lieferung am Montag kommt"),
+    ("APPROVE unless the freight is above 25", "unless the freight is above 25"),
+])
+def test_an_approval_with_a_condition_is_named(text: str, condition: str) -> None:
+    assert parse_command(text).kind is CommandKind.APPROVE
+    assert approval_condition(text) == condition
+
+
+@pytest.mark.parametrize("text", [
+    "APPROVE", "Approved. If you have questions, call me", "APPROVE thanks, good work",
+    "Freigegeben. Wenn etwas fehlt, melden Sie sich", "APPROVE\nonly if you can, deliver early",
+])
+def test_an_approval_and_a_note_carry_no_condition(text: str) -> None:
+    assert approval_condition(text) == ""

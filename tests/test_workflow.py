@@ -175,3 +175,11 @@ def test_the_buyers_may_reject_the_step_tolerance_approved_while_the_next_one_wa
     assert decide(AWAITING, buyer("APPROVE")) == Refuse(errors.StaleStep(1, 2, "finance"))
     assert decide(AWAITING, buyer("REJECT x", "bob@x.test")) == Refuse(errors.StaleStep(1, 2, "finance"))
     assert decide(AWAITING, step_reply("REJECT x", "anna@x.test", 1)) == Refuse(errors.StaleStep(1, 2, "finance"))
+
+
+def test_an_approval_with_a_condition_decides_nothing_and_says_why() -> None:
+    """Approving would drop the condition: the supplier would be told to deliver without it."""
+    decision = decide(AWAITING, reply(Role.BUYER, "Approve only if the price is 0.12", bound=12))
+    assert decision == Refuse(errors.ConditionalApproval(condition="only if the price is 0.12"))
+    assert decide(AWAITING, reply(Role.BUYER, "Approved. If you have questions, call me", bound=12)) == Approve(
+        12, "If you have questions, call me")
