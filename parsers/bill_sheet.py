@@ -21,7 +21,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from parsers.numbers import Convention, decide, to_decimal
+from parsers.numbers import Convention, decide, percent_cell, to_decimal
 from parsers.records import BillSheet, Line, Problem
 
 BILL_SHEET = "Bill"
@@ -463,8 +463,11 @@ def _read_line(row: Sequence[object], columns: dict[str, int], sheet: str, numbe
         quantity=number_at("quantity", "Quantity"),
         unit=_text_at(row, columns.get("unit")),
         unit_price=number_at("unit_price", "Unit price"),
-        tax_rate=number_at("tax_rate", "Tax rate", Decimal(0)),
+        tax_rate=_tax_percent(row, columns, number_at("tax_rate", "Tax rate", Decimal(0))),
     )
+    if line.tax_rate > 100:
+        problems.append(Problem(f"Tax rate must be a percent from 0 to 100, found {_show(line.tax_rate)}", sheet,
+                                number, _column_name(columns.get("tax_rate"), "Tax rate")))
     if not line.sku and not line.description:
         problems.append(Problem("the line has neither a SKU nor a description", sheet, number, "A"))
     if problems:
@@ -502,6 +505,14 @@ def _norm(cell: object) -> str:
 def _show(value: object) -> str:
     text = str(value)
     return repr(text[:40] + "…" if len(text) > 40 else text)
+
+
+def _tax_percent(row: Sequence[object], columns: dict[str, int], rate: Decimal) -> Decimal:
+    """`19%` typed into the sheet is kept by the spreadsheet as the number 0.19: 19 %."""
+    position = columns.get("tax_rate")
+    value = row[position] if position is not None and position < len(row) else None
+    percent = percent_cell(value, rate)
+    return rate if percent is None else percent
 
 
 def parse_decimal(value: object, convention: Convention = Convention.UNKNOWN) -> Decimal | None:

@@ -135,3 +135,13 @@ def tidy(number: Decimal) -> Decimal:
     if number == number.to_integral_value():
         return number.quantize(Decimal(1))
     return number.normalize()
+
+
+def percent_cell(value: object, number: Decimal | None) -> Decimal | None:
+    """A rate in percent, read from a cell: a number cell below 1 is a fraction, since a
+    spreadsheet keeps a cell shown as `7%` (number format 0%) as 0.07, which is never meant as
+    0.07 %; 1 is 1 % (no VAT is 100 %); text ("7 %", "19") is as written. `number` is the
+    cell already read as a decimal."""
+    if number is not None and isinstance(value, int | float) and not isinstance(value, bool) and -1 < number < 1:
+        return tidy(number * 100)
+    return number

@@ -140,15 +140,10 @@ def _line(row: Row, columns: dict[str, int], conventions: dict) -> tuple[Line | 
 
 
 def _tax_rate(value: object) -> Decimal | None:
-    """The VAT rate in percent. A number cell below 1 is a fraction: Excel keeps a cell shown as
-    `7%` (number format 0%) as 0.07, which is never meant as 0.07 %; 1 is 1 % (no VAT is 100 %);
-    text ("7 %", "19") is as written."""
+    """The VAT rate in percent (see numbers.percent_cell)."""
     if isinstance(value, str):
         value = value.strip() or None
-    rate = numbers.to_decimal(value, numbers.Convention.UNKNOWN)
-    if rate is not None and isinstance(value, int | float) and -1 < rate < 1:
-        return numbers.tidy(rate * 100)
-    return rate
+    return numbers.percent_cell(value, numbers.to_decimal(value, numbers.Convention.UNKNOWN))
 
 
 def _date(text: str, rows: list[Row], problems: list[str]) -> date | None:

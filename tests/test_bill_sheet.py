@@ -77,6 +77,21 @@ def test_a_plain_table_with_german_headers_and_comma_decimals_is_read() -> None:
     assert sheet.lines == (Line("X1", "Schraube", D("1000"), "Stk", D("0.12"), D("19")),)
 
 
+def test_a_tax_rate_typed_as_a_percent_is_read_as_that_percent() -> None:
+    """Typing `19%` into a cell makes it the number 0.19 shown as a percent: that is 19 %, never 0.19 %."""
+    data = workbook_bytes([["SKU", "Description", "Quantity", "Unit", "Unit price", "Tax rate"],
+                           ["X1", "Bolt", 10, "pcs", 0.12, 0.19], ["X2", "Nut", 10, "pcs", 0.04, 7],
+                           ["X3", "Washer", 10, "pcs", 0.02, "7 %"], ["X4", "Freight", 1, "lot", 25, 0]])
+    assert [line.tax_rate for line in read_bill_sheet(data).lines] == [D("19"), D("7"), D("7"), D("0")]
+
+
+def test_a_tax_rate_above_100_is_named() -> None:
+    data = workbook_bytes([["SKU", "Description", "Quantity", "Unit", "Unit price", "Tax rate"],
+                           ["X1", "Bolt", 10, "pcs", 0.12, 119]])
+    assert problems_of(data) == [
+        "sheet 'Sheet1', row 2, column F (Tax rate): Tax rate must be a percent from 0 to 100, found '119'"]
+
+
 def test_every_bad_cell_is_reported_with_sheet_row_and_column() -> None:
     data = workbook_bytes([["SKU", "Description", "Quantity", "Unit", "Unit price"],
                            ["A", "ok", 1, "pcs", 1],
