@@ -182,6 +182,9 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     worker = Worker(app)
     retry = _Retry(app)
     hold_fetcher_lease(app, worker.owner)  # before the schedules start: they run where the fetcher runs
+    swept = app.files.sweep_temporary()
+    if swept:
+        log.info("temporary files of an interrupted write removed", extra={"files": swept})
 
     def poll_job() -> None:
         # one poll at a time (max_instances=1); mail that arrives during a poll makes one more

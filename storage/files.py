@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,20 @@ class FileStore:
     def flush() -> None:
         """Make every file written so far durable: one sync for a whole batch."""
         os.sync()
+
+    def sweep_temporary(self, older_than_seconds: float = 3600) -> int:
+        """Remove the `.tmp-*` files a process killed mid-write left behind (never named, so
+        nothing refers to them); only old ones, so another process's write in progress stays."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for temp in self.root.glob("*/**/.tmp-*"):
+            try:
+                if temp.is_file() and temp.stat().st_mtime < cutoff:
+                    temp.unlink()
+                    removed += 1
+            except FileNotFoundError:  # another sweeper was first
+                pass
+        return removed
 
     def read(self, digest: str, kind: str) -> bytes:
         return self.path_for(digest, kind).read_bytes()

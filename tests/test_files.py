@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,16 @@ def test_a_file_saved_without_sync_waits_for_flush(tmp_path: Path, monkeypatch: 
     files.save(b"a document", "doc", sync=False)
     files.save_chunks([b"a raw message"], "raw", sync=False)
     assert synced == []  # one os.sync() for the whole batch, in flush()
+
+
+def test_temporary_files_an_interrupted_write_left_are_swept_when_old(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    digest, kept = store.save(b"a message", "raw")
+    old = kept.parent / ".tmp-killed"
+    old.write_bytes(b"half a mess")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    fresh = tmp_path / "outbox" / ".tmp-writing"
+    fresh.parent.mkdir()
+    fresh.write_bytes(b"being written")
+    assert store.sweep_temporary() == 1
+    assert not old.exists() and fresh.exists() and kept.read_bytes() == b"a message"
