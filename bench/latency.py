@@ -167,10 +167,6 @@ def under_slow_work(server: LocalMailServer, config: Path, scans: int, quick: in
           f"median {statistics.median(scan_latency):.1f} s, last {scan_latency[-1]:.1f} s; "
           f"{reading} of them still unanswered when the last quick reply was answered")
     print(peaks.summary())
-    import os as _os
-    if _os.environ.get("SB_TRACE"):
-        t0 = min(sent.values())
-        print(f"TRACE sends: scans {sent[scan_refs[0]]:.3f}..{sent[scan_refs[-1]]:.3f} quick {sent[quick_refs[0]]:.3f}..{sent[quick_refs[-1]]:.3f}; answers quick {min(answered[r] for r in quick_refs):.3f}..{max(answered[r] for r in quick_refs):.3f}")
     print("quick replies, median seconds: " + _stages(app, quick_refs, sent, answered))
 
 

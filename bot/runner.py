@@ -165,6 +165,8 @@ def poll_once(app: App) -> PollReport:
 
 #: how often an idle worker looks at the queue for what another process fetched
 QUEUE_CHECK_SECONDS = 0.5
+#: while a worker is busy, how often it sends what it applied
+SEND_EVERY_SECONDS = 1.0
 
 
 def run_forever(app: App, stop: threading.Event | None = None) -> None:
@@ -233,19 +235,18 @@ def _work(worker: Worker, stop: threading.Event, queued: threading.Event, send: 
     read waits in the worker while the next ones pass it.
 
     The answers go out from this thread: a sender thread beside a busy worker waits for the GIL
-    at every SMTP round trip (measured: no faster than sending here). They go out after every
-    round that committed some (a round applies at most CLAIM_CHUNK messages, one transaction or
-    a few), so the first answers of a burst leave while the rest are applied; sending at most
-    once a second had them wait for the later ones (quick answers' p50 2.08 s, 1.90 s after)."""
-    unsent = False
+    at every SMTP round trip, which turned a quick answer's 0.1 s into seconds. While work keeps
+    coming they go out every SEND_EVERY_SECONDS (a send opens its connections: once a round
+    of ten messages cost more than applying them); when the queue is empty, at once."""
+    unsent, last_send = False, 0.0
     while not stop.is_set():
         queued.clear()
         try:
             applied = worker.step()
             unsent = unsent or bool(applied)
-            if unsent:  # also after a failed send: its answers wait in the outbox for the next one
+            if unsent and (not applied or time.monotonic() - last_send >= SEND_EVERY_SECONDS):
                 send()
-                unsent = False
+                unsent, last_send = False, time.monotonic()
         except Exception:  # the database is away, say: the messages stay queued; try again shortly
             log.exception("worker failed; retrying")
             stop.wait(5.0)
