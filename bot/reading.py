@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing
+import os
 import resource
 import threading
 import time
@@ -247,7 +248,7 @@ class Readers:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(self.settings.processes, mp_context=context, initializer=_limit_memory)
+            self._pool = ProcessPoolExecutor(self.settings.processes, mp_context=context, initializer=_reader_setup)
         return self._pool
 
     def _restart(self) -> None:
@@ -264,8 +265,17 @@ class Readers:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _limit_memory() -> None:
+#: the readers' (and their tesseracts') nice increment: reading scans is background work that
+#: takes whatever CPU the bot leaves, so quick messages are applied and sent at full speed
+READER_NICENESS = 10
+
+
+def _reader_setup() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (READER_MEMORY, READER_MEMORY))
+    try:
+        os.nice(READER_NICENESS)
+    except OSError:  # not permitted here: readers run at the bot's priority
+        pass
 
 
 Job = list[tuple[bytes | FilePart, str]]

@@ -321,3 +321,18 @@ def test_with_big_messages_in_hand_a_worker_still_claims_the_small_ones(app: App
     assert [c[0] for c in worker.claimed] == big
     (small,) = _queue(app, _reply(orders[2], "When?"), first_uid=10)
     assert worker._claim(2, small_only=True) == [(small, _rows(app)[small].sha256, _rows(app)[small].size)]
+
+
+def test_readers_run_below_the_bots_priority() -> None:
+    """OCR takes whatever CPU the bot leaves: at equal priority two tesseracts on two cores
+    made a quick reply's apply 3-5 times slower (bench.latency --scans)."""
+    import os
+
+    from bot.reading import READER_NICENESS, Readers
+
+    readers = Readers()
+    try:
+        # os.nice(0) returns the process's niceness without changing it
+        assert readers._executor().submit(os.nice, 0).result(timeout=60) == min(os.nice(0) + READER_NICENESS, 19)
+    finally:
+        readers.close()
