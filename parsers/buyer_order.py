@@ -132,8 +132,10 @@ def _read_line(found: re.Match[str] | None, convention: numbers.Convention, defa
     unread = f"not read as an order line (expected e.g. “{EXAMPLE}”)"
     if found is None:
         return None, None, unread
-    if why := _ambiguous(found.group("price")):
+    if why := _ambiguous(found.group("price"), "price"):
         return None, None, why
+    if convention is numbers.Convention.UNKNOWN and (why := _ambiguous(found.group("qty"), "quantity")):
+        return None, None, why  # "1.500 kg" with no other number in the mail to say which mark is which
     written = found.group("currency")
     if written and written.casefold() not in CURRENCIES:
         return None, None, unread
@@ -141,14 +143,15 @@ def _read_line(found: re.Match[str] | None, convention: numbers.Convention, defa
     return line, CURRENCIES[written.casefold()] if written else None, "" if line else unread
 
 
-def _ambiguous(price: str) -> str:
+def _ambiguous(number: str, what: str) -> str:
     """`1,234` or `1.250`: one mark, three digits after it, is a thousands group to one reader and
-    decimals to another; a thousandfold price is never guessed from the other lines."""
-    marks = [mark for mark in ".," if mark in price]
-    if len(marks) != 1 or numbers.evidence(price) is not numbers.Convention.UNKNOWN:
+    decimals to another. A thousandfold price is never guessed from the other lines; a quantity
+    is read in the mail's convention when its other numbers show one."""
+    marks = [mark for mark in ".," if mark in number]
+    if len(marks) != 1 or numbers.evidence(number) is not numbers.Convention.UNKNOWN:
         return ""
-    whole, fraction = price.split(marks[0])
-    return (f"the price “{price}” could be read as {whole}{fraction} or as {whole}.{fraction}: write it so it "
+    whole, fraction = number.split(marks[0])
+    return (f"the {what} “{number}” could be read as {whole}{fraction} or as {whole}.{fraction}: write it so it "
             f"reads one way only (e.g. {whole}{fraction}.00 or {whole}.{fraction}0)")
 
 

@@ -127,3 +127,20 @@ def test_a_currency_on_the_lines_is_the_orders_when_no_currency_line_says_otherw
 def test_a_word_after_the_price_that_is_no_currency_is_not_dropped() -> None:
     request = read("ORDER bolts\n500 pcs BLT-M8 Hex bolt at 0.12 net\n")
     assert request.lines == () and request.problems[0].startswith("line 2 “500 pcs BLT-M8 Hex bolt at 0.12 net”: not read")
+
+
+@pytest.mark.parametrize(("body", "quantity"), [
+    ("1.500 kg Grease at 2,50\n", Decimal("1500")),  # the price shows the comma is the decimal mark
+    ("1,000 pcs BLT-M8 Hex bolt at 0.12\n", Decimal("1000")),  # and here the point
+    ("1.5 kg Grease at 12\n", Decimal("1.5")),
+])
+def test_a_quantity_is_read_in_the_convention_the_mails_numbers_show(body: str, quantity: Decimal) -> None:
+    request = read(f"ORDER bolts\n{body}")
+    assert request.problems == () and request.lines[0].quantity == quantity
+
+
+def test_a_quantity_that_reads_two_ways_with_nothing_to_decide_it_is_named() -> None:
+    """`1.500 kg at 12`: 1500 kg to a German reader, 1.5 kg to an English one; nothing else tells."""
+    request = read("ORDER bolts\n1.500 kg Grease at 12\n")
+    assert request.lines == ()
+    assert request.problems[0].startswith("line 2 “1.500 kg Grease at 12”: the quantity “1.500” could be read as ")
