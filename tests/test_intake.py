@@ -314,3 +314,21 @@ def test_sections_with_subtotals_and_no_net_row_add_up() -> None:
             b"NUT-M8,Nut,500,0.04,20.00\n,Subtotal nuts,,,20.00\n")
     built = build_bill([read_bill_document(data, "bill.csv")], ORDER)
     assert built.reconciled and built.remarks == ()
+
+
+def test_a_vat_cell_kept_as_a_fraction_is_a_percent_and_an_impossible_rate_is_marked() -> None:
+    """A workbook keeps `7%` as the number 0.07; a VAT of 119 % is no rate at all: the line is
+    marked for checking and the order's rate is used, never silently."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in (["SKU", "Description", "Qty", "Unit price", "VAT", "Amount"],
+                ["BLT-M8", "Bolt", 500, 0.12, 0.07, 60], ["NUT-M8", "Nut", 500, 0.04, 119, 20]):
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    reading = read_bill_document(out.getvalue(), "bill.xlsx")
+    bolt, nut = reading.lines
+    assert bolt.tax_rate == D(7) and not bolt.uncertain
+    assert nut.tax_rate is None and nut.uncertain
+    assert nut.remarks[-1] == "the VAT rate 119 % is not between 0 and 100: the order's rate is used"

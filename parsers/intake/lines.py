@@ -431,7 +431,8 @@ def _line(row: _Row, header: Header, conventions: dict[str | None, Convention],
 
     # a column of what was delivered (a delivery note, or our sheet with one added) is the quantity
     quantity = number("delivered") if "delivered" in header.roles else number("quantity")
-    amount, tax_rate = number("amount"), number("tax_rate")
+    amount = number("amount")
+    tax_rate = numbers.percent_cell(row.value("tax_rate"), number("tax_rate"))  # a sheet's 19% cell is 0.19
     price = _price(row, header, quantity, amount, number)
     notes = [price.note] if price.note else []
     unit_price = price.unit_price
@@ -439,10 +440,13 @@ def _line(row: _Row, header: Header, conventions: dict[str | None, Convention],
         quantity, unit_price = Decimal(1), amount  # a lump sum (freight, packaging): one of it
         notes.append("no quantity or unit price: read as 1 × the amount")
     doubts = _doubts(row, quantity, unit_price, amount, problems)
+    if tax_rate is not None and not 0 <= tax_rate <= 100:
+        doubts.append(f"the VAT rate {numbers.tidy(tax_rate)} % is not between 0 and 100: the order's rate is used")
+        tax_rate = None
     return ReadLine(
         where=row.where, their_sku=_their_sku(row), description=row.texts.get("description", ""),
         quantity=quantity, unit=row.texts.get("unit", ""), unit_price=unit_price, amount=amount,
-        tax_rate=tax_rate if tax_rate is not None and 0 <= tax_rate <= 100 else None,
+        tax_rate=tax_rate,
         skus=_codes(row),
         remarks=tuple(notes + doubts), uncertain=bool(doubts),
     )
