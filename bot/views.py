@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from tabulate import tabulate
 
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 from bot import bills
@@ -207,7 +207,13 @@ def _waiting_for_approvers(s: Session) -> list[dict[str, Any]]:
 
 def _waiting_for_buyers(s: Session, shown: int = 20) -> list[dict[str, Any]]:
     """Per buyer: how many bills wait for a decision, and the oldest few (one pass each, not one per buyer)."""
-    awaiting = PurchaseOrder.status == OrderStatus.AWAITING_APPROVAL.value
+    later_step_asked = (select(ApprovalStep.id).join(Revision, col(Revision.id) == col(ApprovalStep.revision_id))
+                        .where(col(Revision.order_id) == col(PurchaseOrder.id),
+                               Revision.status == RevisionStatus.SUBMITTED.value,
+                               ApprovalStep.status == StepStatus.REQUESTED.value, ApprovalStep.approvers != "")
+                        .exists())
+    # a bill whose later step (finance, the CFO) is asked now waits for them, not for the buyers
+    awaiting = and_(PurchaseOrder.status == OrderStatus.AWAITING_APPROVAL.value, ~later_step_asked)
     joined = (col(OrderBuyer.order_id) == col(PurchaseOrder.id))
     counts = dict(s.exec(select(OrderBuyer.buyer_id, func.count()).join(PurchaseOrder, joined).where(awaiting)
                          .group_by(OrderBuyer.buyer_id)).all())

@@ -1,6 +1,7 @@
 """Approval steps by amount and tolerance auto-approval, over the real servers."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import time_machine
@@ -57,6 +58,8 @@ def test_above_the_threshold_finance_is_asked_after_the_buyer_then_the_supplier_
 
     code, shown = cli(world, "status")
     assert code == 0 and "approver (later step)" in shown and f"{ref} (finance)" in shown
+    buyers = json.loads(cli(world, "status", "--json")[1])["buyers"]
+    assert [(b["buyer"], b["waiting_for_decision"]) for b in buyers] == [(world.buyer.address, 0)]  # finance's turn
     world.buyer.reply(first, "APPROVE again")  # the buyers' step is decided: answered, nothing applied
     world.buyer.reply(second, "APPROVE")  # a forwarded finance request: not the buyer's step
     world.poll()
