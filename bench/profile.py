@@ -62,7 +62,7 @@ def main() -> None:
         print("ms a message: " + ", ".join(f"{k} {v * 1000 / n:.2f}" for k, v in stages.items()))
         return
     print("ms a message (under the profiler): " + ", ".join(f"{k} {v * 1000 / n:.2f}" for k, v in stages.items()))
-    for name in ("fetch", "apply"):
+    for name in ("fetch", "apply", "send"):
         out = io.StringIO()
         pstats.Stats(profiles[name], stream=out).sort_stats(args.sort).print_stats(args.top)
         print(f"\n== {name} ==")
