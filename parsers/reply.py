@@ -217,7 +217,9 @@ def _is_command(kind: CommandKind, word: str, rest: str) -> bool:
         return False
     if _strip_punctuation(word).casefold() in DECISION_INFINITIVES and kind in DECISIONS:
         return _infinitive_as_command(word, rest)
-    return not _starts_a_sentence(word, rest, PROSE_AFTER_DECISION if kind in DECISIONS else PROSE_AFTER_KEYWORD)
+    prose = (PROSE_AFTER_APPROVAL if kind is CommandKind.APPROVE else
+             PROSE_AFTER_DECISION if kind in DECISIONS else PROSE_AFTER_KEYWORD)
+    return not _starts_a_sentence(word, rest, prose)
 
 
 #: Words that open a condition right after APPROVE: `Approve only if the price is 0.12`,
@@ -229,6 +231,11 @@ CONDITION_WORDS = frozenset({
     "si", "seulement", "sauf", "sous",
 })
 _SENTENCE_ENDS = (".", "!", ";")
+#: An approval followed by a condition word is an approval with a condition, whatever the comma:
+#: `Genehmigt wenn der Preis stimmt` must be refused like `Genehmigt, wenn …`, never relayed to the
+#: supplier as a comment that reads like an approval. (A REJECT followed by one stays prose:
+#: `Abgelehnt nur wegen der Lieferzeit? Nein` rejects nothing.)
+PROSE_AFTER_APPROVAL = PROSE_AFTER_DECISION - CONDITION_WORDS
 
 
 def approval_condition(text: str) -> str:
