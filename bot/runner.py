@@ -1,13 +1,14 @@
 """Runs of the bot: one poll (fetch, process, send) and the scheduled loop around it."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.parser import BytesHeaderParser
@@ -21,7 +22,8 @@ from bot.app import App
 from bot.config import ServerSettings
 from bot.login import LoginWaiting
 from bot.mailbox import IdleWatcher, ImapMailbox, MailboxError
-from bot.outbox import SendReport, next_retry, send_outbox
+from bot.outbox import SendReport, next_retry
+from bot.sending import SWITCH_INTERVAL, SenderThread
 from bot.apply import Outcome
 from bot.jobs import JOBS
 from bot.pipeline import Source, enqueue, retry_due
@@ -49,20 +51,23 @@ class PollReport:
         return f"{text}; errors: {errors}" if errors else text
 
 
-def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Worker | None = None) -> None:
+def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Worker | None = None,
+                      queued: Callable[[], None] = lambda: None, committed: Callable[[], None] = lambda: None) -> None:
     """Fetch what is new into the queue (if this process holds the fetcher lease), apply what is
     queued with `worker` (None: leave it to the run's workers), retry failed messages and move
-    what is done. Queued messages are applied even while the mail server is unreachable."""
+    what is done. Queued messages are applied even while the mail server is unreachable.
+    `queued` is called after each batch is in the queue, so workers start before the poll ends;
+    `committed` after each round of applied messages, so their answers go out meanwhile."""
     imap = app.config.imap
     account = f"{imap.username}@{imap.host}:{imap.port}"
     moving = bool(imap.processed_folder or imap.failed_folder)
     if not hold_fetcher_lease(app, owner or new_owner()):  # another process fetches this mailbox
-        _drain(worker, report)
+        _drain(worker, report, committed)
         return
     try:
         with ImapMailbox(imap, readonly=not moving) as box:
-            _fetch_new(app, box, account, report)
-            _drain(worker, report)
+            _fetch_new(app, box, account, report, queued)
+            _drain(worker, report, committed)
             report.outcomes.update(_outcome_name(o) for o in retry_due(app))
             if moving:
                 settle(app, box, account)
@@ -70,15 +75,16 @@ def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Wor
         report.fetch_error = str(exc)
         if not isinstance(exc.__cause__, LoginWaiting):  # a refused login is logged once, when refused
             log.warning("imap unavailable", extra={"error": str(exc)})
-        _drain(worker, report)
+        _drain(worker, report, committed)
 
 
-def _drain(worker: Worker | None, report: PollReport) -> None:
+def _drain(worker: Worker | None, report: PollReport, committed: Callable[[], None]) -> None:
     if worker is not None:
-        report.outcomes.update(_outcome_name(o) for o in worker.drain().values())
+        report.outcomes.update(_outcome_name(o) for o in worker.drain(committed).values())
 
 
-def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> None:
+def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport,
+               queued: Callable[[], None] = lambda: None) -> None:
     folder = app.config.imap.folder
     with session(app.engine) as s:
         cursor = queries.cursor_for(s, account, folder)
@@ -91,6 +97,7 @@ def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> 
                 raw.path.unlink(missing_ok=True)
         sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch if uid not in own]
         report.outcomes.update("already seen" for inbound_id in enqueue(app, sources) if inbound_id is None)
+        queued()
         if own:
             _pass_own_copies(app, box, account, own)
 
@@ -149,24 +156,39 @@ def _leave(imap: ServerSettings, folder: str) -> None:
 
 
 def poll_once(app: App) -> PollReport:
-    """Fetch and apply everything waiting, then send everything queued."""
+    """Fetch and apply everything waiting and send everything queued: the answers of each round
+    of applied messages go out (from the sender thread) while the next round is applied.
+    `send_seconds` is the sending left after the processing."""
     report = PollReport()
     started = time.perf_counter()
     worker = Worker(app)
-    try:
-        fetch_and_process(app, report, worker.owner, worker)
-    finally:
-        release_fetcher_lease(app, worker.owner)  # the next poll, in another process, fetches at once
-    sending = time.perf_counter()
-    report.send = asyncio.run(send_outbox(app))
+    with short_switches():
+        sender = SenderThread(app).start()
+        sender.kick()  # what was queued before this poll (new orders, reminders) goes out at once
+        try:
+            fetch_and_process(app, report, worker.owner, worker, committed=sender.kick)
+        finally:
+            release_fetcher_lease(app, worker.owner)  # the next poll, in another process, fetches at once
+            sending = time.perf_counter()
+            report.send = sender.close()
     report.process_seconds, report.send_seconds = sending - started, time.perf_counter() - sending
     return report
 
 
+@contextmanager
+def short_switches() -> Iterator[None]:
+    """The GIL handed on every millisecond instead of every five while the worker and the sender
+    run side by side: an SMTP answer waiting for the sender is not held up by a busy worker."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 #: how often an idle worker looks at the queue for what another process fetched
 QUEUE_CHECK_SECONDS = 0.5
-#: while a worker is busy, how often it sends what it applied
-SEND_EVERY_SECONDS = 1.0
 
 
 def run_forever(app: App, stop: threading.Event | None = None) -> None:
@@ -175,10 +197,11 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
 
     Three threads: the poll (fetching, only while this process holds the fetcher lease), the
     worker (claiming and applying queued messages; scans are read in the reader pool meanwhile)
-    and the sender. Several such processes, on one host or several, share one PostgreSQL store.
+    and the sender (its SMTP connections stay open; kicked by whoever queues mail). Several such
+    processes, on one host or several, share one PostgreSQL store.
     """
     stop = stop or threading.Event()
-    wake, queued, decided = threading.Event(), threading.Event(), threading.Event()
+    wake, queued = threading.Event(), threading.Event()
     worker = Worker(app)
     retry = _Retry(app)
     hold_fetcher_lease(app, worker.owner)  # before the schedules start: they run where the fetcher runs
@@ -191,9 +214,9 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
         while not stop.is_set():
             wake.clear()
             report = PollReport()
-            fetch_and_process(app, report, worker.owner)
+            fetch_and_process(app, report, worker.owner, queued=queued.set)  # the worker starts on the first batch
             queued.set()
-            decided.set()  # what the operator queued (new orders) goes out with the next send
+            sender.kick()  # what the operator queued (new orders) goes out now
             log.info("poll", extra={"report": report.summary()})
             if not wake.is_set():
                 return
@@ -201,10 +224,12 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     # A wake-up during a poll is handled by the loop above; APScheduler's "skipped" warning is noise.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     scheduler = BackgroundScheduler(timezone="UTC")
+    sender = SenderThread(app, lambda report: retry.plan(scheduler, report))
+    retry.kick = sender.kick
     scheduler.add_job(poll_job, "interval", seconds=app.config.bot.poll_interval_seconds, id="poll",
                       max_instances=1, coalesce=True, next_run_time=app.clock())
     for name, job in JOBS.items():  # each decides itself what is due, so a check every few minutes is enough
-        scheduler.add_job(_scheduled(app, name, job, retry, scheduler, worker.owner), "interval", minutes=5, id=name,
+        scheduler.add_job(_scheduled(app, name, job, sender, worker.owner), "interval", minutes=5, id=name,
                           max_instances=1, coalesce=True, next_run_time=app.clock())
     scheduler.start()
 
@@ -215,41 +240,32 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
         except JobLookupError:  # stopping: the scheduler's jobs are gone before the watcher is
             pass
 
-    def send_now() -> None:
-        retry.plan(scheduler, asyncio.run(send_outbox(app)))
-
     watcher = IdleWatcher(app.config.imap, poll_now, stop)
     threads = [threading.Thread(target=watcher.run, name="imap-idle", daemon=True),
-               threading.Thread(target=_work, args=(worker, stop, queued, send_now), name="worker", daemon=True),
-               threading.Thread(target=_send, args=(app, stop, decided, retry, scheduler), name="sender", daemon=True)]
-    for thread in threads:
-        thread.start()
-    _stop_on_signals(stop)
-    stop.wait()
-    decided.set()
-    scheduler.shutdown(wait=True)
-    for thread in threads:
-        thread.join(timeout=5)
+               threading.Thread(target=_work, args=(worker, stop, queued, sender.kick), name="worker", daemon=True)]
+    with short_switches():
+        sender.start()
+        for thread in threads:
+            thread.start()
+        _stop_on_signals(stop)
+        stop.wait()
+        scheduler.shutdown(wait=True)
+        for thread in threads:
+            thread.join(timeout=5)
+        sender.close(timeout=5, send=False)  # stopping: what is queued goes out at the next start
     release_fetcher_lease(app, worker.owner)
 
 
-def _work(worker: Worker, stop: threading.Event, queued: threading.Event, send: Callable[[], None]) -> None:
-    """Apply queued messages as they come and send their answers; a message whose scans are being
-    read waits in the worker while the next ones pass it.
-
-    The answers go out from this thread: a sender thread beside a busy worker waits for the GIL
-    at every SMTP round trip, which turned a quick answer's 0.1 s into seconds. While work keeps
-    coming they go out every SEND_EVERY_SECONDS (a send opens its connections: once a round
-    of ten messages cost more than applying them); when the queue is empty, at once."""
-    unsent, last_send = False, 0.0
+def _work(worker: Worker, stop: threading.Event, queued: threading.Event, committed: Callable[[], None]) -> None:
+    """Apply queued messages as they come; after each round the sender thread is kicked and sends
+    its answers while the next round is applied. A message whose scans are being read waits in
+    the worker while the next ones pass it."""
     while not stop.is_set():
         queued.clear()
         try:
             applied = worker.step()
-            unsent = unsent or bool(applied)
-            if unsent and (not applied or time.monotonic() - last_send >= SEND_EVERY_SECONDS):
-                send()
-                unsent, last_send = False, time.monotonic()
+            if applied:
+                committed()
         except Exception:  # the database is away, say: the messages stay queued; try again shortly
             log.exception("worker failed; retrying")
             stop.wait(5.0)
@@ -263,26 +279,10 @@ def _work(worker: Worker, stop: threading.Event, queued: threading.Event, send: 
     worker.release()
 
 
-def _send(app: App, stop: threading.Event, decided: threading.Event, retry: _Retry,
-          scheduler: BackgroundScheduler) -> None:
-    """Send what the operator and the schedules queued (the worker sends its own answers)."""
-    while not stop.is_set():
-        decided.wait(timeout=app.config.bot.poll_interval_seconds)
-        decided.clear()
-        if stop.is_set():
-            return
-        try:
-            retry.plan(scheduler, asyncio.run(send_outbox(app)))
-        except Exception:  # the database is away, say: the rows stay queued for the next send
-            log.exception("sender failed; retrying")
-            stop.wait(5.0)
-
-
-def _scheduled(app: App, name: str, job, retry: _Retry, scheduler: BackgroundScheduler,
-               owner: str) -> Callable[[], None]:
+def _scheduled(app: App, name: str, job, sender: SenderThread, owner: str) -> Callable[[], None]:
     def run() -> None:
         if holds_fetcher_lease(app, owner) and job(app):  # one process runs the schedules: the fetcher
-            retry.plan(scheduler, asyncio.run(send_outbox(app)))
+            sender.kick()
     return run
 
 
@@ -293,6 +293,7 @@ class _Retry:
     def __init__(self, app: App) -> None:
         self.app, self.failures = app, 0
         self.lock = threading.Lock()
+        self.kick: Callable[[], None] = lambda: None  # the sender thread's
 
     def plan(self, scheduler: BackgroundScheduler, report: SendReport) -> None:
         with self.lock:
@@ -303,9 +304,8 @@ class _Retry:
                               id="outbox-retry", replace_existing=True, misfire_grace_time=None)
 
     def _send(self, scheduler: BackgroundScheduler) -> None:
-        report = asyncio.run(send_outbox(self.app))
-        log.info("outbox retry", extra={"sent": report.sent, "waiting": report.deferred, "error": report.error})
-        self.plan(scheduler, report)
+        log.info("outbox retry due")
+        self.kick()  # the sender's report plans the next retry
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

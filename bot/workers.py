@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import col, select
@@ -29,7 +30,7 @@ log = logging.getLogger("supplierbot.workers")
 #: host is waited out (one that died on this host loses its claims at once: its pid is gone)
 CLAIM_LEASE = timedelta(minutes=10)
 CLAIM_CHUNK = 10
-TRANSACTION_SECONDS = 0.25  # messages applied in one commit, one savepoint each
+TRANSACTION_SECONDS = 0.1  # messages applied in one commit, one savepoint each (SQLite: the other threads write between)
 BIG_BYTES = 256 << 10  # a message this big (scans, PDFs) is claimed after the small ones and parsed a few a round
 PARSE_SECONDS = 0.05  # big messages parsed in one round, beyond the first
 
@@ -42,11 +43,15 @@ class Worker:
         self.claimed: list[tuple[int, str, int]] = []  # claimed, not parsed yet: (id, raw digest, size)
         self.reading: list[Prepared] = []
 
-    def drain(self) -> dict[int, Outcome | None]:
-        """Apply everything claimable, waiting for readings: until nothing is left that this worker can take."""
+    def drain(self, committed: Callable[[], None] = lambda: None) -> dict[int, Outcome | None]:
+        """Apply everything claimable, waiting for readings: until nothing is left that this worker
+        can take. `committed` is called after each round that applied something (its answers are
+        in the outbox: the sender may start on them)."""
         outcomes: dict[int, Outcome | None] = {}
         while True:
             applied = self.step()
+            if applied:
+                committed()
             outcomes.update(applied)
             if not applied and not self.reading and not self.claimed:
                 return outcomes

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage import models  # noqa: F401  (registers the tables)
+from storage.turns import take_turns
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,7 +29,7 @@ def make_engine(url: str, prepare: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        take_turns(engine, SQLITE_BEGIN)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if prepare:
@@ -107,12 +108,11 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection) -> None:
-    # IMMEDIATE: take the write lock up front, waiting (busy timeout) for another writer.
-    # A deferred transaction that reads and then writes fails at once with "database is
-    # locked" if another connection committed in between (WAL cannot upgrade a stale
-    # snapshot), and the poller, the sender and the scheduled jobs write side by side.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+#: IMMEDIATE: take the write lock up front, waiting (busy timeout) for another writer. A deferred
+#: transaction that reads and then writes fails at once with "database is locked" if another
+#: connection committed in between (WAL cannot upgrade a stale snapshot), and the poller, the
+#: worker, the sender and the scheduled jobs write side by side (in turns: storage/turns.py).
+SQLITE_BEGIN = "BEGIN IMMEDIATE"
 
 
 def session(engine: Engine) -> Session:

@@ -1,0 +1,90 @@
+"""The sender thread: the outbox goes out while the worker goes on applying.
+
+A worker that sends its own answers stops applying for every send (connections, SMTP round
+trips), and a thread that sends beside it waits for the GIL at every round trip. Here one thread
+owns an event loop and its SMTP connections for the life of the process; whoever commits rows to
+the outbox calls `kick()`, and the rows go out at once, over connections already open, while the
+committing thread carries on. A short switch interval (set by the process's main loop) hands the
+GIL to this thread within a millisecond of its socket becoming readable.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+from bot.app import App
+from bot.outbox import SendReport, send_outbox
+
+log = logging.getLogger("supplierbot.sending")
+
+#: a process's main loop sets this: the sender's round trips are not held up by a busy worker
+SWITCH_INTERVAL = 0.001
+
+
+class SenderThread:
+    """Sends what is queued each time it is kicked (a kick during a send makes one more), and
+    once more at `close()`. `on_report` sees every send's report (the retry timer plans from it)."""
+
+    def __init__(self, app: App, on_report: Callable[[SendReport], None] = lambda report: None,
+                 name: str = "sender") -> None:
+        self.app, self.on_report = app, on_report
+        self.total = SendReport()
+        self.sends = 0
+        self._wake = threading.Event()
+        self._closing, self._final = False, True
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> SenderThread:
+        self._thread.start()
+        return self
+
+    def kick(self) -> None:
+        """Rows were committed to the outbox: send them now."""
+        self._wake.set()
+
+    def close(self, timeout: float | None = None, send: bool = True) -> SendReport:
+        """Send what is queued (unless `send` is False: stopping), then stop; the sum of every
+        send's report (`deferred` and `error` from the last)."""
+        self._closing, self._final = True, send
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return self.total
+
+    def __enter__(self) -> SenderThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                closing = self._closing
+                if not closing or self._final:
+                    self._send(loop)
+                if closing:
+                    return
+        finally:
+            loop.close()
+
+    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            report = loop.run_until_complete(send_outbox(self.app))
+        except Exception:  # the database is away, say: the rows stay queued for the next kick
+            log.exception("sender failed; the rows stay queued")
+            return
+        self.sends += 1
+        self.total.sent += report.sent
+        self.total.failed += report.failed
+        self.total.deferred = report.deferred  # what still waits after the latest send
+        self.total.error = report.error
+        try:
+            self.on_report(report)
+        except Exception:  # planning the next retry failed (stopping, the database away): the next kick plans
+            log.exception("after a send")

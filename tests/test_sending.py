@@ -1,0 +1,45 @@
+"""The sender thread: answers go out while the worker goes on applying, over one event loop."""
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from bot.sending import SenderThread
+from storage.db import session
+from storage.models import OutboxMessage, OutboxStatus
+from tests.conftest import World
+
+
+def _answers(world: World) -> list[OutboxMessage]:
+    with session(world.app.engine) as s:
+        return list(s.exec(select(OutboxMessage).where(OutboxMessage.purpose != "new_order")))
+
+
+def test_a_polls_answers_go_out_while_it_still_applies(world: World) -> None:
+    refs = [world.order() for _ in range(3)]
+    world.poll()
+    orders = [world.supplier.wait_for(f"[{ref}] New order") for ref in refs]
+    for n in range(30):
+        world.supplier.reply(orders[n % 3], f"Question {n}: can you deliver the bolts on a Monday?")
+    report = world.poll()
+    assert report.outcomes["applied"] == 30 and report.send.sent == 30 and not report.send.error
+    answers = _answers(world)
+    assert len(answers) == 30 and all(a.status is OutboxStatus.SENT for a in answers)
+    # the first round's answers were accepted by SMTP before the last round's were even written
+    assert min(a.sent_at for a in answers) < max(a.created_at for a in answers)
+    world.buyer.wait_for("Question from", count=30)
+
+
+def test_the_sender_sends_at_each_kick_and_at_close_but_not_when_stopping(world: World) -> None:
+    ref = world.order()  # its new-order email is queued
+    sender = SenderThread(world.app).start()
+    sender.kick()
+    world.supplier.wait_for(f"[{ref}] New order")
+    second = world.order()
+    stopped = sender.close(send=False)  # stopping: the second order's email waits for the next start
+    assert stopped.sent == 1 and sender.sends >= 1
+    with session(world.app.engine) as s:
+        assert s.exec(select(func.count()).select_from(OutboxMessage)
+                      .where(OutboxMessage.status == OutboxStatus.QUEUED)).one() == 1
+    closing = SenderThread(world.app).start()
+    assert closing.close().sent == 1  # no kick: closing sends what is queued
+    world.supplier.wait_for(f"[{second}] New order")

@@ -1,0 +1,84 @@
+"""SQLite's writer in turns: the threads of one process queue for it, first come first served."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from storage.db import make_engine
+from storage.turns import Turns
+
+
+def test_a_released_turn_goes_to_the_oldest_waiter_not_back_to_the_releaser() -> None:
+    turns, order = Turns(), []
+    assert turns.acquire()
+    waiting = threading.Thread(target=lambda: (turns.acquire(), order.append("waiter"), turns.release()))
+    waiting.start()
+    time.sleep(0.05)  # the waiter is queued
+    turns.release()
+    assert turns.acquire(timeout=5)  # the releaser comes straight back: it must queue behind the waiter
+    order.append("releaser")
+    turns.release()
+    waiting.join(5)
+    assert order == ["waiter", "releaser"]
+
+
+def test_a_turn_not_given_in_time_is_not_taken_later() -> None:
+    turns = Turns()
+    assert turns.acquire()
+    assert not turns.acquire(timeout=0.05)
+    turns.release()  # nobody waits any more: free again
+    assert turns.acquire(timeout=0.05)
+
+
+def test_a_worker_committing_back_to_back_lets_another_thread_write_between(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (who TEXT)"))
+    stop = threading.Event()
+
+    def busy_worker() -> None:  # one long transaction after another, as a worker under load
+        while not stop.is_set():
+            with engine.begin() as connection:
+                connection.execute(text("INSERT INTO t VALUES ('worker')"))
+                time.sleep(0.05)
+
+    worker = threading.Thread(target=busy_worker)
+    worker.start()
+    try:
+        time.sleep(0.1)
+        started = time.monotonic()
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES ('sender')"))
+        waited = time.monotonic() - started
+    finally:
+        stop.set()
+        worker.join(5)
+    assert waited < 0.5  # one worker transaction at most (without turns: until the worker stops)
+
+
+def test_a_reader_does_not_wait_for_the_writer(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+    with engine.begin() as writer:
+        writer.execute(text("INSERT INTO t VALUES (2)"))
+        started = time.monotonic()
+        with engine.connect().execution_options(readonly=True) as reader:
+            assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1  # the last commit
+        assert time.monotonic() - started < 1
+
+
+def test_a_connection_given_back_without_an_end_passes_its_turn_on(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    connection = engine.connect()
+    connection.execute(text("SELECT 1"))  # begun: holds the turn
+    connection.invalidate()  # its DBAPI connection dropped without commit or rollback
+    del connection
+    started = time.monotonic()
+    with engine.begin() as other:
+        other.execute(text("SELECT 1"))
+    assert time.monotonic() - started < 1
