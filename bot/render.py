@@ -20,7 +20,7 @@ from urllib.parse import quote
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from bot import languages
-from bot.bills import line_net
+from bot.bills import LineChange, line_net
 
 PREHEADER_LENGTH = 140  # about what Gmail, Outlook and Apple Mail show beside or under the subject
 #: Where _bill_lines.txt stood and where the buttons go, in html_mode: with a secret per process,
@@ -89,7 +89,8 @@ class Renderer:
         env.filters["day"] = lambda value: languages.day(value, language)
         env.filters["status"] = lambda value: languages.status(value, language)
         env.filters["summary"] = lambda error: languages.error_summary(error.template, error.summary, language)
-        env.globals.update(language=language, bill_mark=BILL_MARK, actions_mark=ACTIONS_MARK)
+        env.globals.update(language=language, bill_mark=BILL_MARK, actions_mark=ACTIONS_MARK,
+                           bill_lines=lambda changes, bill=None: bill_lines(changes, bill, language))
         if autoescape:
             env.globals.update(joined=joined, pieces=mailto_addresses, dedented=dedented, command_rows=command_rows)
         return env
@@ -104,6 +105,54 @@ class Renderer:
         html = self.env(language, True).get_template("_layout.html").render(
             {"waiting": None, "marker": "", **context, "blocks": blocks, "preheader": preheader})
         return Rendered(text, html)
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """A bill's line as the bill partials show it, its values written in the reader's language once:
+    through a macro per cell (`value_of`, `cell`) they cost more than all the rest of an email.
+    quantity, unit, unit_price, tax_rate and description read as the emails write them (a tax rate
+    with its " %"); `was` holds the base's value, written alike, of each field that changed."""
+
+    change: LineChange
+    kind: str  # unchanged | changed | added | removed
+    note: Any  # LineNote | None: where it was read (never for a removed line)
+    doubt: bool  # the note says it does not add up
+    sku: str
+    description: str
+    quantity: str
+    unit: str
+    unit_price: str
+    tax_rate: str
+    net: str  # quantity × unit price, an amount
+    was: dict[str, str]  # field → the base's value, for the fields that changed, in their order
+
+
+def bill_lines(changes: Any, bill: Any, language: str) -> list[BillLine]:
+    """A bill's changes (or its changes against the previous revision) as BillLines; the notes of
+    `bill`'s origin beside its lines, when given."""
+    out = []
+    for index, change in enumerate(changes):
+        line, kind = change.line, change.kind.value
+        note = None if bill is None or kind == "removed" else bill.note(index)
+        base = change.base
+        out.append(BillLine(change, kind, note, bool(note and note.doubtful), str(line.sku), str(line.description),
+                            value_of("quantity", line, language), str(line.unit),
+                            value_of("unit_price", line, language), value_of("tax_rate", line, language),
+                            languages.amount(line_net(line), language),
+                            {name: value_of(name, base, language) for name in change.fields}))
+    return out
+
+
+def value_of(name: str, line: Any, language: str) -> str:
+    """A field of a line as the emails write it: numbers in the reader's language, a tax rate with " %"."""
+    if name == "quantity":
+        return languages.quantity(line.quantity, language)
+    if name == "unit_price":
+        return languages.price(line.unit_price, language)
+    if name == "tax_rate":
+        return f"{languages.quantity(line.tax_rate, language)} %"
+    return str(getattr(line, name))
 
 
 def preheader_of(text: str, marker: str | None, limit: int = PREHEADER_LENGTH) -> str:
