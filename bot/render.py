@@ -120,6 +120,7 @@ class BillLine:
     doubt: bool  # the note says it does not add up
     sku: str
     description: str
+    title: str  # SKU and description, either alone when the other is empty
     quantity: str
     unit: str
     unit_price: str
@@ -137,6 +138,7 @@ def bill_lines(changes: Any, bill: Any, language: str) -> list[BillLine]:
         note = None if bill is None or kind == "removed" else bill.note(index)
         base = change.base
         out.append(BillLine(change, kind, note, bool(note and note.doubtful), str(line.sku), str(line.description),
+                            " ".join(part for part in (line.sku, line.description) if part),
                             value_of("quantity", line, language), str(line.unit),
                             value_of("unit_price", line, language), value_of("tax_rate", line, language),
                             languages.amount(line_net(line), language),
