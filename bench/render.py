@@ -1,9 +1,10 @@
 """What `Renderer.render` costs for the emails a sheet reply sends, and whether a change to the
 renderer or its templates leaves every email byte for byte as it was.
 
-    python -m bench.render [--repeat 7] [--number 50] [--clock process|wall]   µs per render, 20 lines
-    python -m bench.render --save DIR                   every case's text and HTML into DIR
-    python -m bench.render --check DIR                  compare every case with what DIR holds
+    python -m bench.render [--repeat 7] [--number 50] [--clock process|wall]
+                                        µs per render of each common email, EN and DE (median)
+    python -m bench.render --save DIR   every case's text and HTML into DIR, a file each
+    python -m bench.render --check DIR  compare every case with what DIR holds, byte for byte
 
 The timed emails are the common answers (draft_received, submitted, approval_request, approved,
 rejected) for a bill of 20 lines that each changed against the order, as bench.throughput's
