@@ -52,22 +52,21 @@ class PollReport:
 
 
 def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Worker | None = None,
-                      queued: Callable[[], None] = lambda: None, committed: Callable[[], None] = lambda: None) -> None:
+                      queued: Callable[[], None] = lambda: None) -> None:
     """Fetch what is new into the queue (if this process holds the fetcher lease), apply what is
     queued with `worker` (None: leave it to the run's workers), retry failed messages and move
     what is done. Queued messages are applied even while the mail server is unreachable.
-    `queued` is called after each batch is in the queue, so workers start before the poll ends;
-    `committed` after each round of applied messages, so their answers go out meanwhile."""
+    `queued` is called after each batch is in the queue, so workers start before the poll ends."""
     imap = app.config.imap
     account = f"{imap.username}@{imap.host}:{imap.port}"
     moving = bool(imap.processed_folder or imap.failed_folder)
     if not hold_fetcher_lease(app, owner or new_owner()):  # another process fetches this mailbox
-        _drain(worker, report, committed)
+        _drain(worker, report)
         return
     try:
         with ImapMailbox(imap, readonly=not moving) as box:
             _fetch_new(app, box, account, report, queued)
-            _drain(worker, report, committed)
+            _drain(worker, report)
             report.outcomes.update(_outcome_name(o) for o in retry_due(app))
             if moving:
                 settle(app, box, account)
@@ -75,12 +74,12 @@ def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Wor
         report.fetch_error = str(exc)
         if not isinstance(exc.__cause__, LoginWaiting):  # a refused login is logged once, when refused
             log.warning("imap unavailable", extra={"error": str(exc)})
-        _drain(worker, report, committed)
+        _drain(worker, report)
 
 
-def _drain(worker: Worker | None, report: PollReport, committed: Callable[[], None]) -> None:
+def _drain(worker: Worker | None, report: PollReport) -> None:
     if worker is not None:
-        report.outcomes.update(_outcome_name(o) for o in worker.drain(committed).values())
+        report.outcomes.update(_outcome_name(o) for o in worker.drain().values())
 
 
 def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport,
@@ -165,8 +164,9 @@ def poll_once(app: App) -> PollReport:
     with short_switches():
         sender = SenderThread(app).start()
         sender.kick()  # what was queued before this poll (new orders, reminders) goes out at once
+        worker.committed = sender.kick  # and each commit's answers while the next are applied
         try:
-            fetch_and_process(app, report, worker.owner, worker, committed=sender.kick)
+            fetch_and_process(app, report, worker.owner, worker)
         finally:
             release_fetcher_lease(app, worker.owner)  # the next poll, in another process, fetches at once
             sending = time.perf_counter()
@@ -175,16 +175,27 @@ def poll_once(app: App) -> PollReport:
     return report
 
 
+_switches = {"users": 0, "before": 0.0}
+_switches_lock = threading.Lock()
+
+
 @contextmanager
 def short_switches() -> Iterator[None]:
     """The GIL handed on every millisecond instead of every five while the worker and the sender
-    run side by side: an SMTP answer waiting for the sender is not held up by a busy worker."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, SWITCH_INTERVAL))
+    run side by side: an SMTP answer waiting for the sender is not held up by a busy worker.
+    Process-wide, so counted: the interval comes back when the last user leaves."""
+    with _switches_lock:
+        if not _switches["users"]:
+            _switches["before"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switches["before"], SWITCH_INTERVAL))
+        _switches["users"] += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(before)
+        with _switches_lock:
+            _switches["users"] -= 1
+            if not _switches["users"]:
+                sys.setswitchinterval(_switches["before"])
 
 
 #: how often an idle worker looks at the queue for what another process fetched
@@ -225,7 +236,7 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     scheduler = BackgroundScheduler(timezone="UTC")
     sender = SenderThread(app, lambda report: retry.plan(scheduler, report))
-    retry.kick = sender.kick
+    retry.kick = worker.committed = sender.kick
     scheduler.add_job(poll_job, "interval", seconds=app.config.bot.poll_interval_seconds, id="poll",
                       max_instances=1, coalesce=True, next_run_time=app.clock())
     for name, job in JOBS.items():  # each decides itself what is due, so a check every few minutes is enough
@@ -242,7 +253,7 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
 
     watcher = IdleWatcher(app.config.imap, poll_now, stop)
     threads = [threading.Thread(target=watcher.run, name="imap-idle", daemon=True),
-               threading.Thread(target=_work, args=(worker, stop, queued, sender.kick), name="worker", daemon=True)]
+               threading.Thread(target=_work, args=(worker, stop, queued), name="worker", daemon=True)]
     with short_switches():
         sender.start()
         for thread in threads:
@@ -252,20 +263,18 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
         scheduler.shutdown(wait=True)
         for thread in threads:
             thread.join(timeout=5)
-        sender.close(timeout=5, send=False)  # stopping: what is queued goes out at the next start
+        sender.close(timeout=5)  # the last answers go out; one still on the wire after 5 s is settled at the next start
     release_fetcher_lease(app, worker.owner)
 
 
-def _work(worker: Worker, stop: threading.Event, queued: threading.Event, committed: Callable[[], None]) -> None:
-    """Apply queued messages as they come; after each round the sender thread is kicked and sends
-    its answers while the next round is applied. A message whose scans are being read waits in
-    the worker while the next ones pass it."""
+def _work(worker: Worker, stop: threading.Event, queued: threading.Event) -> None:
+    """Apply queued messages as they come; after each commit the sender thread is kicked
+    (worker.committed) and sends its answers while the next are applied. A message whose scans
+    are being read waits in the worker while the next ones pass it."""
     while not stop.is_set():
         queued.clear()
         try:
             applied = worker.step()
-            if applied:
-                committed()
         except Exception:  # the database is away, say: the messages stay queued; try again shortly
             log.exception("worker failed; retrying")
             stop.wait(5.0)

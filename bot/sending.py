@@ -2,9 +2,8 @@
 
 A worker that sends its own answers stops applying for every send (connections, SMTP round
 trips), and a thread that sends beside it waits for the GIL at every round trip. Here one thread
-owns an event loop and its SMTP connections for the life of the process; whoever commits rows to
-the outbox calls `kick()`, and the rows go out at once, over connections already open, while the
-committing thread carries on. A short switch interval (set by the process's main loop) hands the
+owns an event loop for the life of the process; whoever commits rows to the outbox calls
+`kick()`, and the rows go out at once while the committing thread carries on. A short switch interval (set by the process's main loop) hands the
 GIL to this thread within a millisecond of its socket becoming readable.
 """
 from __future__ import annotations
@@ -76,9 +75,12 @@ class SenderThread:
     def _send(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             report = loop.run_until_complete(send_outbox(self.app))
-        except Exception:  # the database is away, say: the rows stay queued for the next kick
+        except Exception as exc:  # the database is away, say: the rows stay queued for the next kick
             log.exception("sender failed; the rows stay queued")
+            self.total.error = f"sending failed: {type(exc).__name__}: {exc}"
             return
+        finally:
+            _cancel_leftovers(loop)
         self.sends += 1
         self.total.sent += report.sent
         self.total.failed += report.failed
@@ -88,3 +90,14 @@ class SenderThread:
             self.on_report(report)
         except Exception:  # planning the next retry failed (stopping, the database away): the next kick plans
             log.exception("after a send")
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """What a send left running on the loop (a connection still in DATA when another failed) is
+    cancelled now, as asyncio.run would: never resumed at the next kick, after its row was given
+    back and perhaps sent again."""
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))

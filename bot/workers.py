@@ -42,16 +42,14 @@ class Worker:
         self.app, self.owner, self.chunk = app, owner or new_owner(), chunk
         self.claimed: list[tuple[int, str, int]] = []  # claimed, not parsed yet: (id, raw digest, size)
         self.reading: list[Prepared] = []
+        #: called after each commit of applied messages: their answers are in the outbox, the sender may start
+        self.committed: Callable[[], None] = lambda: None
 
-    def drain(self, committed: Callable[[], None] = lambda: None) -> dict[int, Outcome | None]:
-        """Apply everything claimable, waiting for readings: until nothing is left that this worker
-        can take. `committed` is called after each round that applied something (its answers are
-        in the outbox: the sender may start on them)."""
+    def drain(self) -> dict[int, Outcome | None]:
+        """Apply everything claimable, waiting for readings: until nothing is left that this worker can take."""
         outcomes: dict[int, Outcome | None] = {}
         while True:
             applied = self.step()
-            if applied:
-                committed()
             outcomes.update(applied)
             if not applied and not self.reading and not self.claimed:
                 return outcomes
@@ -113,6 +111,7 @@ class Worker:
                         break
                 self.app.files.flush()  # documents on disk before the commit that references them
                 s.commit()
+            self.committed()
         for inbound_id, outcome in outcomes.items():
             if outcome is not None:
                 log.info("message processed", extra={"inbound_id": inbound_id, "status": outcome.status.value,

@@ -39,13 +39,22 @@ class Turns:
                 return True
             turn = threading.Event()
             self._waiting.append(turn)
-        if turn.wait(timeout):
-            return True
+        try:
+            given = turn.wait(timeout)
+        except BaseException:  # interrupted (KeyboardInterrupt): never leave a turn to nobody
+            self._give_up(turn, handed_back=True)
+            raise
+        return given or self._give_up(turn)
+
+    def _give_up(self, turn: threading.Event, handed_back: bool = False) -> bool:
+        """Leave the queue; True if the turn was handed over meanwhile (and kept, unless `handed_back`)."""
         with self._lock:
-            if turn.is_set():  # handed over just as the wait ran out
-                return True
-            self._waiting.remove(turn)
-            return False
+            if not turn.is_set():
+                self._waiting.remove(turn)
+                return False
+        if handed_back:
+            self.release()
+        return True
 
     def release(self) -> None:
         with self._lock:

@@ -1,6 +1,8 @@
 """The sender thread: answers go out while the worker goes on applying, over one event loop."""
 from __future__ import annotations
 
+import time
+
 from sqlmodel import func, select
 
 from bot.sending import SenderThread
@@ -34,6 +36,9 @@ def test_the_sender_sends_at_each_kick_and_at_close_but_not_when_stopping(world:
     sender = SenderThread(world.app).start()
     sender.kick()
     world.supplier.wait_for(f"[{ref}] New order")
+    deadline = time.monotonic() + 10
+    while not sender.sends and time.monotonic() < deadline:  # that send is over: it takes nothing more
+        time.sleep(0.01)
     second = world.order()
     stopped = sender.close(send=False)  # stopping: the second order's email waits for the next start
     assert stopped.sent == 1 and sender.sends >= 1

@@ -82,3 +82,23 @@ def test_a_connection_given_back_without_an_end_passes_its_turn_on(tmp_path: Pat
     with engine.begin() as other:
         other.execute(text("SELECT 1"))
     assert time.monotonic() - started < 1
+
+
+def test_an_interrupted_wait_leaves_no_turn_to_nobody() -> None:
+    turns = Turns()
+    assert turns.acquire()
+    interrupted = threading.Thread(target=_interrupted_acquire, args=(turns,))
+    interrupted.start()
+    interrupted.join(5)
+    turns.release()
+    assert turns.acquire(timeout=0.1)  # free: not handed to the thread that gave up
+
+
+def _interrupted_acquire(turns: Turns) -> None:
+    import unittest.mock
+
+    with unittest.mock.patch.object(threading.Event, "wait", side_effect=KeyboardInterrupt):
+        try:
+            turns.acquire()
+        except KeyboardInterrupt:
+            pass
