@@ -170,6 +170,7 @@ class Applier:
                             status=RevisionStatus.DRAFT, created_at=self.now, inbound_id=self.row.id)
         self.s.add(revision)
         self.s.flush()
+        queries.remember_revision(self.s, revision)
         return revision
 
     def _keep_sheet(self, filename: str, revision_id: int) -> None:

@@ -165,7 +165,8 @@ def apply_claimed(app: App, s: Session, owner: str, prepared: Prepared) -> Outco
         return None
     savepoint = s.begin_nested()
     try:
-        outcome = handle(app, s, row, prepared.raw, message=prepared.message)
+        with queries.one_message(s):  # its events in one statement at its end, its reads made once
+            outcome = handle(app, s, row, prepared.raw, message=prepared.message)
         row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
         row.claimed_by, row.claimed_until = "", None
         savepoint.commit()

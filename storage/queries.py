@@ -1,7 +1,8 @@
 """Repository functions over a Session. None of them commits: the unit of work does."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from dataclasses import dataclass
@@ -91,25 +92,43 @@ def all_orders(s: Session, limit: int, offset: int, status: OrderStatus | None =
 
 
 def buyers_of(s: Session, order_id: int) -> list[Buyer]:
-    query = select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
-        OrderBuyer.order_id == order_id).order_by(col(Buyer.email))
-    return list(s.exec(query).all())
+    return _memoised(s, "buyers", order_id, lambda: list(s.exec(
+        select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
+            OrderBuyer.order_id == order_id).order_by(col(Buyer.email))).all()))
+
+
+def _memoised(s: Session, kind: str, key: int, read) -> list:
+    """`read()` once per message (inside `one_message`), else every time; always a fresh list."""
+    memo = _memo(s)
+    if memo is None:
+        return read()
+    found = memo.get((kind, key))
+    if found is None:
+        found = memo[(kind, key)] = read()
+    return list(found)
 
 
 def order_lines(s: Session, order_id: int) -> list[Line]:
-    rows = s.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.position)))
-    return [to_line(row) for row in rows]
+    query = select(*_line_columns(OrderLine)).where(OrderLine.order_id == order_id).order_by(col(OrderLine.position))
+    return _memoised(s, "order_lines", order_id, lambda: [Line(*row) for row in s.exec(query)])
 
 
 def revisions_of(s: Session, order_id: int) -> list[Revision]:
+    """Oldest first. Memoised per message: the same identity-mapped objects, so a status set on one
+    is seen; a revision made meanwhile is added by `remember_revision`."""
     query = select(Revision).where(Revision.order_id == order_id).order_by(col(Revision.number))
-    return list(s.exec(query).all())
+    return _memoised(s, "revisions", order_id, lambda: list(s.exec(query).all()))
 
 
 def revision_lines(s: Session, revision_id: int) -> list[Line]:
-    query = select(RevisionLine).where(RevisionLine.revision_id == revision_id).order_by(
+    query = select(*_line_columns(RevisionLine)).where(RevisionLine.revision_id == revision_id).order_by(
         col(RevisionLine.position))
-    return [to_line(row) for row in s.exec(query)]
+    return [Line(*row) for row in s.exec(query)]
+
+
+def _line_columns(model: type[OrderLine] | type[RevisionLine]) -> tuple:
+    """A line's columns in `Line`'s order: rows, not ORM objects (a bill has many lines)."""
+    return (model.sku, model.description, model.quantity, model.unit, model.unit_price, model.tax_rate)
 
 
 def replace_revision_lines(s: Session, revision_id: int, lines: Sequence[Line],
@@ -202,13 +221,65 @@ def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, de
               outbox_id: int | None = None) -> None:
     """A plain INSERT on the session's connection: nobody reads an event back in the
     transaction that writes it, so no ORM object and no flush. What it refers to is
-    flushed already (the ledger row, revisions and outbox rows are flushed when made)."""
-    s.connection().execute(insert(Event.__table__).values(  # type: ignore[attr-defined]
-        order_id=order_id, at=at, actor=actor, kind=kind, detail=detail,
-        revision_id=revision_id, inbound_id=inbound_id, outbox_id=outbox_id))
+    flushed already (the ledger row, revisions and outbox rows are flushed when made).
+    Inside `one_message` the events wait and go in one executemany at its end."""
+    row = dict(order_id=order_id, at=at, actor=actor, kind=kind, detail=detail,
+               revision_id=revision_id, inbound_id=inbound_id, outbox_id=outbox_id)
+    held = s.info.get(_EVENTS)
+    if held is not None:
+        held.append(row)
+        return
+    s.connection().execute(insert(Event.__table__).values(**row))  # type: ignore[attr-defined]
+
+
+_EVENTS, _MEMO = "supplierbot.events", "supplierbot.memo"
+
+
+@contextmanager
+def one_message(s: Session) -> Iterator[None]:
+    """The scope of one inbound message on the worker's hot path: its timeline events are written
+    together when it ends (one executemany, in the order they happened), and what does not change
+    while a message is applied (an order's revisions, lines, buyers, a revision's steps) is read
+    once. An exception drops both: the caller rolls the message's savepoint back."""
+    s.info[_EVENTS], s.info[_MEMO] = [], {}
+    try:
+        yield
+        write_events(s)
+    finally:
+        s.info.pop(_EVENTS, None)
+        s.info.pop(_MEMO, None)
+
+
+def write_events(s: Session) -> None:
+    """The events held so far, in one statement (what they refer to is flushed first)."""
+    held = s.info.get(_EVENTS)
+    if held:
+        s.flush()
+        s.connection().execute(insert(Event.__table__), list(held))  # type: ignore[attr-defined]
+        held.clear()
+
+
+def _memo(s: Session) -> dict | None:
+    return s.info.get(_MEMO)
+
+
+def forget(s: Session, kind: str, key: int) -> None:
+    """A memoised read is stale (its rows were added to): read it again next time."""
+    memo = _memo(s)
+    if memo is not None:
+        memo.pop((kind, key), None)
+
+
+def remember_revision(s: Session, revision: Revision) -> None:
+    """A revision just made: the order's memoised revisions gain it (it has the highest number)."""
+    memo = _memo(s)
+    known = memo.get(("revisions", revision.order_id)) if memo is not None else None
+    if known is not None:
+        known.append(revision)
 
 
 def events_of(s: Session, order_id: int) -> list[Event]:
+    write_events(s)
     query = select(Event).where(Event.order_id == order_id).order_by(col(Event.at), col(Event.id))
     return list(s.exec(query).all())
 
@@ -647,7 +718,7 @@ def last_message_to(s: Session, order_id: int, recipients: str) -> OutboxMessage
 
 def steps_of(s: Session, revision_id: int) -> list[ApprovalStep]:
     query = select(ApprovalStep).where(ApprovalStep.revision_id == revision_id).order_by(col(ApprovalStep.number))
-    return list(s.exec(query).all())
+    return _memoised(s, "steps", revision_id, lambda: list(s.exec(query).all()))
 
 
 def current_step(s: Session, revision_id: int) -> ApprovalStep | None:
