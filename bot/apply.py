@@ -128,7 +128,8 @@ class Applier:
     def _draft(self, decision: CreateDraft, reply: Reply) -> Outcome:
         revision = self._draft_revision(decision.replaces_id)
         notes = line_notes(decision.source) if decision.source else ()
-        queries.replace_revision_lines(self.s, revision.id, decision.lines, notes)
+        queries.replace_revision_lines(self.s, revision.id, decision.lines, notes,
+                                       fresh=decision.replaces_id is None)
         self._record_origin(revision, decision, reply.sheet_filename)
         self._store_scans(revision.id)
         if decision.note:

@@ -34,7 +34,7 @@ from parsers.reply import CommandKind, parse_command
 from storage import queries
 from storage.db import session
 from storage.files import RawMessage
-from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus
+from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus, Supplier
 
 log = logging.getLogger("supplierbot.pipeline")
 _MAYBE_DOCUMENT = re.compile(rb"(?i)application/pdf|image/|octet-stream|\.pdf|\.png|\.jpe?g|\.tiff?")
@@ -303,11 +303,13 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
                                                          limits.max_attachments))
     attachment_error = errors.AttachmentsNotAccepted(tuple((r.filename, r.reason) for r in refused)) if refused else None
     bot = app.config.bot
-    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files))
+    lookup = queries.SqlOrderLookup(s, app.files, load_order=True)  # holds the order and supplier till the end
+    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, lookup)
     if match is None:
         return _refuse(app, s, row, message, errors.UnknownOrder(), None)
     order = s.get(PurchaseOrder, match.order_id)
     assert order is not None
+    lookup.loaded.append(s.get(Supplier, order.supplier_id))  # read by role_of and the answers: once
     role = Role(queries.role_of(s, order.id, message.sender))
     if role is Role.STRANGER and queries.is_step_approver(s, order.id, message.sender):
         role = Role.APPROVER  # finance, the CFO, a delegate: that step's decision, nothing else

@@ -123,7 +123,7 @@ def revisions_of(s: Session, order_id: int) -> list[Revision]:
 def revision_lines(s: Session, revision_id: int) -> list[Line]:
     query = select(*_line_columns(RevisionLine)).where(RevisionLine.revision_id == revision_id).order_by(
         col(RevisionLine.position))
-    return [Line(*row) for row in s.exec(query)]
+    return _memoised(s, "revision_lines", revision_id, lambda: [Line(*row) for row in s.exec(query)])
 
 
 def _line_columns(model: type[OrderLine] | type[RevisionLine]) -> tuple:
@@ -132,10 +132,13 @@ def _line_columns(model: type[OrderLine] | type[RevisionLine]) -> tuple:
 
 
 def replace_revision_lines(s: Session, revision_id: int, lines: Sequence[Line],
-                           notes: Sequence[LineNote] = ()) -> None:
+                           notes: Sequence[LineNote] = (), fresh: bool = False) -> None:
     """Bulk statements: building one ORM object per line costs more than the insert.
-    `notes`: for a bill read from the supplier's own document, each line's place and remark."""
-    s.execute(delete(RevisionLine).where(col(RevisionLine.revision_id) == revision_id))
+    `notes`: for a bill read from the supplier's own document, each line's place and remark.
+    `fresh`: a revision made in this transaction has no lines to delete."""
+    forget(s, "revision_lines", revision_id)
+    if not fresh:
+        s.execute(delete(RevisionLine).where(col(RevisionLine.revision_id) == revision_id))
     s.execute(insert(RevisionLine), [{"revision_id": revision_id, "position": position, **_line_fields(line),
                                       **(_note_fields(notes[position - 1]) if notes else {})}
                                      for position, line in enumerate(lines, start=1)])
@@ -538,13 +541,27 @@ def unsettled(s: Session, account: str, folder: str, uidvalidity: int) -> Sequen
 class SqlOrderLookup:
     """The matching port (bot.matching.OrderLookup) over the database."""
 
-    def __init__(self, s: Session, files: FileStore | None = None) -> None:
+    def __init__(self, s: Session, files: FileStore | None = None, load_order: bool = False) -> None:
         self.s = s
         self.files = files  # where an email too large for its outbox row was written
+        #: `load_order`: a token's order and its supplier come in the same statement, and are held
+        #: here (the session's identity map keeps only what is referenced): `s.get` finds them
+        self.load_order, self.loaded = load_order, []
 
     def by_token(self, token: str) -> Target | None:
-        row = self.s.get(ReplyToken, token)
-        return Target(row.order_id, row.revision_id, row.step) if row else None
+        target = (ReplyToken.order_id, ReplyToken.revision_id, ReplyToken.step)
+        if not self.load_order:
+            found = self.s.exec(select(*target).where(ReplyToken.token == token)).first()
+            return Target(*found) if found else None
+        query = (select(*target, PurchaseOrder, Supplier).select_from(ReplyToken)
+                 .outerjoin(PurchaseOrder, col(PurchaseOrder.id) == col(ReplyToken.order_id))
+                 .outerjoin(Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id))
+                 .where(ReplyToken.token == token))
+        row = self.s.exec(query).first()
+        if row is None:
+            return None
+        self.loaded += [entity for entity in row[3:] if entity is not None]
+        return Target(*row[:3])
 
     def by_sent_message_id(self, message_id: str) -> Target | None:
         row = self.s.exec(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).first()
