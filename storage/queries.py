@@ -309,11 +309,13 @@ def ledger_keys(s: Session, keys: Sequence[tuple[str, str, int, int]]) -> set[tu
 def earlier_copy(s: Session, message_id: str, digest: str, this_id: int) -> InboundMessage | None:
     """The same message (same Message-ID and bytes) already taken in under another UID: applied,
     or queued before this one (a later queued copy is the duplicate, not this one)."""
-    query = select(InboundMessage).where(
-        InboundMessage.message_id == message_id, InboundMessage.sha256 == digest,
-        col(InboundMessage.id) != this_id, col(InboundMessage.status) != "failed",
-        or_(col(InboundMessage.status) != InboundStatus.QUEUED.value, col(InboundMessage.id) < this_id))
-    return s.exec(query).first()
+    return s.exec(select(InboundMessage).where(*_copy_of(InboundMessage, message_id, digest, this_id))).first()
+
+
+def _copy_of(earlier, message_id, digest, this_id) -> tuple:
+    return (earlier.message_id == message_id, earlier.sha256 == digest,
+            col(earlier.id) != this_id, col(earlier.status) != "failed",
+            or_(col(earlier.status) != InboundStatus.QUEUED.value, col(earlier.id) < this_id))
 
 
 def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit: int,
@@ -357,9 +359,30 @@ def _waits(me: type[InboundMessage]) -> tuple:
 
 def take_claimed(s: Session, inbound_id: int, owner: str) -> InboundMessage | None:
     """The queued row this owner claimed, locked until the commit (PostgreSQL); None if it is not ours."""
-    query = select(InboundMessage).where(InboundMessage.id == inbound_id, InboundMessage.claimed_by == owner,
-                                         InboundMessage.status == InboundStatus.QUEUED.value)
-    return s.exec(query.with_for_update().execution_options(populate_existing=True)).first()
+    taken = take_claimed_checked(s, inbound_id, owner)
+    return taken[0] if taken else None
+
+
+@dataclass(frozen=True)
+class CopyChecked:
+    """`earlier_copy` answered in the statement that took the row, for the Message-ID its headers gave."""
+
+    message_id: str
+    earlier_id: int | None
+
+
+def take_claimed_checked(s: Session, inbound_id: int, owner: str) -> tuple[InboundMessage, CopyChecked] | None:
+    """`take_claimed`, with the id of an earlier copy of the message (see `earlier_copy`) in the same statement."""
+    me, earlier = InboundMessage, aliased(InboundMessage)
+    copy = (select(earlier.id).where(*_copy_of(earlier, me.message_id, me.sha256, me.id))
+            .limit(1).correlate(me).scalar_subquery())
+    query = select(me, copy).where(me.id == inbound_id, me.claimed_by == owner,
+                                   me.status == InboundStatus.QUEUED.value)
+    found = s.exec(query.with_for_update(of=me).execution_options(populate_existing=True)).first()
+    if found is None:
+        return None
+    row, earlier_id = found
+    return row, CopyChecked(row.message_id, earlier_id)
 
 
 def inbound_claimants(s: Session, now: datetime) -> list[str]:
