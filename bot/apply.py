@@ -49,7 +49,6 @@ from storage.models import (
     OrderStatus,
     Receipt,
     ReceiptLine,
-    Comment,
     Document,
     InboundMessage,
     InboundStatus,
@@ -203,8 +202,8 @@ class Applier:
             queries.bind_waiting_scans(self.s, self.order.id, revision_id)
 
     def _note(self, text: str, revision_id: int | None) -> None:
-        self.s.add(Comment(order_id=self.order.id, revision_id=revision_id, author=self.message.sender,
-                           text=text, inbound_id=self.row.id, created_at=self.now))
+        queries.add_comment(self.s, order_id=self.order.id, revision_id=revision_id, author=self.message.sender,
+                            text=text, inbound_id=self.row.id, created_at=self.now)
         self._event("comment", f"from {self.message.sender}: {text[:200]}", revision_id)
 
     def _submit(self, revision: Revision | None, supersedes_id: int | None,
@@ -442,8 +441,8 @@ class Applier:
 
     def _comment(self, decision: RelayComment) -> Outcome:
         author = self.message.sender_name or self.message.sender
-        self.s.add(Comment(order_id=self.order.id, author=self.message.sender, text=decision.text,
-                           inbound_id=self.row.id, created_at=self.now))
+        queries.add_comment(self.s, order_id=self.order.id, author=self.message.sender, text=decision.text,
+                            inbound_id=self.row.id, created_at=self.now)
         self._event("comment", f"from {self.message.sender}: {decision.text[:200]}")
         self.app.notifier.comment(self.s, self.order, decision.to is Role.SUPPLIER, author, decision.text)
         return self._applied("comment relayed")

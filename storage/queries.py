@@ -126,7 +126,7 @@ def revision_lines(s: Session, revision_id: int) -> list[Line]:
     return _memoised(s, "revision_lines", revision_id, lambda: [Line(*row) for row in s.exec(query)])
 
 
-def _line_columns(model: type[OrderLine] | type[RevisionLine]) -> tuple:
+def _line_columns(model: type[OrderLine | RevisionLine]) -> tuple:
     """A line's columns in `Line`'s order: rows, not ORM objects (a bill has many lines)."""
     return (model.sku, model.description, model.quantity, model.unit, model.unit_price, model.tax_rate)
 
@@ -226,8 +226,8 @@ def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, de
     transaction that writes it, so no ORM object and no flush. What it refers to is
     flushed already (the ledger row, revisions and outbox rows are flushed when made).
     Inside `one_message` the events wait and go in one executemany at its end."""
-    row = dict(order_id=order_id, at=at, actor=actor, kind=kind, detail=detail,
-               revision_id=revision_id, inbound_id=inbound_id, outbox_id=outbox_id)
+    row = {"order_id": order_id, "at": at, "actor": actor, "kind": kind, "detail": detail,
+           "revision_id": revision_id, "inbound_id": inbound_id, "outbox_id": outbox_id}
     held = s.info.get(_EVENTS)
     if held is not None:
         held.append(row)
@@ -731,6 +731,11 @@ def bind_waiting_scans(s: Session, order_id: int, revision_id: int) -> None:
     """Scans sent before there was a draft go with the first draft after them."""
     s.execute(update(Document).where(col(Document.order_id) == order_id, col(Document.revision_id).is_(None),
                                      col(Document.kind) == "scan").values(revision_id=revision_id))
+
+
+def add_comment(s: Session, **values: object) -> None:
+    """A plain INSERT (what it refers to is flushed): read back only by queries, never as an object."""
+    s.connection().execute(insert(Comment.__table__).values(**values))  # type: ignore[attr-defined]
 
 
 def notes_of(s: Session, revision_id: int) -> list[Comment]:
