@@ -191,6 +191,7 @@ class Applier:
                             created_at=self.now)
         self.s.add(document)
         self.s.flush()
+        queries.remember_document(self.s, document)
         return document
 
     def _store_scans(self, revision_id: int | None) -> None:
@@ -236,7 +237,7 @@ class Applier:
         sheets: list[AnyAttachment] = []
         sources: list[AnyAttachment] = []
         scans: list[AnyAttachment] = []
-        for document in queries.documents_of(self.s, revision_id=revision.id):
+        for document in queries.documents_of(self.s, order_id=self.order.id, revision_id=revision.id):
             found = {"bill_sheet": sheets, "bill_source": sources, "scan": scans}.get(document.kind)
             if found is not None:
                 path = self.app.files.path_for(document.sha256, "documents")

@@ -576,15 +576,24 @@ class SqlOrderLookup:
         if not self.load_order:
             found = self.s.exec(select(*target).where(ReplyToken.token == token)).first()
             return Target(*found) if found else None
-        query = (select(*target, PurchaseOrder, Supplier).select_from(ReplyToken)
+        memo = _memo(self.s)
+        with_revisions = memo is not None  # inside one_message: the order's revisions too, one row each
+        query = (select(*target, PurchaseOrder, Supplier, *((Revision,) if with_revisions else ()))
+                 .select_from(ReplyToken)
                  .outerjoin(PurchaseOrder, col(PurchaseOrder.id) == col(ReplyToken.order_id))
                  .outerjoin(Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id))
                  .where(ReplyToken.token == token))
-        row = self.s.exec(query).first()
-        if row is None:
+        if with_revisions:
+            query = query.outerjoin(Revision, col(Revision.order_id) == col(PurchaseOrder.id)).order_by(
+                col(Revision.number))
+        rows = self.s.exec(query).all()
+        if not rows:
             return None
-        self.loaded += [entity for entity in row[3:] if entity is not None]
-        return Target(*row[:3])
+        first = rows[0]
+        self.loaded += [entity for entity in first[3:5] if entity is not None]
+        if with_revisions and first[3] is not None:
+            memo[("revisions", first[3].id)] = [row[5] for row in rows if row[5] is not None]
+        return Target(*first[:3])
 
     def by_sent_message_id(self, message_id: str) -> Target | None:
         row = self.s.exec(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).first()
@@ -714,11 +723,30 @@ def delegates_of(s: Session, buyer_id: int) -> list[str]:
 
 
 def document_of(s: Session, order_id: int, digest: str, kind: str) -> Document | None:
+    if _memo(s) is not None:
+        return next((d for d in _order_documents(s, order_id) if d.sha256 == digest and d.kind == kind), None)
     query = select(Document).where(Document.order_id == order_id, Document.sha256 == digest, Document.kind == kind)
     return s.exec(query).first()
 
 
+def _order_documents(s: Session, order_id: int) -> list[Document]:
+    """An order's documents (a handful), read once per message: whether a file is kept already,
+    whether scans wait for a draft, a revision's files."""
+    query = select(Document).where(Document.order_id == order_id).order_by(col(Document.id))
+    return _memoised(s, "documents", order_id, lambda: list(s.exec(query).all()))
+
+
+def remember_document(s: Session, document: Document) -> None:
+    """A document just kept: the order's memoised documents gain it."""
+    memo = _memo(s)
+    known = memo.get(("documents", document.order_id)) if memo is not None else None
+    if known is not None:
+        known.append(document)
+
+
 def documents_of(s: Session, order_id: int | None = None, revision_id: int | None = None) -> list[Document]:
+    if order_id is not None and revision_id is not None and _memo(s) is not None:
+        return [d for d in _order_documents(s, order_id) if d.revision_id == revision_id]
     query = select(Document).order_by(col(Document.id))
     if order_id is not None:
         query = query.where(Document.order_id == order_id)
@@ -729,6 +757,9 @@ def documents_of(s: Session, order_id: int | None = None, revision_id: int | Non
 
 def bind_waiting_scans(s: Session, order_id: int, revision_id: int) -> None:
     """Scans sent before there was a draft go with the first draft after them."""
+    if _memo(s) is not None and not any(d.kind == "scan" and d.revision_id is None
+                                        for d in _order_documents(s, order_id)):
+        return  # none waits (the order's documents are read once per message anyway)
     s.execute(update(Document).where(col(Document.order_id) == order_id, col(Document.revision_id).is_(None),
                                      col(Document.kind) == "scan").values(revision_id=revision_id))
 
