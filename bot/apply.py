@@ -149,7 +149,7 @@ class Applier:
         """Our sheet is kept as the bill sheet; the supplier's own files as the bill's sources."""
         source = decision.source
         if source is None:
-            revision.read_from, revision.reconciled, revision.doubts = "", None, ""
+            queries.assign(revision, read_from="", reconciled=None, doubts="")  # a new revision's own values
             self._keep_sheet(sheet_filename, revision.id)
             return
         revision.read_from, revision.reconciled = source.read_from[:2000], source.reconciled

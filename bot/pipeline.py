@@ -256,7 +256,7 @@ def handle(app: App, s: Session, row: InboundMessage, raw: RawMessage, released:
     except MessageUnreadable as exc:
         cause = type(exc.__cause__).__name__ if exc.__cause__ else ""
         return _unreadable(app, s, raw, errors.UnreadableMessage(detail=str(exc)), cause)
-    row.message_id, row.sender, row.subject = message.message_id[:998], message.sender, message.subject[:500]
+    queries.assign(row, message_id=message.message_id[:998], sender=message.sender, subject=message.subject[:500])
     s.flush()  # the ledger row has its id from here on
     ignored = _ignore_reason(app, s, row, message, copy)
     if ignored:

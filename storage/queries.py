@@ -6,10 +6,11 @@ from contextlib import contextmanager
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from dataclasses import dataclass
+from functools import cache
 from decimal import Decimal
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -262,6 +263,14 @@ def write_events(s: Session) -> None:
         held.clear()
 
 
+def assign(row: object, **values: object) -> None:
+    """Set only what differs: an attribute set to its own value still makes the row dirty, and
+    the next query flushes it for nothing."""
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+
+
 def _memo(s: Session) -> dict | None:
     return s.info.get(_MEMO)
 
@@ -373,16 +382,22 @@ class CopyChecked:
 
 def take_claimed_checked(s: Session, inbound_id: int, owner: str) -> tuple[InboundMessage, CopyChecked] | None:
     """`take_claimed`, with the id of an earlier copy of the message (see `earlier_copy`) in the same statement."""
-    me, earlier = InboundMessage, aliased(InboundMessage)
-    copy = (select(earlier.id).where(*_copy_of(earlier, me.message_id, me.sha256, me.id))
-            .limit(1).correlate(me).scalar_subquery())
-    query = select(me, copy).where(me.id == inbound_id, me.claimed_by == owner,
-                                   me.status == InboundStatus.QUEUED.value)
-    found = s.exec(query.with_for_update(of=me).execution_options(populate_existing=True)).first()
+    found = s.exec(_take_claimed_statement(), params={"inbound_id": inbound_id, "owner": owner}).first()
     if found is None:
         return None
     row, earlier_id = found
     return row, CopyChecked(row.message_id, earlier_id)
+
+
+@cache
+def _take_claimed_statement():
+    """Built once (building this statement cost more than running it), bound per message."""
+    me, earlier = InboundMessage, aliased(InboundMessage)
+    copy = (select(earlier.id).where(*_copy_of(earlier, me.message_id, me.sha256, me.id))
+            .limit(1).correlate(me).scalar_subquery())
+    query = select(me, copy).where(me.id == bindparam("inbound_id"), me.claimed_by == bindparam("owner"),
+                                   me.status == InboundStatus.QUEUED.value)
+    return query.with_for_update(of=me).execution_options(populate_existing=True)
 
 
 def inbound_claimants(s: Session, now: datetime) -> list[str]:
@@ -572,21 +587,12 @@ class SqlOrderLookup:
         self.load_order, self.loaded = load_order, []
 
     def by_token(self, token: str) -> Target | None:
-        target = (ReplyToken.order_id, ReplyToken.revision_id, ReplyToken.step)
         if not self.load_order:
-            found = self.s.exec(select(*target).where(ReplyToken.token == token)).first()
+            found = self.s.exec(_token_statement(False, False), params={"token": token}).first()
             return Target(*found) if found else None
         memo = _memo(self.s)
         with_revisions = memo is not None  # inside one_message: the order's revisions too, one row each
-        query = (select(*target, PurchaseOrder, Supplier, *((Revision,) if with_revisions else ()))
-                 .select_from(ReplyToken)
-                 .outerjoin(PurchaseOrder, col(PurchaseOrder.id) == col(ReplyToken.order_id))
-                 .outerjoin(Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id))
-                 .where(ReplyToken.token == token))
-        if with_revisions:
-            query = query.outerjoin(Revision, col(Revision.order_id) == col(PurchaseOrder.id)).order_by(
-                col(Revision.number))
-        rows = self.s.exec(query).all()
+        rows = self.s.exec(_token_statement(True, with_revisions), params={"token": token}).all()
         if not rows:
             return None
         first = rows[0]
@@ -627,6 +633,21 @@ class SqlOrderLookup:
 
     def is_party(self, order_id: int, address: str) -> bool:
         return role_of(self.s, order_id, address) != "stranger"
+
+
+@cache
+def _token_statement(load_order: bool, with_revisions: bool):
+    """A reply token's target; with its order and supplier (and the order's revisions, a row each)."""
+    query = select(ReplyToken.order_id, ReplyToken.revision_id, ReplyToken.step,
+                   *((PurchaseOrder, Supplier) if load_order else ()), *((Revision,) if with_revisions else ()))
+    if load_order:
+        query = (query.select_from(ReplyToken)
+                 .outerjoin(PurchaseOrder, col(PurchaseOrder.id) == col(ReplyToken.order_id))
+                 .outerjoin(Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id)))
+    if with_revisions:
+        query = query.outerjoin(Revision, col(Revision.order_id) == col(PurchaseOrder.id)).order_by(
+            col(Revision.number))
+    return query.where(ReplyToken.token == bindparam("token"))
 
 
 HEAD_BYTES = 64 << 10  # an email's header block ends well before this
