@@ -49,7 +49,6 @@ from storage.models import (
     OrderStatus,
     Receipt,
     ReceiptLine,
-    Comment,
     Document,
     InboundMessage,
     InboundStatus,
@@ -128,7 +127,8 @@ class Applier:
     def _draft(self, decision: CreateDraft, reply: Reply) -> Outcome:
         revision = self._draft_revision(decision.replaces_id)
         notes = line_notes(decision.source) if decision.source else ()
-        queries.replace_revision_lines(self.s, revision.id, decision.lines, notes)
+        queries.replace_revision_lines(self.s, revision.id, decision.lines, notes,
+                                       fresh=decision.replaces_id is None)
         self._record_origin(revision, decision, reply.sheet_filename)
         self._store_scans(revision.id)
         if decision.note:
@@ -149,7 +149,7 @@ class Applier:
         """Our sheet is kept as the bill sheet; the supplier's own files as the bill's sources."""
         source = decision.source
         if source is None:
-            revision.read_from, revision.reconciled, revision.doubts = "", None, ""
+            queries.assign(revision, read_from="", reconciled=None, doubts="")  # a new revision's own values
             self._keep_sheet(sheet_filename, revision.id)
             return
         revision.read_from, revision.reconciled = source.read_from[:2000], source.reconciled
@@ -170,6 +170,7 @@ class Applier:
                             status=RevisionStatus.DRAFT, created_at=self.now, inbound_id=self.row.id)
         self.s.add(revision)
         self.s.flush()
+        queries.remember_revision(self.s, revision)
         return revision
 
     def _keep_sheet(self, filename: str, revision_id: int) -> None:
@@ -190,6 +191,7 @@ class Applier:
                             created_at=self.now)
         self.s.add(document)
         self.s.flush()
+        queries.remember_document(self.s, document)
         return document
 
     def _store_scans(self, revision_id: int | None) -> None:
@@ -201,8 +203,8 @@ class Applier:
             queries.bind_waiting_scans(self.s, self.order.id, revision_id)
 
     def _note(self, text: str, revision_id: int | None) -> None:
-        self.s.add(Comment(order_id=self.order.id, revision_id=revision_id, author=self.message.sender,
-                           text=text, inbound_id=self.row.id, created_at=self.now))
+        queries.add_comment(self.s, order_id=self.order.id, revision_id=revision_id, author=self.message.sender,
+                            text=text, inbound_id=self.row.id, created_at=self.now)
         self._event("comment", f"from {self.message.sender}: {text[:200]}", revision_id)
 
     def _submit(self, revision: Revision | None, supersedes_id: int | None,
@@ -235,7 +237,7 @@ class Applier:
         sheets: list[AnyAttachment] = []
         sources: list[AnyAttachment] = []
         scans: list[AnyAttachment] = []
-        for document in queries.documents_of(self.s, revision_id=revision.id):
+        for document in queries.documents_of(self.s, order_id=self.order.id, revision_id=revision.id):
             found = {"bill_sheet": sheets, "bill_source": sources, "scan": scans}.get(document.kind)
             if found is not None:
                 path = self.app.files.path_for(document.sha256, "documents")
@@ -440,8 +442,8 @@ class Applier:
 
     def _comment(self, decision: RelayComment) -> Outcome:
         author = self.message.sender_name or self.message.sender
-        self.s.add(Comment(order_id=self.order.id, author=self.message.sender, text=decision.text,
-                           inbound_id=self.row.id, created_at=self.now))
+        queries.add_comment(self.s, order_id=self.order.id, author=self.message.sender, text=decision.text,
+                            inbound_id=self.row.id, created_at=self.now)
         self._event("comment", f"from {self.message.sender}: {decision.text[:200]}")
         self.app.notifier.comment(self.s, self.order, decision.to is Role.SUPPLIER, author, decision.text)
         return self._applied("comment relayed")

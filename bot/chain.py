@@ -72,6 +72,7 @@ def _steps(app: App, s: Session, revision: Revision, planned: Sequence[PlannedSt
              for step in planned]
     s.add_all(steps)
     s.flush()
+    queries.forget(s, "steps", revision.id)
     return steps
 
 

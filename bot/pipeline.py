@@ -34,7 +34,7 @@ from parsers.reply import CommandKind, parse_command
 from storage import queries
 from storage.db import session
 from storage.files import RawMessage
-from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus
+from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus, Supplier
 
 log = logging.getLogger("supplierbot.pipeline")
 _MAYBE_DOCUMENT = re.compile(rb"(?i)application/pdf|image/|octet-stream|\.pdf|\.png|\.jpe?g|\.tiff?")
@@ -160,12 +160,14 @@ def _slow_documents(app: App, raw: RawMessage) -> tuple[ParsedMessage | None, tu
 def apply_claimed(app: App, s: Session, owner: str, prepared: Prepared) -> Outcome | None:
     """Apply one claimed message in a savepoint of the caller's transaction; None when the
     claim is no longer ours (its lease ran out and another worker took it)."""
-    row = queries.take_claimed(s, prepared.inbound_id, owner)
-    if row is None:
+    taken = queries.take_claimed_checked(s, prepared.inbound_id, owner)
+    if taken is None:
         return None
+    row, copy = taken
     savepoint = s.begin_nested()
     try:
-        outcome = handle(app, s, row, prepared.raw, message=prepared.message)
+        with queries.one_message(s):  # its events in one statement at its end, its reads made once
+            outcome = handle(app, s, row, prepared.raw, message=prepared.message, copy=copy)
         row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
         row.claimed_by, row.claimed_until = "", None
         savepoint.commit()
@@ -243,8 +245,9 @@ def retry_due(app: App) -> list[Outcome | None]:
 
 
 def handle(app: App, s: Session, row: InboundMessage, raw: RawMessage, released: bool = False,
-           message: ParsedMessage | None = None) -> Outcome:
-    """`message`: the message already parsed from `raw` (it is parsed once)."""
+           message: ParsedMessage | None = None, copy: queries.CopyChecked | None = None) -> Outcome:
+    """`message`: the message already parsed from `raw` (it is parsed once); `copy`: whether it
+    has an earlier copy, asked when its row was taken (for the Message-ID its headers gave)."""
     limit = app.config.limits.max_message_mb
     if raw.size > limit << 20:  # never parse the body: answered from the headers alone
         return _unreadable(app, s, raw, errors.MessageTooLarge(raw.size >> 20, limit))
@@ -253,9 +256,9 @@ def handle(app: App, s: Session, row: InboundMessage, raw: RawMessage, released:
     except MessageUnreadable as exc:
         cause = type(exc.__cause__).__name__ if exc.__cause__ else ""
         return _unreadable(app, s, raw, errors.UnreadableMessage(detail=str(exc)), cause)
-    row.message_id, row.sender, row.subject = message.message_id[:998], message.sender, message.subject[:500]
+    queries.assign(row, message_id=message.message_id[:998], sender=message.sender, subject=message.subject[:500])
     s.flush()  # the ledger row has its id from here on
-    ignored = _ignore_reason(app, s, row, message)
+    ignored = _ignore_reason(app, s, row, message, copy)
     if ignored:
         if ignored.startswith("automatic"):
             ignored += _note_bounce(app, s, row, raw) + away.note_away(s, message.sender, message.automatic, app.clock())
@@ -280,13 +283,20 @@ def _note_bounce(app: App, s: Session, row: InboundMessage, raw: RawMessage) -> 
     return f"; bounce of outbox {', '.join(f'#{b.id}' for b in bounced)}" if bounced else ""
 
 
-def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMessage) -> str:
+def _ignore_reason(app: App, s: Session, row: InboundMessage, message: ParsedMessage,
+                   copy: queries.CopyChecked | None = None) -> str:
     if message.sender == app.config.bot.address:  # first: our copies of what we sent are auto-generated too
         return "our own message"
     if message.automatic:
         return f"automatic: {message.automatic}"
-    earlier = queries.earlier_copy(s, message.message_id, row.sha256, row.id or 0) if message.message_id else None
-    return f"duplicate of inbound #{earlier.id}" if earlier else ""
+    if not message.message_id:
+        return ""
+    if copy is not None and copy.message_id == message.message_id:  # asked already, for this very Message-ID
+        earlier_id = copy.earlier_id
+    else:
+        earlier = queries.earlier_copy(s, message.message_id, row.sha256, row.id or 0)
+        earlier_id = earlier.id if earlier else None
+    return f"duplicate of inbound #{earlier_id}" if earlier_id is not None else ""
 
 
 def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, released: bool) -> Outcome:
@@ -302,11 +312,13 @@ def _route(app: App, s: Session, row: InboundMessage, message: ParsedMessage, re
                                                          limits.max_attachments))
     attachment_error = errors.AttachmentsNotAccepted(tuple((r.filename, r.reason) for r in refused)) if refused else None
     bot = app.config.bot
-    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, queries.SqlOrderLookup(s, app.files))
+    lookup = queries.SqlOrderLookup(s, app.files, load_order=True)  # holds the order and supplier till the end
+    match = match_order(message, given.order_ref, bot.address, bot.reply_separator, lookup)
     if match is None:
         return _refuse(app, s, row, message, errors.UnknownOrder(), None)
     order = s.get(PurchaseOrder, match.order_id)
     assert order is not None
+    lookup.loaded.append(s.get(Supplier, order.supplier_id))  # read by role_of and the answers: once
     role = Role(queries.role_of(s, order.id, message.sender))
     if role is Role.STRANGER and queries.is_step_approver(s, order.id, message.sender):
         role = Role.APPROVER  # finance, the CFO, a delegate: that step's decision, nothing else

@@ -1,14 +1,16 @@
 """Repository functions over a Session. None of them commits: the unit of work does."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from dataclasses import dataclass
+from functools import cache
 from decimal import Decimal
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -91,32 +93,53 @@ def all_orders(s: Session, limit: int, offset: int, status: OrderStatus | None =
 
 
 def buyers_of(s: Session, order_id: int) -> list[Buyer]:
-    query = select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
-        OrderBuyer.order_id == order_id).order_by(col(Buyer.email))
-    return list(s.exec(query).all())
+    return _memoised(s, "buyers", order_id, lambda: list(s.exec(
+        select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
+            OrderBuyer.order_id == order_id).order_by(col(Buyer.email))).all()))
+
+
+def _memoised(s: Session, kind: str, key: int, read) -> list:
+    """`read()` once per message (inside `one_message`), else every time; always a fresh list."""
+    memo = _memo(s)
+    if memo is None:
+        return read()
+    found = memo.get((kind, key))
+    if found is None:
+        found = memo[(kind, key)] = read()
+    return list(found)
 
 
 def order_lines(s: Session, order_id: int) -> list[Line]:
-    rows = s.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.position)))
-    return [to_line(row) for row in rows]
+    query = select(*_line_columns(OrderLine)).where(OrderLine.order_id == order_id).order_by(col(OrderLine.position))
+    return _memoised(s, "order_lines", order_id, lambda: [Line(*row) for row in s.exec(query)])
 
 
 def revisions_of(s: Session, order_id: int) -> list[Revision]:
+    """Oldest first. Memoised per message: the same identity-mapped objects, so a status set on one
+    is seen; a revision made meanwhile is added by `remember_revision`."""
     query = select(Revision).where(Revision.order_id == order_id).order_by(col(Revision.number))
-    return list(s.exec(query).all())
+    return _memoised(s, "revisions", order_id, lambda: list(s.exec(query).all()))
 
 
 def revision_lines(s: Session, revision_id: int) -> list[Line]:
-    query = select(RevisionLine).where(RevisionLine.revision_id == revision_id).order_by(
+    query = select(*_line_columns(RevisionLine)).where(RevisionLine.revision_id == revision_id).order_by(
         col(RevisionLine.position))
-    return [to_line(row) for row in s.exec(query)]
+    return _memoised(s, "revision_lines", revision_id, lambda: [Line(*row) for row in s.exec(query)])
+
+
+def _line_columns(model: type[OrderLine | RevisionLine]) -> tuple:
+    """A line's columns in `Line`'s order: rows, not ORM objects (a bill has many lines)."""
+    return (model.sku, model.description, model.quantity, model.unit, model.unit_price, model.tax_rate)
 
 
 def replace_revision_lines(s: Session, revision_id: int, lines: Sequence[Line],
-                           notes: Sequence[LineNote] = ()) -> None:
+                           notes: Sequence[LineNote] = (), fresh: bool = False) -> None:
     """Bulk statements: building one ORM object per line costs more than the insert.
-    `notes`: for a bill read from the supplier's own document, each line's place and remark."""
-    s.execute(delete(RevisionLine).where(col(RevisionLine.revision_id) == revision_id))
+    `notes`: for a bill read from the supplier's own document, each line's place and remark.
+    `fresh`: a revision made in this transaction has no lines to delete."""
+    forget(s, "revision_lines", revision_id)
+    if not fresh:
+        s.execute(delete(RevisionLine).where(col(RevisionLine.revision_id) == revision_id))
     s.execute(insert(RevisionLine), [{"revision_id": revision_id, "position": position, **_line_fields(line),
                                       **(_note_fields(notes[position - 1]) if notes else {})}
                                      for position, line in enumerate(lines, start=1)])
@@ -202,13 +225,73 @@ def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, de
               outbox_id: int | None = None) -> None:
     """A plain INSERT on the session's connection: nobody reads an event back in the
     transaction that writes it, so no ORM object and no flush. What it refers to is
-    flushed already (the ledger row, revisions and outbox rows are flushed when made)."""
-    s.connection().execute(insert(Event.__table__).values(  # type: ignore[attr-defined]
-        order_id=order_id, at=at, actor=actor, kind=kind, detail=detail,
-        revision_id=revision_id, inbound_id=inbound_id, outbox_id=outbox_id))
+    flushed already (the ledger row, revisions and outbox rows are flushed when made).
+    Inside `one_message` the events wait and go in one executemany at its end."""
+    row = {"order_id": order_id, "at": at, "actor": actor, "kind": kind, "detail": detail,
+           "revision_id": revision_id, "inbound_id": inbound_id, "outbox_id": outbox_id}
+    held = s.info.get(_EVENTS)
+    if held is not None:
+        held.append(row)
+        return
+    s.connection().execute(insert(Event.__table__).values(**row))  # type: ignore[attr-defined]
+
+
+_EVENTS, _MEMO = "supplierbot.events", "supplierbot.memo"
+
+
+@contextmanager
+def one_message(s: Session) -> Iterator[None]:
+    """The scope of one inbound message on the worker's hot path: its timeline events are written
+    together when it ends (one executemany, in the order they happened), and what does not change
+    while a message is applied (an order's revisions, lines, buyers, a revision's steps) is read
+    once. An exception drops both: the caller rolls the message's savepoint back."""
+    s.info[_EVENTS], s.info[_MEMO] = [], {}
+    try:
+        yield
+        write_events(s)
+    finally:
+        s.info.pop(_EVENTS, None)
+        s.info.pop(_MEMO, None)
+
+
+def write_events(s: Session) -> None:
+    """The events held so far, in one statement (what they refer to is flushed first)."""
+    held = s.info.get(_EVENTS)
+    if held:
+        s.flush()
+        s.connection().execute(insert(Event.__table__), list(held))  # type: ignore[attr-defined]
+        held.clear()
+
+
+def assign(row: object, **values: object) -> None:
+    """Set only what differs: an attribute set to its own value still makes the row dirty, and
+    the next query flushes it for nothing."""
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+
+
+def _memo(s: Session) -> dict | None:
+    return s.info.get(_MEMO)
+
+
+def forget(s: Session, kind: str, key: int) -> None:
+    """A memoised read is stale (its rows were added to): read it again next time."""
+    memo = _memo(s)
+    if memo is not None:
+        memo.pop((kind, key), None)
+
+
+def remember_revision(s: Session, revision: Revision) -> None:
+    """A revision just made: the order's memoised revisions gain it (it has the highest number)."""
+    memo = _memo(s)
+    known = memo.get(("revisions", revision.order_id)) if memo is not None else None
+    if known is not None:
+        known.append(revision)
 
 
 def events_of(s: Session, order_id: int) -> list[Event]:
+    write_events(s)
     query = select(Event).where(Event.order_id == order_id).order_by(col(Event.at), col(Event.id))
     return list(s.exec(query).all())
 
@@ -235,11 +318,13 @@ def ledger_keys(s: Session, keys: Sequence[tuple[str, str, int, int]]) -> set[tu
 def earlier_copy(s: Session, message_id: str, digest: str, this_id: int) -> InboundMessage | None:
     """The same message (same Message-ID and bytes) already taken in under another UID: applied,
     or queued before this one (a later queued copy is the duplicate, not this one)."""
-    query = select(InboundMessage).where(
-        InboundMessage.message_id == message_id, InboundMessage.sha256 == digest,
-        col(InboundMessage.id) != this_id, col(InboundMessage.status) != "failed",
-        or_(col(InboundMessage.status) != InboundStatus.QUEUED.value, col(InboundMessage.id) < this_id))
-    return s.exec(query).first()
+    return s.exec(select(InboundMessage).where(*_copy_of(InboundMessage, message_id, digest, this_id))).first()
+
+
+def _copy_of(earlier, message_id, digest, this_id) -> tuple:
+    return (earlier.message_id == message_id, earlier.sha256 == digest,
+            col(earlier.id) != this_id, col(earlier.status) != "failed",
+            or_(col(earlier.status) != InboundStatus.QUEUED.value, col(earlier.id) < this_id))
 
 
 def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit: int,
@@ -283,9 +368,36 @@ def _waits(me: type[InboundMessage]) -> tuple:
 
 def take_claimed(s: Session, inbound_id: int, owner: str) -> InboundMessage | None:
     """The queued row this owner claimed, locked until the commit (PostgreSQL); None if it is not ours."""
-    query = select(InboundMessage).where(InboundMessage.id == inbound_id, InboundMessage.claimed_by == owner,
-                                         InboundMessage.status == InboundStatus.QUEUED.value)
-    return s.exec(query.with_for_update().execution_options(populate_existing=True)).first()
+    taken = take_claimed_checked(s, inbound_id, owner)
+    return taken[0] if taken else None
+
+
+@dataclass(frozen=True)
+class CopyChecked:
+    """`earlier_copy` answered in the statement that took the row, for the Message-ID its headers gave."""
+
+    message_id: str
+    earlier_id: int | None
+
+
+def take_claimed_checked(s: Session, inbound_id: int, owner: str) -> tuple[InboundMessage, CopyChecked] | None:
+    """`take_claimed`, with the id of an earlier copy of the message (see `earlier_copy`) in the same statement."""
+    found = s.exec(_take_claimed_statement(), params={"inbound_id": inbound_id, "owner": owner}).first()
+    if found is None:
+        return None
+    row, earlier_id = found
+    return row, CopyChecked(row.message_id, earlier_id)
+
+
+@cache
+def _take_claimed_statement():
+    """Built once (building this statement cost more than running it), bound per message."""
+    me, earlier = InboundMessage, aliased(InboundMessage)
+    copy = (select(earlier.id).where(*_copy_of(earlier, me.message_id, me.sha256, me.id))
+            .limit(1).correlate(me).scalar_subquery())
+    query = select(me, copy).where(me.id == bindparam("inbound_id"), me.claimed_by == bindparam("owner"),
+                                   me.status == InboundStatus.QUEUED.value)
+    return query.with_for_update(of=me).execution_options(populate_existing=True)
 
 
 def inbound_claimants(s: Session, now: datetime) -> list[str]:
@@ -467,13 +579,27 @@ def unsettled(s: Session, account: str, folder: str, uidvalidity: int) -> Sequen
 class SqlOrderLookup:
     """The matching port (bot.matching.OrderLookup) over the database."""
 
-    def __init__(self, s: Session, files: FileStore | None = None) -> None:
+    def __init__(self, s: Session, files: FileStore | None = None, load_order: bool = False) -> None:
         self.s = s
         self.files = files  # where an email too large for its outbox row was written
+        #: `load_order`: a token's order and its supplier come in the same statement, and are held
+        #: here (the session's identity map keeps only what is referenced): `s.get` finds them
+        self.load_order, self.loaded = load_order, []
 
     def by_token(self, token: str) -> Target | None:
-        row = self.s.get(ReplyToken, token)
-        return Target(row.order_id, row.revision_id, row.step) if row else None
+        if not self.load_order:
+            found = self.s.exec(_token_statement(False, False), params={"token": token}).first()
+            return Target(*found) if found else None
+        memo = _memo(self.s)
+        with_revisions = memo is not None  # inside one_message: the order's revisions too, one row each
+        rows = self.s.exec(_token_statement(True, with_revisions), params={"token": token}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        self.loaded += [entity for entity in first[3:5] if entity is not None]
+        if with_revisions and first[3] is not None:
+            memo[("revisions", first[3].id)] = [row[5] for row in rows if row[5] is not None]
+        return Target(*first[:3])
 
     def by_sent_message_id(self, message_id: str) -> Target | None:
         row = self.s.exec(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).first()
@@ -507,6 +633,21 @@ class SqlOrderLookup:
 
     def is_party(self, order_id: int, address: str) -> bool:
         return role_of(self.s, order_id, address) != "stranger"
+
+
+@cache
+def _token_statement(load_order: bool, with_revisions: bool):
+    """A reply token's target; with its order and supplier (and the order's revisions, a row each)."""
+    query = select(ReplyToken.order_id, ReplyToken.revision_id, ReplyToken.step,
+                   *((PurchaseOrder, Supplier) if load_order else ()), *((Revision,) if with_revisions else ()))
+    if load_order:
+        query = (query.select_from(ReplyToken)
+                 .outerjoin(PurchaseOrder, col(PurchaseOrder.id) == col(ReplyToken.order_id))
+                 .outerjoin(Supplier, col(Supplier.id) == col(PurchaseOrder.supplier_id)))
+    if with_revisions:
+        query = query.outerjoin(Revision, col(Revision.order_id) == col(PurchaseOrder.id)).order_by(
+            col(Revision.number))
+    return query.where(ReplyToken.token == bindparam("token"))
 
 
 HEAD_BYTES = 64 << 10  # an email's header block ends well before this
@@ -603,11 +744,30 @@ def delegates_of(s: Session, buyer_id: int) -> list[str]:
 
 
 def document_of(s: Session, order_id: int, digest: str, kind: str) -> Document | None:
+    if _memo(s) is not None:
+        return next((d for d in _order_documents(s, order_id) if d.sha256 == digest and d.kind == kind), None)
     query = select(Document).where(Document.order_id == order_id, Document.sha256 == digest, Document.kind == kind)
     return s.exec(query).first()
 
 
+def _order_documents(s: Session, order_id: int) -> list[Document]:
+    """An order's documents (a handful), read once per message: whether a file is kept already,
+    whether scans wait for a draft, a revision's files."""
+    query = select(Document).where(Document.order_id == order_id).order_by(col(Document.id))
+    return _memoised(s, "documents", order_id, lambda: list(s.exec(query).all()))
+
+
+def remember_document(s: Session, document: Document) -> None:
+    """A document just kept: the order's memoised documents gain it."""
+    memo = _memo(s)
+    known = memo.get(("documents", document.order_id)) if memo is not None else None
+    if known is not None:
+        known.append(document)
+
+
 def documents_of(s: Session, order_id: int | None = None, revision_id: int | None = None) -> list[Document]:
+    if order_id is not None and revision_id is not None and _memo(s) is not None:
+        return [d for d in _order_documents(s, order_id) if d.revision_id == revision_id]
     query = select(Document).order_by(col(Document.id))
     if order_id is not None:
         query = query.where(Document.order_id == order_id)
@@ -618,8 +778,16 @@ def documents_of(s: Session, order_id: int | None = None, revision_id: int | Non
 
 def bind_waiting_scans(s: Session, order_id: int, revision_id: int) -> None:
     """Scans sent before there was a draft go with the first draft after them."""
+    if _memo(s) is not None and not any(d.kind == "scan" and d.revision_id is None
+                                        for d in _order_documents(s, order_id)):
+        return  # none waits (the order's documents are read once per message anyway)
     s.execute(update(Document).where(col(Document.order_id) == order_id, col(Document.revision_id).is_(None),
                                      col(Document.kind) == "scan").values(revision_id=revision_id))
+
+
+def add_comment(s: Session, **values: object) -> None:
+    """A plain INSERT (what it refers to is flushed): read back only by queries, never as an object."""
+    s.connection().execute(insert(Comment.__table__).values(**values))  # type: ignore[attr-defined]
 
 
 def notes_of(s: Session, revision_id: int) -> list[Comment]:
@@ -647,7 +815,7 @@ def last_message_to(s: Session, order_id: int, recipients: str) -> OutboxMessage
 
 def steps_of(s: Session, revision_id: int) -> list[ApprovalStep]:
     query = select(ApprovalStep).where(ApprovalStep.revision_id == revision_id).order_by(col(ApprovalStep.number))
-    return list(s.exec(query).all())
+    return _memoised(s, "steps", revision_id, lambda: list(s.exec(query).all()))
 
 
 def current_step(s: Session, revision_id: int) -> ApprovalStep | None:

@@ -1,0 +1,77 @@
+"""One message's scope on the worker's hot path (queries.one_message): its events are written
+together, in order, at its end and dropped with it; what it reads once stays right as it writes."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event as sa_event
+
+from parsers.records import Line
+from storage import queries
+from storage.db import make_engine, session
+from storage.models import PurchaseOrder, Revision, RevisionStatus
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+
+
+def _order(s) -> PurchaseOrder:
+    supplier = queries.supplier_for(s, "sales@supplier.test")
+    order = PurchaseOrder(ref="PO-2026-0001", customer="ACME", supplier_id=supplier.id, currency="EUR", created_at=NOW)
+    s.add(order)
+    s.flush()
+    return order
+
+
+def test_events_go_in_one_statement_in_order(engine) -> None:
+    with session(engine) as s:
+        order = _order(s)
+        statements: list[tuple[str, bool]] = []
+        sa_event.listen(engine, "before_cursor_execute",
+                        lambda conn, cursor, statement, params, context, many: statements.append((statement, many)))
+        with queries.one_message(s):
+            for kind in ("email_received", "draft_created", "email_queued"):
+                queries.add_event(s, order.id, NOW, "bot", kind)
+            assert not statements  # held until the message ends
+        s.commit()
+        inserts = [many for statement, many in statements if statement.startswith("INSERT INTO event")]
+        assert inserts == [True]
+        assert [e.kind for e in queries.events_of(s, order.id)] == ["email_received", "draft_created", "email_queued"]
+
+
+def test_a_failed_message_leaves_no_events(engine) -> None:
+    with session(engine) as s:
+        order = _order(s)
+        savepoint = s.begin_nested()
+        with pytest.raises(RuntimeError), queries.one_message(s):
+            queries.add_event(s, order.id, NOW, "bot", "email_received")
+            raise RuntimeError("a system error")
+        savepoint.rollback()
+        queries.add_event(s, order.id, NOW, "bot", "after")  # outside a message: written at once
+        s.commit()
+        assert [e.kind for e in queries.events_of(s, order.id)] == ["after"]
+
+
+def test_reads_made_once_see_the_message_s_own_writes(engine) -> None:
+    with session(engine) as s:
+        order = _order(s)
+        with queries.one_message(s):
+            assert queries.revisions_of(s, order.id) == []
+            revision = Revision(order_id=order.id, number=1, status=RevisionStatus.DRAFT, created_at=NOW)
+            s.add(revision)
+            s.flush()
+            queries.remember_revision(s, revision)
+            assert [r.number for r in queries.revisions_of(s, order.id)] == [1]
+            revision.status = RevisionStatus.SUBMITTED  # the same object: its status is seen
+            assert queries.revisions_of(s, order.id)[0].status is RevisionStatus.SUBMITTED
+            assert queries.revision_lines(s, revision.id) == []
+            line = Line("SKU-1", "Bolt", Decimal(10), "pcs", Decimal("1.25"), Decimal(19))
+            queries.replace_revision_lines(s, revision.id, [line], fresh=True)
+            assert queries.revision_lines(s, revision.id) == [line]  # read again after its lines changed
+        assert queries.revisions_of(s, order.id) == [revision]  # outside a message: read every time
