@@ -25,7 +25,7 @@ from bot.app import App
 from bot.config import ServerSettings
 from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_client, smtp_login
 from bot.mailbox import MailboxError, find_copies
-from bot.sendlog import SENDING, SENT, UNKNOWN, Mark, SendLog
+from bot.sendlog import SENDING, SENT, UNKNOWN, GroupCommit, Mark, SendLog
 from bot.smtpfile import sendmail_file
 from bot.pipeline import backoff
 from storage import queries
@@ -36,6 +36,9 @@ log = logging.getLogger("supplierbot.outbox")
 MAX_ATTEMPTS = 10
 #: far longer than a chunk takes to send; only a sender that vanished on another host waits it out
 CLAIM_LEASE = timedelta(minutes=10)
+#: rows read from the database in one go when a connection needs its next email (each row holds
+#: an email of at most about 1.4 MB; bigger ones are files)
+LOAD_BATCH = 16
 
 
 @dataclass
@@ -94,6 +97,7 @@ async def send_outbox(app: App, chunk: int = 100) -> SendReport:
 def _finish(app: App, work: _Work) -> None:
     """Fold what was accepted into the outbox, give back the rest; a mark still "sending" here
     (the run was cancelled mid-send) becomes unknown."""
+    work.marks.flush_now()  # the "sent" marks not written yet, before "sending" ones are judged
     for mark in work.sendlog.marks():
         if mark.owner == work.owner and mark.state == SENDING:
             work.sendlog.unknown(mark.outbox_id)
@@ -105,11 +109,16 @@ def _finish(app: App, work: _Work) -> None:
 
 
 class _Work:
-    """The rows this run claimed and no connection has taken yet; claims more when empty."""
+    """The rows this run claimed and no connection has taken yet; claims more when empty.
+
+    Rows are read LOAD_BATCH at a time as connections ask for them (one query and one thread
+    hop for several emails), each still checked to be queued and ours when it is read."""
 
     def __init__(self, app: App, owner: str, chunk: int, sendlog: SendLog) -> None:
         self.app, self.owner, self.chunk, self.sendlog = app, owner, chunk, sendlog
+        self.marks = GroupCommit(sendlog)
         self.pending: deque[int] = deque()
+        self.loaded: deque[tuple[int, tuple[str, bytes, str] | None]] = deque()
         self.taken: set[int] = set()  # ever claimed by this run (a claim lists in-flight rows too)
         self.lock = asyncio.Lock()
 
@@ -120,11 +129,19 @@ class _Work:
         self.pending.extend(fresh)
         return len(fresh)
 
-    async def next(self) -> int | None:
+    async def next(self) -> tuple[int, tuple[str, bytes, str] | None] | None:
+        """The next row's id and (recipients, bytes, Message-ID), None for those if it is no longer
+        queued and ours; None when there are no more."""
         async with self.lock:
-            if not self.pending:
-                await self.claim_more()
-            return self.pending.popleft() if self.pending else None
+            if not self.loaded:
+                if not self.pending:
+                    await self.marks.flush()  # the "sent" marks, folded in by the claim
+                    await self.claim_more()
+                ids = [self.pending.popleft() for _ in range(min(LOAD_BATCH, len(self.pending)))]
+                if ids:
+                    rows = await asyncio.to_thread(_load_many, self.app, self.owner, ids)
+                    self.loaded.extend((i, rows.get(i)) for i in ids)
+            return self.loaded.popleft() if self.loaded else None
 
 
 def _new_owner() -> str:
@@ -220,8 +237,8 @@ async def _send_lane(app: App, work: _Work, report: SendReport, smtp: aiosmtplib
     if smtp is None:
         return
     try:
-        while (outbox_id := await work.next()) is not None:
-            if not await _send_one(app, smtp, work.sendlog, work.owner, outbox_id, report):
+        while (item := await work.next()) is not None:
+            if not await _send_one(app, smtp, work, *item, report):
                 break
     finally:
         try:
@@ -230,14 +247,15 @@ async def _send_lane(app: App, work: _Work, report: SendReport, smtp: aiosmtplib
             pass
 
 
-async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: str, outbox_id: int,
-                    report: SendReport) -> bool:
-    """Send one row; False when the connection is gone and the rest must wait.
+async def _send_one(app: App, smtp: aiosmtplib.SMTP, work: _Work, outbox_id: int,
+                    found: tuple[str, bytes, str] | None, report: SendReport) -> bool:
+    """Send one row (`found`: as `_load` read it); False when the connection is gone and the rest must wait.
 
-    No database transaction spans the network call. The two statements run in a
-    worker thread, so the other lanes keep talking SMTP meanwhile.
+    No database transaction spans the network call. The "sending" mark is durable before
+    the envelope starts (written in a group with the other connections' marks, in a worker
+    thread, so they keep talking SMTP meanwhile); the "sent" mark goes with the next group.
     """
-    found = await asyncio.to_thread(_load, app, owner, outbox_id)
+    sendlog, owner = work.sendlog, work.owner
     if found is None:
         return True
     recipients, raw, message_id = found
@@ -245,7 +263,7 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: st
     if spilled is not None and not spilled.exists():  # nothing to send: the operator must see it, not a retry loop
         report.failed += _record(app, outbox_id, FileNotFoundError(f"the email's file {spilled} is missing"), True)
         return True
-    await asyncio.to_thread(sendlog.sending, outbox_id, message_id, owner, app.clock())
+    await work.marks.sending(outbox_id, message_id, owner, app.clock())
     try:
         refused = await _sendmail(app, smtp, _with_copy(recipients.split(","), app.config.bot.address), raw)
         _check_delivered(recipients.split(","), refused)
@@ -263,7 +281,7 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: st
         sendlog.unknown(outbox_id)
         _record(app, outbox_id, exc, False)
         return False
-    await asyncio.to_thread(sendlog.sent, outbox_id)  # folded into the outbox at the next claim
+    work.marks.sent(outbox_id)  # folded into the outbox at the next claim
     report.sent += 1
     return True
 
@@ -318,6 +336,16 @@ def _load(app: App, owner: str, outbox_id: int) -> tuple[str, bytes, str] | None
             .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED,
                    OutboxMessage.claimed_by == owner)).first()
     return None if found is None else (found[0], found[1], found[2])
+
+
+def _load_many(app: App, owner: str, outbox_ids: list[int]) -> dict[int, tuple[str, bytes, str]]:
+    """`_load` for several rows in one read: those still queued and ours."""
+    with app.engine.connect() as connection:
+        found = connection.execute(
+            select(OutboxMessage.id, OutboxMessage.recipients, OutboxMessage.raw, OutboxMessage.message_id)
+            .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == OutboxStatus.QUEUED,
+                   OutboxMessage.claimed_by == owner)).all()
+    return {int(i): (r, raw, m) for i, r, raw, m in found}
 
 
 def _record(app: App, outbox_id: int, exc: Exception, permanent: bool) -> bool:
