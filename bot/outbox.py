@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import ssl
+import threading
 import time
 import uuid
 from collections import deque
@@ -129,6 +130,45 @@ class Sender:
     def _keep(self, smtp: aiosmtplib.SMTP) -> None:
         if smtp.is_connected:
             self.idle.append((smtp, time.monotonic()))
+
+
+class KeptSender:
+    """A Sender for threads: its own event loop (an asyncio.Runner) kept between sends, so its
+    connections stay open; callable from any thread.
+
+        outbox = KeptSender(app)
+        report = outbox.send()   # instead of asyncio.run(send_outbox(app))
+        ...
+        outbox.close()           # at shutdown
+
+    One send at a time on the kept connections; a thread that calls `send` meanwhile sends on
+    connections of its own (as `send_outbox` does) rather than wait: the two claim different rows.
+    """
+
+    def __init__(self, app: App, max_idle: float = MAX_IDLE_SECONDS) -> None:
+        self.sender = Sender(app, max_idle)
+        self.runner = asyncio.Runner()
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def send(self, chunk: int = 100) -> SendReport:
+        if not self.lock.acquire(blocking=False):
+            return asyncio.run(send_outbox(self.sender.app, chunk))
+        try:
+            if self.closed:
+                return asyncio.run(send_outbox(self.sender.app, chunk))
+            return self.runner.run(self.sender.send(chunk))
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                try:
+                    self.runner.run(self.sender.close())
+                finally:
+                    self.runner.close()
 
 
 async def _quit(smtp: aiosmtplib.SMTP) -> None:
