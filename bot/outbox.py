@@ -9,24 +9,29 @@ connection broke during DATA) is sent again only when that copy is not found wit
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
+import ssl
+import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiosmtplib
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from bot.app import App
 from bot.config import ServerSettings
-from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_client, smtp_login
+from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_login
 from bot.mailbox import MailboxError, find_copies
-from bot.sendlog import SENDING, SENT, UNKNOWN, Mark, SendLog
-from bot.smtpfile import sendmail_file
+from bot.sendlog import SENDING, SENT, UNKNOWN, GroupCommit, Mark, SendLog
+from bot.smtpfile import NothingSent, sendmail_bytes, sendmail_file
+from bot.tls import TlsSettings, client_context
 from bot.pipeline import backoff
 from storage import queries
 from storage.db import session
@@ -36,6 +41,12 @@ log = logging.getLogger("supplierbot.outbox")
 MAX_ATTEMPTS = 10
 #: far longer than a chunk takes to send; only a sender that vanished on another host waits it out
 CLAIM_LEASE = timedelta(minutes=10)
+#: rows read from the database in one go when a connection needs its next email (each row holds
+#: an email of at most about 1.4 MB; bigger ones are files)
+LOAD_BATCH = 16
+#: a kept connection left unused longer than this is closed rather than used (servers drop idle
+#: sessions after a few minutes; RFC 5321 asks them to wait at least 5)
+MAX_IDLE_SECONDS = 120.0
 
 
 @dataclass
@@ -47,7 +58,16 @@ class SendReport:
 
 
 def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
-    return smtp_client(settings.host, settings.port, settings.security, settings.timeout_seconds, settings.login)
+    """As bot.login.smtp_client makes it, with the TLS context made once per settings (loading the
+    system's CAs took 25 ms a connection, more than sending 8 answers)."""
+    return aiosmtplib.SMTP(hostname=settings.host, port=settings.port, timeout=settings.timeout_seconds,
+                           use_tls=settings.security == "ssl", start_tls=settings.security == "starttls",
+                           tls_context=_tls_context(settings.login.tls))
+
+
+@functools.lru_cache(maxsize=16)
+def _tls_context(settings: TlsSettings) -> ssl.SSLContext:
+    return client_context(settings)
 
 
 async def open_connection(settings: ServerSettings) -> aiosmtplib.SMTP:
@@ -63,7 +83,115 @@ async def open_connection(settings: ServerSettings) -> aiosmtplib.SMTP:
     return smtp
 
 
+class Sender:
+    """Sends the outbox over SMTP connections it keeps open from one send to the next.
+
+        sender = Sender(app)
+        report = await sender.send()     # as send_outbox(app), on kept connections
+        ...
+        await sender.close()             # QUIT on every kept connection
+
+    Use it from one event loop (e.g. an `asyncio.Runner` the sending thread keeps); concurrent
+    `send`s on it take turns. A kept connection is used again only if it is still up and was idle
+    less than `max_idle` seconds; one the server dropped meanwhile fails before DATA (nothing
+    sent) and is replaced by a fresh one, and its email goes on the fresh one. A connection is
+    kept only after a send that ended normally on it (never after an error or a cancellation).
+    """
+
+    def __init__(self, app: App, max_idle: float = MAX_IDLE_SECONDS) -> None:
+        self.app, self.max_idle = app, max_idle
+        self.idle: list[tuple[aiosmtplib.SMTP, float]] = []  # connection, when it was left (monotonic)
+        self.opened = 0  # connections opened so far
+        self._turn: asyncio.Lock | None = None
+
+    async def send(self, chunk: int = 100) -> SendReport:
+        """Send every due row (see send_outbox)."""
+        if self._turn is None:
+            self._turn = asyncio.Lock()
+        async with self._turn:
+            return await _send_outbox(self.app, chunk, self)
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        await asyncio.gather(*(_quit(smtp) for smtp, _ in idle))
+
+    async def _take(self) -> aiosmtplib.SMTP:
+        """A kept connection, else a new one (LoginFailed, SMTPException or OSError if it cannot be had)."""
+        now = time.monotonic()
+        while self.idle:
+            smtp, since = self.idle.pop()
+            if smtp.is_connected and now - since < self.max_idle:
+                return smtp
+            await _quit(smtp)
+        smtp = await open_connection(self.app.config.smtp)
+        self.opened += 1
+        return smtp
+
+    def _keep(self, smtp: aiosmtplib.SMTP) -> None:
+        if smtp.is_connected:
+            self.idle.append((smtp, time.monotonic()))
+
+
+class KeptSender:
+    """A Sender for threads: its own event loop (an asyncio.Runner) kept between sends, so its
+    connections stay open; callable from any thread.
+
+        outbox = KeptSender(app)
+        report = outbox.send()   # instead of asyncio.run(send_outbox(app))
+        ...
+        outbox.close()           # at shutdown
+
+    One send at a time on the kept connections; a thread that calls `send` meanwhile sends on
+    connections of its own (as `send_outbox` does) rather than wait: the two claim different rows.
+    """
+
+    def __init__(self, app: App, max_idle: float = MAX_IDLE_SECONDS) -> None:
+        self.sender = Sender(app, max_idle)
+        self.runner = asyncio.Runner()
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def send(self, chunk: int = 100) -> SendReport:
+        if not self.lock.acquire(blocking=False):
+            return asyncio.run(send_outbox(self.sender.app, chunk))
+        try:
+            if self.closed:
+                return asyncio.run(send_outbox(self.sender.app, chunk))
+            return self.runner.run(self.sender.send(chunk))
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                try:
+                    self.runner.run(self.sender.close())
+                finally:
+                    self.runner.close()
+
+
+async def _quit(smtp: aiosmtplib.SMTP) -> None:
+    try:
+        if smtp.is_connected:
+            await asyncio.wait_for(smtp.quit(), 5)
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        pass
+    finally:
+        smtp.close()
+
+
 async def send_outbox(app: App, chunk: int = 100) -> SendReport:
+    """Send every due row over up to `smtp.connections` parallel connections, opened for this
+    send and closed after it (a `Sender` keeps them for the next)."""
+    sender = Sender(app)
+    try:
+        return await _send_outbox(app, chunk, sender)
+    finally:
+        await sender.close()
+
+
+async def _send_outbox(app: App, chunk: int, sender: Sender) -> SendReport:
     """Send every due row over up to `smtp.connections` parallel connections.
 
     Rows are claimed `chunk` at a time before they are sent, so several senders (threads
@@ -80,10 +208,10 @@ async def send_outbox(app: App, chunk: int = 100) -> SendReport:
         waiting = await work.claim_more()
         lanes = min(app.config.smtp.connections, waiting)
         # the first connection logs in alone: wrong credentials are refused once, not once per lane
-        first = await _connect(app, work, report) if lanes else None
+        first = await _connect(app, sender, work, report) if lanes else None
         if first is not None:
-            await asyncio.gather(_send_lane(app, work, report, first),
-                                 *(_send_lane(app, work, report) for _ in range(lanes - 1)))
+            await asyncio.gather(_send_lane(app, sender, work, report, first),
+                                 *(_send_lane(app, sender, work, report) for _ in range(lanes - 1)))
         report.deferred = len(work.taken) - report.sent - report.failed
         return report
     finally:
@@ -94,6 +222,7 @@ async def send_outbox(app: App, chunk: int = 100) -> SendReport:
 def _finish(app: App, work: _Work) -> None:
     """Fold what was accepted into the outbox, give back the rest; a mark still "sending" here
     (the run was cancelled mid-send) becomes unknown."""
+    work.marks.flush_now()  # the "sent" marks not written yet, before "sending" ones are judged
     for mark in work.sendlog.marks():
         if mark.owner == work.owner and mark.state == SENDING:
             work.sendlog.unknown(mark.outbox_id)
@@ -105,12 +234,18 @@ def _finish(app: App, work: _Work) -> None:
 
 
 class _Work:
-    """The rows this run claimed and no connection has taken yet; claims more when empty."""
+    """The rows this run claimed and no connection has taken yet; claims more when empty.
+
+    Rows are read LOAD_BATCH at a time as connections ask for them (one query and one thread
+    hop for several emails), each still checked to be queued and ours when it is read."""
 
     def __init__(self, app: App, owner: str, chunk: int, sendlog: SendLog) -> None:
         self.app, self.owner, self.chunk, self.sendlog = app, owner, chunk, sendlog
+        self.marks = GroupCommit(sendlog)
         self.pending: deque[int] = deque()
+        self.loaded: deque[tuple[int, tuple[str, bytes, str] | None]] = deque()
         self.taken: set[int] = set()  # ever claimed by this run (a claim lists in-flight rows too)
+        self.exhausted = False  # a claim found nothing new: the lanes finish what they hold
         self.lock = asyncio.Lock()
 
     async def claim_more(self) -> int:
@@ -120,11 +255,19 @@ class _Work:
         self.pending.extend(fresh)
         return len(fresh)
 
-    async def next(self) -> int | None:
+    async def next(self) -> tuple[int, tuple[str, bytes, str] | None] | None:
+        """The next row's id and (recipients, bytes, Message-ID), None for those if it is no longer
+        queued and ours; None when there are no more."""
         async with self.lock:
-            if not self.pending:
-                await self.claim_more()
-            return self.pending.popleft() if self.pending else None
+            if not self.loaded:
+                if not self.pending and not self.exhausted:
+                    await self.marks.flush()  # the "sent" marks, folded in by the claim
+                    self.exhausted = not await self.claim_more()
+                ids = [self.pending.popleft() for _ in range(min(LOAD_BATCH, len(self.pending)))]
+                if ids:
+                    rows = await asyncio.to_thread(_load_many, self.app, self.owner, ids)
+                    self.loaded.extend((i, rows.get(i)) for i in ids)
+            return self.loaded.popleft() if self.loaded else None
 
 
 def _new_owner() -> str:
@@ -148,8 +291,21 @@ def _claim(app: App, sendlog: SendLog, owner: str, chunk: int) -> list[int]:
 def _fold(s: Session, sendlog: SendLog) -> list[int]:
     """Mark in the outbox what the send log says was accepted; the ids to forget after the commit."""
     accepted = [m for m in sendlog.marks() if m.state == SENT]
-    queries.mark_outbox_sent(s, [(m.outbox_id, m.at) for m in accepted])
+    _mark_sent(s, [(m.outbox_id, m.at) for m in accepted])
     return [m.outbox_id for m in accepted]
+
+
+_TABLE = OutboxMessage.__table__
+#: queries.mark_outbox_sent as one executemany: an ORM UPDATE per row cost ~1 ms, as much as sending
+_MARK_SENT = (update(_TABLE).where(_TABLE.c.id == bindparam("row"), _TABLE.c.status == OutboxStatus.QUEUED.value)
+              .values(status=OutboxStatus.SENT.value, sent_at=bindparam("at"), claimed_by="", claimed_until=None,
+                      attempts=_TABLE.c.attempts + 1))
+
+
+def _mark_sent(s: Session, accepted: list[tuple[int, datetime]]) -> None:
+    """Rows the server accepted (id, when): sent, claims dropped; a row already sent is left alone."""
+    if accepted:
+        s.connection().execute(_MARK_SENT, [{"row": outbox_id, "at": when} for outbox_id, when in accepted])
 
 
 def settle_unknown(app: App, sendlog: SendLog) -> None:
@@ -200,9 +356,9 @@ def _holder_is_gone(holder: str) -> bool:
     return False
 
 
-async def _connect(app: App, work: _Work, report: SendReport) -> aiosmtplib.SMTP | None:
+async def _connect(app: App, sender: Sender, work: _Work, report: SendReport) -> aiosmtplib.SMTP | None:
     try:
-        return await open_connection(app.config.smtp)
+        return await sender._take()
     except LoginWaiting as exc:  # logged once, when the server refused
         report.error = str(exc)
         return None
@@ -214,38 +370,88 @@ async def _connect(app: App, work: _Work, report: SendReport) -> aiosmtplib.SMTP
     return None
 
 
-async def _send_lane(app: App, work: _Work, report: SendReport, smtp: aiosmtplib.SMTP | None = None) -> None:
-    """One SMTP connection sending rows until there are none, or the connection fails."""
-    smtp = smtp or await _connect(app, work, report)
+async def _send_lane(app: App, sender: Sender, work: _Work, report: SendReport,
+                     smtp: aiosmtplib.SMTP | None = None) -> None:
+    """One SMTP connection sending rows until there are none, or the connection fails. When it
+    failed before an email started (a kept connection the server had dropped), that email goes on a
+    fresh connection, once a lane."""
+    smtp = smtp or await _connect(app, sender, work, report)
     if smtp is None:
         return
+    done, fresh = False, False
+    ahead = asyncio.ensure_future(_take_and_mark(app, work))
     try:
-        while (outbox_id := await work.next()) is not None:
-            if not await _send_one(app, smtp, work.sendlog, work.owner, outbox_id, report):
+        while (item := await ahead) is not None:
+            # the next row is taken and its "sending" mark written while this one is on the wire
+            ahead = asyncio.ensure_future(_take_and_mark(app, work))
+            outcome = await _send_one(app, smtp, work, *item, report, retry=not fresh)
+            if outcome is _AGAIN:  # its mark is gone: it is marked again by whoever takes it
+                work.loaded.appendleft(item)
+                await _quit(smtp)
+                smtp, fresh = None, True
+                smtp = await _connect(app, sender, work, report)
+                if smtp is None:
+                    break
+            elif not outcome:
                 break
+        else:
+            done = True
+        if not done and (unsent := await ahead) is not None:
+            _give_back(work, unsent)
+    except BaseException:
+        ahead.cancel()  # cancelled mid-mark: _finish makes a "sending" mark of ours unknown
+        raise
     finally:
-        try:
-            await smtp.quit()
-        except (aiosmtplib.SMTPException, OSError):
-            pass
+        if smtp is not None:
+            if done:
+                sender._keep(smtp)
+            else:
+                await _quit(smtp)
 
 
-async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: str, outbox_id: int,
-                    report: SendReport) -> bool:
-    """Send one row; False when the connection is gone and the rest must wait.
+async def _take_and_mark(app: App, work: _Work) -> tuple[int, tuple[str, bytes, str] | None] | None:
+    """The next row, its "sending" mark durable if it is to be sent."""
+    item = await work.next()
+    if item is not None and _sendable(app, item[1]):
+        outbox_id, (_, _, message_id) = item[0], item[1]
+        await work.marks.sending(outbox_id, message_id, work.owner, app.clock())
+    return item
 
-    No database transaction spans the network call. The two statements run in a
-    worker thread, so the other lanes keep talking SMTP meanwhile.
+
+def _sendable(app: App, found: tuple[str, bytes, str] | None) -> bool:
+    if found is None:
+        return False
+    spilled = app.files.spilled(found[1])
+    return spilled is None or spilled.exists()
+
+
+def _give_back(work: _Work, item: tuple[int, tuple[str, bytes, str] | None]) -> None:
+    """A row taken and marked but not sent (its lane stopped): certainly not on the wire."""
+    work.sendlog.forget([item[0]])
+    work.loaded.appendleft(item)
+
+
+_AGAIN = "again"  # the email did not start: send it on a fresh connection
+
+
+async def _send_one(app: App, smtp: aiosmtplib.SMTP, work: _Work, outbox_id: int,
+                    found: tuple[str, bytes, str] | None, report: SendReport, retry: bool = False) -> bool | str:
+    """Send one row (`found`: as `_load` read it); False when the connection is gone and the rest must
+    wait; _AGAIN (if `retry`) when it was gone before the email started.
+
+    No database transaction spans the network call. The "sending" mark is durable before the
+    envelope starts: `_take_and_mark` wrote it (in a group with the other connections' marks, in a
+    worker thread, while this connection was busy with the email before); the "sent" mark goes
+    with the next group.
     """
-    found = await asyncio.to_thread(_load, app, owner, outbox_id)
+    sendlog = work.sendlog
     if found is None:
         return True
-    recipients, raw, message_id = found
+    recipients, raw, _ = found
     spilled = app.files.spilled(raw)
     if spilled is not None and not spilled.exists():  # nothing to send: the operator must see it, not a retry loop
         report.failed += _record(app, outbox_id, FileNotFoundError(f"the email's file {spilled} is missing"), True)
         return True
-    await asyncio.to_thread(sendlog.sending, outbox_id, message_id, owner, app.clock())
     try:
         refused = await _sendmail(app, smtp, _with_copy(recipients.split(","), app.config.bot.address), raw)
         _check_delivered(recipients.split(","), refused)
@@ -258,12 +464,18 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, sendlog: SendLog, owner: st
         permanent = _record(app, outbox_id, exc, _is_permanent(exc))
         report.failed += permanent
         return True
+    except NothingSent as exc:  # the connection broke before DATA: certainly not sent
+        sendlog.forget([outbox_id])
+        if retry:
+            return _AGAIN
+        _record(app, outbox_id, exc, False)
+        return False
     except (aiosmtplib.SMTPException, OSError) as exc:
-        # the connection broke: before DATA nothing went, during it we cannot tell
+        # the connection broke during DATA: we cannot tell whether the server took it
         sendlog.unknown(outbox_id)
         _record(app, outbox_id, exc, False)
         return False
-    await asyncio.to_thread(sendlog.sent, outbox_id)  # folded into the outbox at the next claim
+    work.marks.sent(outbox_id)  # folded into the outbox at the next claim
     report.sent += 1
     return True
 
@@ -290,8 +502,7 @@ async def _sendmail(app: App, smtp: aiosmtplib.SMTP, recipients: list[str], raw:
     spilled = app.files.spilled(raw)
     if spilled is not None:
         return await sendmail_file(smtp, app.config.bot.address, recipients, spilled)
-    refused, _ = await smtp.sendmail(app.config.bot.address, recipients, raw)
-    return refused
+    return await sendmail_bytes(smtp, app.config.bot.address, recipients, raw)
 
 
 def _check_delivered(recipients: list[str], refused: dict) -> None:
@@ -318,6 +529,16 @@ def _load(app: App, owner: str, outbox_id: int) -> tuple[str, bytes, str] | None
             .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED,
                    OutboxMessage.claimed_by == owner)).first()
     return None if found is None else (found[0], found[1], found[2])
+
+
+def _load_many(app: App, owner: str, outbox_ids: list[int]) -> dict[int, tuple[str, bytes, str]]:
+    """`_load` for several rows in one read: those still queued and ours."""
+    with app.engine.connect() as connection:
+        found = connection.execute(
+            select(OutboxMessage.id, OutboxMessage.recipients, OutboxMessage.raw, OutboxMessage.message_id)
+            .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == OutboxStatus.QUEUED,
+                   OutboxMessage.claimed_by == owner)).all()
+    return {int(i): (r, raw, m) for i, r, raw, m in found}
 
 
 def _record(app: App, outbox_id: int, exc: Exception, permanent: bool) -> bool:

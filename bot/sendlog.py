@@ -9,9 +9,10 @@ before sending it again (bot/outbox.py).
 """
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,14 +51,29 @@ class SendLog:
         with self.lock:
             self.db.execute(sql, tuple(params))
 
+    def write(self, statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+        """Several marks in one transaction: durable together, at the cost of one fsync."""
+        with self.lock:
+            self._write(statements)
+
+    def _write(self, statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+        """Under `lock`."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                self.db.execute(sql, params)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def sending(self, outbox_id: int, message_id: str, owner: str, now: datetime) -> None:
         """Written before the first byte of the email goes out."""
-        self._run("INSERT OR REPLACE INTO mark VALUES (?, ?, ?, ?, ?)",
-                  (outbox_id, message_id, SENDING, owner, now.timestamp()))
+        self._run(*_sending(outbox_id, message_id, owner, now))
 
     def sent(self, outbox_id: int) -> None:
         """The server said 250 (or the bot's copy of the email was found)."""
-        self._run("UPDATE mark SET state = ? WHERE outbox_id = ?", (SENT, outbox_id))
+        self._run(*_sent(outbox_id))
 
     def unknown(self, outbox_id: int) -> None:
         """The connection broke while the email was on the wire: it may or may not have gone."""
@@ -74,3 +90,89 @@ class SendLog:
                                    "ORDER BY outbox_id").fetchall()
         return [Mark(int(i), str(m), str(st), str(o), datetime.fromtimestamp(float(a), timezone.utc))
                 for i, m, st, o, a in rows]
+
+
+def _sending(outbox_id: int, message_id: str, owner: str, now: datetime) -> tuple[str, tuple[object, ...]]:
+    return ("INSERT OR REPLACE INTO mark VALUES (?, ?, ?, ?, ?)",
+            (outbox_id, message_id, SENDING, owner, now.timestamp()))
+
+
+def _sent(outbox_id: int) -> tuple[str, tuple[object, ...]]:
+    return "UPDATE mark SET state = ? WHERE outbox_id = ?", (SENT, outbox_id)
+
+
+class GroupCommit:
+    """The marks of several SMTP connections written together, one transaction (one fsync) for
+    whatever piled up while the previous one was being written, in a worker thread.
+
+    `await sending(...)` returns once that mark is durable: only then may its DATA start.
+    `sent(...)` only queues its mark: it goes with the next group (the next "sending", a
+    `flush`, or `flush_now` at the end of a run). A "sent" mark lost in a crash costs no email
+    twice: the row still says "sending", and its copy is looked for before it is sent again.
+    """
+
+    def __init__(self, sendlog: SendLog) -> None:
+        self.sendlog = sendlog
+        self.pending: list[tuple[str, tuple[object, ...]]] = []
+        self.inflight: _Batch | None = None
+        self.writer: asyncio.Task[None] | None = None
+        self.written: asyncio.Future[None] | None = None  # resolved when `pending` is durable
+
+    async def sending(self, outbox_id: int, message_id: str, owner: str, now: datetime) -> None:
+        self.pending.append(_sending(outbox_id, message_id, owner, now))
+        await self._durable()
+
+    def sent(self, outbox_id: int) -> None:
+        self.pending.append(_sent(outbox_id))
+
+    async def flush(self) -> None:
+        if self.pending:
+            await self._durable()
+        elif self.written is not None:
+            await asyncio.shield(self.written)
+
+    def flush_now(self) -> None:
+        """From outside the event loop (a run ending, even cancelled): whatever was not written yet."""
+        with self.sendlog.lock:
+            if self.inflight is not None and not self.inflight.done:
+                self.pending[:0] = self.inflight.statements  # never started (cancelled): write it here
+                self.inflight.done = True
+        statements, self.pending = self.pending, []
+        if statements:
+            self.sendlog.write(statements)
+
+    async def _durable(self) -> None:
+        if self.written is None:
+            self.written = asyncio.get_running_loop().create_future()
+            self.written.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no warning
+        waiting = self.written
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._write())
+        await asyncio.shield(waiting)
+
+    async def _write(self) -> None:
+        while self.pending:
+            batch, self.pending = _Batch(self.pending), []
+            done, self.written = self.written, None
+            self.inflight = batch
+            try:
+                await asyncio.to_thread(self._write_batch, batch)
+            except BaseException as exc:
+                if done is not None and not done.done():
+                    done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("send log not written"))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    def _write_batch(self, batch: _Batch) -> None:
+        with self.sendlog.lock:
+            if not batch.done:
+                self.sendlog._write(batch.statements)
+                batch.done = True
+
+
+class _Batch:
+    def __init__(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        self.statements, self.done = statements, False

@@ -1,4 +1,4 @@
-"""Sending an email from a file, a megabyte at a time.
+"""Sending an email from a file, a megabyte at a time; or from bytes, without aiosmtplib's copies.
 
 aiosmtplib's `sendmail` takes the message as bytes and copies it several times (line
 endings, dot-stuffing, the terminator, the transport's buffer): for a 35 MB email that is
@@ -12,11 +12,49 @@ import re
 from pathlib import Path
 
 import aiosmtplib
-from aiosmtplib.protocol import SMTPProtocol
+from aiosmtplib.protocol import SMTPProtocol, normalize_message_line_endings
 
 CHUNK = 1 << 20
 BUFFERED = 4 << 20  # bytes the transport may hold before we wait for the socket
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+
+
+class NothingSent(aiosmtplib.SMTPServerDisconnected):
+    """The connection failed before the DATA command went out: the server cannot have the email.
+    (After that, a broken connection leaves its fate unknown.)"""
+
+
+async def sendmail_bytes(smtp: aiosmtplib.SMTP, sender: str, recipients: list[str],
+                         raw: bytes) -> dict[str, aiosmtplib.SMTPResponse]:
+    """Like `smtp.sendmail` (the refused recipients; SMTPRecipientsRefused when all are), for an
+    email whose lines end in CRLF (bot.compose writes them so): it is neither normalised nor
+    dot-stuffed again when it need not be (aiosmtplib does both on every send, and parses every
+    address). NothingSent when the connection fails before DATA."""
+    if raw.count(b"\n") != raw.count(b"\r\n") or raw.count(b"\r") != raw.count(b"\r\n"):
+        raw = normalize_message_line_endings(raw)
+    size = len(raw) if raw.endswith(b"\r\n") else len(raw) + 2
+    options = [f"size={size}"] if smtp.supports_extension("size") else []
+    try:
+        refused = await _envelope(smtp, sender, recipients, options)
+        started = await smtp.execute_command(b"DATA")
+        if started.code != 354:
+            raise aiosmtplib.SMTPDataError(started.code, started.message)
+        protocol = smtp.protocol
+        if protocol is None or protocol.transport is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        if raw.startswith(b".") or b"\n." in raw:
+            raw = _DOT_AT_LINE_START.sub(b"..", raw)
+        protocol.write(raw if raw.endswith(b"\r\n") else raw + b"\r\n")
+        done = await smtp.execute_command(b".")  # the terminator; the server answers for the message
+        if done.code != 250:
+            raise aiosmtplib.SMTPDataError(done.code, done.message)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        try:
+            await smtp.rset()
+        except (aiosmtplib.SMTPException, ConnectionError):
+            pass
+        raise
+    return refused
 
 
 async def sendmail_file(smtp: aiosmtplib.SMTP, sender: str, recipients: list[str],
@@ -25,8 +63,7 @@ async def sendmail_file(smtp: aiosmtplib.SMTP, sender: str, recipients: list[str
     whose lines already end in CRLF (as bot.compose writes them)."""
     options = [f"size={path.stat().st_size}"] if smtp.supports_extension("size") else []
     try:
-        await smtp.mail(sender, options=options)
-        refused = await _recipients(smtp, recipients)
+        refused = await _envelope(smtp, sender, recipients, options)
         started = await smtp.execute_command(b"DATA")
         if started.code != 354:
             raise aiosmtplib.SMTPDataError(started.code, started.message)
@@ -41,6 +78,18 @@ async def sendmail_file(smtp: aiosmtplib.SMTP, sender: str, recipients: list[str
             pass
         raise
     return refused
+
+
+async def _envelope(smtp: aiosmtplib.SMTP, sender: str, recipients: list[str],
+                    options: list[str]) -> dict[str, aiosmtplib.SMTPResponse]:
+    """MAIL and RCPT; NothingSent if the connection fails meanwhile."""
+    try:
+        await smtp.mail(sender, options=options)
+        return await _recipients(smtp, recipients)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        raise
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise NothingSent(f"the connection failed before DATA: {exc}") from exc
 
 
 async def _recipients(smtp: aiosmtplib.SMTP, recipients: list[str]) -> dict[str, aiosmtplib.SMTPResponse]:

@@ -1,0 +1,203 @@
+"""bot.outbox.Sender keeps its SMTP connections between sends; bot.sendlog.GroupCommit writes the
+marks of several connections together; bot.smtpfile.sendmail_bytes sends what aiosmtplib would."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import select
+
+import bot.outbox
+from bot.outbox import Sender
+from bot.sendlog import FILENAME, SENDING, SENT, GroupCommit, SendLog
+from bot.smtpfile import NothingSent, sendmail_bytes
+from storage.db import session
+from storage.models import OutboxMessage, OutboxStatus
+from tests.conftest import World
+
+
+def _statuses(world: World) -> list[OutboxStatus]:
+    with session(world.app.engine) as s:
+        return [row.status for row in s.exec(select(OutboxMessage))]
+
+
+def _marks(world: World) -> list[tuple]:
+    with sqlite3.connect(world.app.config.storage.data_dir / FILENAME) as db:
+        return db.execute("SELECT outbox_id, state FROM mark").fetchall()
+
+
+def test_a_sender_keeps_its_connections_from_one_send_to_the_next(world: World) -> None:
+    with asyncio.Runner() as runner:
+        sender = Sender(world.app)
+        world.order()
+        assert runner.run(sender.send()).sent == 1
+        assert sender.opened == 1 and len(sender.idle) == 1
+        kept = sender.idle[0][0]
+        for _ in range(3):
+            world.order()
+        assert runner.run(sender.send()).sent == 3
+        assert sender.opened <= 3 and any(smtp is kept for smtp, _ in sender.idle)  # reused, not reopened
+        runner.run(sender.close())
+        assert sender.idle == [] and not kept.is_connected
+    assert len(world.supplier.inbox()) == 4
+    assert _statuses(world) == [OutboxStatus.SENT] * 4 and _marks(world) == []
+
+
+def test_a_connection_idle_too_long_is_replaced(world: World) -> None:
+    with asyncio.Runner() as runner:
+        sender = Sender(world.app, max_idle=0)
+        world.order()
+        runner.run(sender.send())
+        (old, _), = sender.idle
+        world.order()
+        assert runner.run(sender.send()).sent == 1
+        assert sender.opened == 2 and not old.is_connected
+        runner.run(sender.close())
+    assert len(world.supplier.inbox()) == 2
+
+
+def test_a_connection_dropped_before_data_sends_its_email_once_on_a_fresh_one(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    real, calls = bot.outbox.sendmail_bytes, []
+
+    async def dropped_once(smtp, sender, recipients, raw):
+        calls.append(smtp)
+        if len(calls) == 1:  # as a server that closed the idle session: MAIL FROM fails
+            smtp.close()
+            raise NothingSent("the connection failed before DATA: Connection lost")
+        return await real(smtp, sender, recipients, raw)
+
+    monkeypatch.setattr(bot.outbox, "sendmail_bytes", dropped_once)
+    ref = world.order()
+    with asyncio.Runner() as runner:
+        sender = Sender(world.app)
+        report = runner.run(sender.send())
+        runner.run(sender.close())
+    assert (report.sent, report.failed, report.deferred) == (1, 0, 0)
+    assert len(calls) == 2 and calls[0] is not calls[1] and sender.opened == 2
+    assert world.supplier.wait_for(f"[{ref}] New order") and len(world.supplier.inbox()) == 1
+    with session(world.app.engine) as s:
+        row = s.exec(select(OutboxMessage)).one()
+    assert row.status is OutboxStatus.SENT and row.last_error == "" and _marks(world) == []
+
+
+def test_twice_dropped_before_data_the_email_waits_without_a_doubt(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def always_dropped(smtp, sender, recipients, raw):
+        raise NothingSent("the connection failed before DATA: Connection lost")
+
+    monkeypatch.setattr(bot.outbox, "sendmail_bytes", always_dropped)
+    world.order()
+    report = asyncio.run(bot.outbox.send_outbox(world.app))
+    assert (report.sent, report.failed) == (0, 0)
+    with session(world.app.engine) as s:
+        row = s.exec(select(OutboxMessage)).one()
+    # a temporary failure, retried after its back-off; no "unknown" mark waiting for a copy
+    assert row.status is OutboxStatus.QUEUED and row.attempts == 1 and "before DATA" in row.last_error
+    assert _marks(world) == []
+
+
+def test_group_commit_makes_sending_durable_before_it_returns(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 28, tzinfo=timezone.utc)
+
+    def seen() -> list[tuple]:
+        with sqlite3.connect(tmp_path / FILENAME) as db:
+            return db.execute("SELECT outbox_id, state FROM mark ORDER BY outbox_id").fetchall()
+
+    sendlog = SendLog(tmp_path)
+    marks = GroupCommit(sendlog)
+
+    async def lanes() -> None:
+        await asyncio.gather(*(marks.sending(n, f"<{n}@x>", "me", now) for n in range(1, 6)))
+        assert seen() == [(n, SENDING) for n in range(1, 6)]
+        marks.sent(1)
+        marks.sent(2)
+        assert seen()[0] == (1, SENDING)  # a "sent" mark waits for the next group
+        await marks.sending(6, "<6@x>", "me", now)
+        assert seen()[:2] == [(1, SENT), (2, SENT)]
+        marks.sent(3)
+
+    asyncio.run(lanes())
+    marks.flush_now()  # the end of a run, outside the loop
+    assert seen()[2] == (3, SENT)
+    sendlog.close()
+
+
+class _Keep:
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.received.append(envelope.original_content)
+        return "250 OK"
+
+
+@pytest.mark.parametrize("raw", [
+    b"Subject: plain\r\n\r\nbody\r\n",
+    b"Subject: dots\r\n\r\n.starts with a dot\r\n..two\r\nend",
+    b"Subject: bare\n\nlf only\nand \r cr\r\n.dot\n",
+])
+def test_sendmail_bytes_delivers_what_aiosmtplib_sendmail_would(raw: bytes) -> None:
+    handler = _Keep()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        async def both() -> None:
+            async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
+                assert await sendmail_bytes(smtp, "bot@example.test", ["a@example.test"], raw) == {}
+                await smtp.sendmail("bot@example.test", ["a@example.test"], raw)
+
+        asyncio.run(both())
+    finally:
+        controller.stop()
+    assert handler.received[0] == handler.received[1]
+
+
+def test_sendmail_bytes_on_a_closed_connection_sent_nothing() -> None:
+    handler = _Keep()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        async def dropped() -> None:
+            smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+            await smtp.connect()
+            smtp.close()
+            with pytest.raises(NothingSent):
+                await sendmail_bytes(smtp, "bot@example.test", ["a@example.test"], b"Subject: x\r\n\r\ny\r\n")
+
+        asyncio.run(dropped())
+    finally:
+        controller.stop()
+    assert handler.received == []
+
+
+def test_a_kept_sender_serves_several_threads_on_its_connections(world: World) -> None:
+    import threading
+
+    from bot.outbox import KeptSender
+
+    outbox = KeptSender(world.app)
+    try:
+        reports = []
+        for _ in range(3):
+            world.order()
+            thread = threading.Thread(target=lambda: reports.append(outbox.send()))
+            thread.start()
+            thread.join()
+        assert [r.sent for r in reports] == [1, 1, 1] and outbox.sender.opened == 1
+    finally:
+        outbox.close()
+    assert outbox.sender.idle == [] and len(world.supplier.inbox()) == 3
+    world.order()
+    assert outbox.send().sent == 1  # after close: a send of its own, as send_outbox
