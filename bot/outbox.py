@@ -9,12 +9,9 @@ connection broke during DATA) is sent again only when that copy is not found wit
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import socket
-import ssl
-import threading
 import time
 import uuid
 from collections import deque
@@ -27,11 +24,10 @@ from sqlmodel import Session
 
 from bot.app import App
 from bot.config import ServerSettings
-from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_login
+from bot.login import LoginFailed, LoginWaiting, connect_smtp, smtp_client, smtp_login
 from bot.mailbox import MailboxError, find_copies
 from bot.sendlog import SENDING, SENT, UNKNOWN, GroupCommit, Mark, SendLog
 from bot.smtpfile import NothingSent, sendmail_bytes, sendmail_file
-from bot.tls import TlsSettings, client_context
 from bot.pipeline import backoff
 from storage import queries
 from storage.db import session
@@ -58,16 +54,7 @@ class SendReport:
 
 
 def _client(settings: ServerSettings) -> aiosmtplib.SMTP:
-    """As bot.login.smtp_client makes it, with the TLS context made once per settings (loading the
-    system's CAs took 25 ms a connection, more than sending 8 answers)."""
-    return aiosmtplib.SMTP(hostname=settings.host, port=settings.port, timeout=settings.timeout_seconds,
-                           use_tls=settings.security == "ssl", start_tls=settings.security == "starttls",
-                           tls_context=_tls_context(settings.login.tls))
-
-
-@functools.lru_cache(maxsize=16)
-def _tls_context(settings: TlsSettings) -> ssl.SSLContext:
-    return client_context(settings)
+    return smtp_client(settings.host, settings.port, settings.security, settings.timeout_seconds, settings.login)
 
 
 async def open_connection(settings: ServerSettings) -> aiosmtplib.SMTP:
@@ -91,7 +78,7 @@ class Sender:
         ...
         await sender.close()             # QUIT on every kept connection
 
-    Use it from one event loop (e.g. an `asyncio.Runner` the sending thread keeps); concurrent
+    Use it from one event loop (bot/sending.py's thread keeps one); concurrent
     `send`s on it take turns. A kept connection is used again only if it is still up and was idle
     less than `max_idle` seconds; one the server dropped meanwhile fails before DATA (nothing
     sent) and is replaced by a fresh one, and its email goes on the fresh one. A connection is
@@ -132,45 +119,6 @@ class Sender:
             self.idle.append((smtp, time.monotonic()))
 
 
-class KeptSender:
-    """A Sender for threads: its own event loop (an asyncio.Runner) kept between sends, so its
-    connections stay open; callable from any thread.
-
-        outbox = KeptSender(app)
-        report = outbox.send()   # instead of asyncio.run(send_outbox(app))
-        ...
-        outbox.close()           # at shutdown
-
-    One send at a time on the kept connections; a thread that calls `send` meanwhile sends on
-    connections of its own (as `send_outbox` does) rather than wait: the two claim different rows.
-    """
-
-    def __init__(self, app: App, max_idle: float = MAX_IDLE_SECONDS) -> None:
-        self.sender = Sender(app, max_idle)
-        self.runner = asyncio.Runner()
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def send(self, chunk: int = 100) -> SendReport:
-        if not self.lock.acquire(blocking=False):
-            return asyncio.run(send_outbox(self.sender.app, chunk))
-        try:
-            if self.closed:
-                return asyncio.run(send_outbox(self.sender.app, chunk))
-            return self.runner.run(self.sender.send(chunk))
-        finally:
-            self.lock.release()
-
-    def close(self) -> None:
-        with self.lock:
-            if not self.closed:
-                self.closed = True
-                try:
-                    self.runner.run(self.sender.close())
-                finally:
-                    self.runner.close()
-
-
 async def _quit(smtp: aiosmtplib.SMTP) -> None:
     try:
         if smtp.is_connected:
@@ -209,9 +157,11 @@ async def _send_outbox(app: App, chunk: int, sender: Sender) -> SendReport:
         lanes = min(app.config.smtp.connections, waiting)
         # the first connection logs in alone: wrong credentials are refused once, not once per lane
         first = await _connect(app, sender, work, report) if lanes else None
-        if first is not None:
-            await asyncio.gather(_send_lane(app, sender, work, report, first),
-                                 *(_send_lane(app, sender, work, report) for _ in range(lanes - 1)))
+        if first is not None:  # a lane that raises cancels the others before _finish gives their rows back
+            async with asyncio.TaskGroup() as lanes_running:
+                lanes_running.create_task(_send_lane(app, sender, work, report, first))
+                for _ in range(lanes - 1):
+                    lanes_running.create_task(_send_lane(app, sender, work, report))
         report.deferred = len(work.taken) - report.sent - report.failed
         return report
     finally:
@@ -521,19 +471,9 @@ def _with_copy(recipients: list[str], bot_address: str) -> list[str]:
     return recipients if bot_address in recipients else [*recipients, bot_address]
 
 
-def _load(app: App, owner: str, outbox_id: int) -> tuple[str, bytes, str] | None:
-    """The row's recipients, bytes and Message-ID if it is still queued and ours (one read)."""
-    with app.engine.connect() as connection:
-        found = connection.execute(
-            select(OutboxMessage.recipients, OutboxMessage.raw, OutboxMessage.message_id)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.QUEUED,
-                   OutboxMessage.claimed_by == owner)).first()
-    return None if found is None else (found[0], found[1], found[2])
-
-
 def _load_many(app: App, owner: str, outbox_ids: list[int]) -> dict[int, tuple[str, bytes, str]]:
     """`_load` for several rows in one read: those still queued and ours."""
-    with app.engine.connect() as connection:
+    with app.engine.connect().execution_options(readonly=True) as connection:  # never waits for the worker
         found = connection.execute(
             select(OutboxMessage.id, OutboxMessage.recipients, OutboxMessage.raw, OutboxMessage.message_id)
             .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == OutboxStatus.QUEUED,

@@ -2,8 +2,9 @@
 
 A worker that sends its own answers stops applying for every send (connections, SMTP round
 trips), and a thread that sends beside it waits for the GIL at every round trip. Here one thread
-owns an event loop for the life of the process; whoever commits rows to the outbox calls
-`kick()`, and the rows go out at once while the committing thread carries on. A short switch interval (set by the process's main loop) hands the
+owns an event loop and a `Sender` (its SMTP connections kept open between sends) for the life of
+the process; whoever commits rows to the outbox calls `kick()`, and the rows go out at once,
+over connections already open, while the committing thread carries on. A short switch interval (set by the process's main loop) hands the
 GIL to this thread within a millisecond of its socket becoming readable.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections.abc import Callable
 
 from bot.app import App
-from bot.outbox import SendReport, send_outbox
+from bot.outbox import Sender, SendReport
 
 log = logging.getLogger("supplierbot.sending")
 
@@ -31,6 +32,7 @@ class SenderThread:
         self.app, self.on_report = app, on_report
         self.total = SendReport()
         self.sends = 0
+        self.sender = Sender(app)  # used on this thread's loop only
         self._wake = threading.Event()
         self._closing, self._final = False, True
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -59,22 +61,25 @@ class SenderThread:
         self.close()
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop, sender = asyncio.new_event_loop(), self.sender
         try:
             while True:
                 self._wake.wait()
                 self._wake.clear()
                 closing = self._closing
                 if not closing or self._final:
-                    self._send(loop)
+                    self._send(loop, sender)
                 if closing:
                     return
         finally:
-            loop.close()
+            try:
+                loop.run_until_complete(sender.close())
+            finally:
+                loop.close()
 
-    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _send(self, loop: asyncio.AbstractEventLoop, sender: Sender) -> None:
         try:
-            report = loop.run_until_complete(send_outbox(self.app))
+            report = loop.run_until_complete(sender.send())
         except Exception as exc:  # the database is away, say: the rows stay queued for the next kick
             log.exception("sender failed; the rows stay queued")
             self.total.error = f"sending failed: {type(exc).__name__}: {exc}"

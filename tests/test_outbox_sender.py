@@ -180,24 +180,3 @@ def test_sendmail_bytes_on_a_closed_connection_sent_nothing() -> None:
     finally:
         controller.stop()
     assert handler.received == []
-
-
-def test_a_kept_sender_serves_several_threads_on_its_connections(world: World) -> None:
-    import threading
-
-    from bot.outbox import KeptSender
-
-    outbox = KeptSender(world.app)
-    try:
-        reports = []
-        for _ in range(3):
-            world.order()
-            thread = threading.Thread(target=lambda: reports.append(outbox.send()))
-            thread.start()
-            thread.join()
-        assert [r.sent for r in reports] == [1, 1, 1] and outbox.sender.opened == 1
-    finally:
-        outbox.close()
-    assert outbox.sender.idle == [] and len(world.supplier.inbox()) == 3
-    world.order()
-    assert outbox.send().sent == 1  # after close: a send of its own, as send_outbox

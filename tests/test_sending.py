@@ -48,3 +48,15 @@ def test_the_sender_sends_at_each_kick_and_at_close_but_not_when_stopping(world:
     closing = SenderThread(world.app).start()
     assert closing.close().sent == 1  # no kick: closing sends what is queued
     world.supplier.wait_for(f"[{second}] New order")
+
+
+def test_the_sender_thread_keeps_its_smtp_connection_between_kicks(world: World) -> None:
+    sender = SenderThread(world.app).start()
+    try:
+        for _ in range(3):
+            ref = world.order()
+            sender.kick()
+            world.supplier.wait_for(f"[{ref}] New order")
+    finally:
+        report = sender.close()
+    assert report.sent == 3 and sender.sender.opened == 1
