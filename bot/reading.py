@@ -248,8 +248,18 @@ class Readers:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
+            # the readers' modules imported once, by the fork server, not by each reader as it starts
+            context.set_forkserver_preload([__name__])
             self._pool = ProcessPoolExecutor(self.settings.processes, mp_context=context, initializer=_reader_setup)
         return self._pool
+
+    def warm(self) -> None:
+        """Start the reader processes now (a long-running bot, at its start): the first scan of a
+        burst otherwise pays for them, a second of CPU each taken from the quick messages beside it."""
+        with self._lock:
+            pool = self._executor()
+        for future in [pool.submit(os.getpid) for _ in range(self.settings.processes)]:
+            future.result(timeout=120)
 
     def _restart(self) -> None:
         """A hung or dead reader: kill the pool's processes and start afresh at the next read."""

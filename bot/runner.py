@@ -51,12 +51,10 @@ class PollReport:
         return f"{text}; errors: {errors}" if errors else text
 
 
-def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Worker | None = None,
-                      queued: Callable[[], None] = lambda: None) -> None:
+def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Worker | None = None) -> None:
     """Fetch what is new into the queue (if this process holds the fetcher lease), apply what is
     queued with `worker` (None: leave it to the run's workers), retry failed messages and move
-    what is done. Queued messages are applied even while the mail server is unreachable.
-    `queued` is called after each batch is in the queue, so workers start before the poll ends."""
+    what is done. Queued messages are applied even while the mail server is unreachable."""
     imap = app.config.imap
     account = f"{imap.username}@{imap.host}:{imap.port}"
     moving = bool(imap.processed_folder or imap.failed_folder)
@@ -65,7 +63,7 @@ def fetch_and_process(app: App, report: PollReport, owner: str = "", worker: Wor
         return
     try:
         with ImapMailbox(imap, readonly=not moving) as box:
-            _fetch_new(app, box, account, report, queued)
+            _fetch_new(app, box, account, report)
             _drain(worker, report)
             report.outcomes.update(_outcome_name(o) for o in retry_due(app))
             if moving:
@@ -82,8 +80,7 @@ def _drain(worker: Worker | None, report: PollReport) -> None:
         report.outcomes.update(_outcome_name(o) for o in worker.drain().values())
 
 
-def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport,
-               queued: Callable[[], None] = lambda: None) -> None:
+def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> None:
     folder = app.config.imap.folder
     with session(app.engine) as s:
         cursor = queries.cursor_for(s, account, folder)
@@ -96,7 +93,6 @@ def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport,
                 raw.path.unlink(missing_ok=True)
         sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch if uid not in own]
         report.outcomes.update("already seen" for inbound_id in enqueue(app, sources) if inbound_id is None)
-        queued()
         if own:
             _pass_own_copies(app, box, account, own)
 
@@ -216,6 +212,7 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     worker = Worker(app)
     retry = _Retry(app)
     hold_fetcher_lease(app, worker.owner)  # before the schedules start: they run where the fetcher runs
+    threading.Thread(target=_warm_readers, args=(app,), name="readers-warm", daemon=True).start()
     swept = app.files.sweep_temporary()
     if swept:
         log.info("temporary files of an interrupted write removed", extra={"files": swept})
@@ -225,7 +222,7 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
         while not stop.is_set():
             wake.clear()
             report = PollReport()
-            fetch_and_process(app, report, worker.owner, queued=queued.set)  # the worker starts on the first batch
+            fetch_and_process(app, report, worker.owner)
             queued.set()
             sender.kick()  # what the operator queued (new orders) goes out now
             log.info("poll", extra={"report": report.summary()})
@@ -265,6 +262,13 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
             thread.join(timeout=5)
         sender.close(timeout=5)  # the last answers go out; one still on the wire after 5 s is settled at the next start
     release_fetcher_lease(app, worker.owner)
+
+
+def _warm_readers(app: App) -> None:
+    try:
+        app.readers.warm()
+    except Exception:  # the first document starts them instead
+        log.warning("reader processes could not be started ahead", exc_info=True)
 
 
 def _work(worker: Worker, stop: threading.Event, queued: threading.Event) -> None:

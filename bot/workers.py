@@ -33,6 +33,7 @@ CLAIM_CHUNK = 10
 TRANSACTION_SECONDS = 0.1  # messages applied in one commit, one savepoint each (SQLite: the other threads write between)
 BIG_BYTES = 256 << 10  # a message this big (scans, PDFs) is claimed after the small ones and parsed a few a round
 PARSE_SECONDS = 0.05  # big messages parsed in one round, beyond the first
+BIG_EVERY_SECONDS = 0.5  # while quick messages wait: one big message parsed this often
 
 
 class Worker:
@@ -42,6 +43,7 @@ class Worker:
         self.app, self.owner, self.chunk = app, owner or new_owner(), chunk
         self.claimed: list[tuple[int, str, int]] = []  # claimed, not parsed yet: (id, raw digest, size)
         self.reading: list[Prepared] = []
+        self._last_big = 0.0  # when a big message was last parsed (monotonic)
         #: called after each commit of applied messages: their answers are in the outbox, the sender may start
         self.committed: Callable[[], None] = lambda: None
 
@@ -65,10 +67,18 @@ class Worker:
         # what stays claimed between rounds is big messages waiting to be parsed: with enough of
         # them in hand, claim only small ones, so those never wait behind the big ones' parsing
         self.claimed += self._claim(self.chunk, small_only=len(self.claimed) >= self.chunk)
-        deadline = time.monotonic() + PARSE_SECONDS
+        # big messages are parsed as many as PARSE_SECONDS allows; with quick messages in hand, one
+        # every BIG_EVERY_SECONDS (parsing one and starting its reading costs as much as applying
+        # several quick ones), so a burst of quick replies passes a pile of scans without starving it
+        now = time.monotonic()
+        quick_waiting = any(size <= BIG_BYTES for _, _, size in self.claimed)
+        allowed = 0 if quick_waiting and now - self._last_big < BIG_EVERY_SECONDS else 1
+        deadline, big = now + (0.0 if quick_waiting else PARSE_SECONDS), 0
         for claimed in sorted(self.claimed, key=lambda c: c[2] > BIG_BYTES):
-            if claimed[2] > BIG_BYTES and time.monotonic() > deadline:
+            if claimed[2] > BIG_BYTES and (big >= allowed and time.monotonic() > deadline):
                 break
+            if claimed[2] > BIG_BYTES:
+                big, self._last_big = big + 1, time.monotonic()
             self.claimed.remove(claimed)
             prepared = prepare(self.app, claimed[0], self.app.files.raw(claimed[1]))
             (self.reading if prepared.readings else ready).append(prepared)

@@ -336,3 +336,39 @@ def test_readers_run_below_the_bots_priority() -> None:
         assert readers._executor().submit(os.nice, 0).result(timeout=60) == min(os.nice(0) + READER_NICENESS, 19)
     finally:
         readers.close()
+
+
+def test_while_quick_messages_wait_big_ones_are_parsed_one_every_half_second(app: App) -> None:
+    from tests.pdfgen import text_pdf
+
+    from bot.workers import BIG_BYTES
+
+    scan = text_pdf(["Quote", "BLT-M8 Hex bolt 500 pcs 0.12 60.00", "Total 60.00"]) + b"%" + b"0" * (300 << 10)
+    orders = [_order(app)[1] for _ in range(6)]
+    _queue(app, *(_reply(token, "Our scans", pdf=scan) for token in orders[:3]), _reply(orders[3], "When?"))
+    held = _HeldReaders(app.readers)
+    app.readers = held  # type: ignore[assignment]
+    try:
+        worker = Worker(app)
+        bigs = lambda: sum(size > BIG_BYTES for _, _, size in worker.claimed)  # noqa: E731
+        assert len(worker.step()) == 1 and bigs() == 2 and len(worker.reading) == 1  # the quick one, one big
+        _queue(app, _reply(orders[4], "And the price?"), first_uid=10)
+        assert len(worker.step()) == 1 and bigs() == 2  # a quick one again: no big parsed this soon
+        worker._last_big -= 1.0  # half a second later
+        _queue(app, _reply(orders[5], "Thanks"), first_uid=11)
+        assert len(worker.step()) == 1 and bigs() == 1 and len(worker.reading) == 2
+        held.released.set()
+        assert len(worker.drain()) == 3  # nothing quick left: the rest are parsed, read and applied
+    finally:
+        held.real.close()
+
+
+def test_a_running_bot_starts_its_readers_ahead() -> None:
+    from bot.reading import Readers
+
+    readers = Readers()
+    try:
+        readers.warm()
+        assert len(readers._pool._processes) == readers.settings.processes  # type: ignore[union-attr]
+    finally:
+        readers.close()
