@@ -350,6 +350,7 @@ async def _send_lane(app: App, sender: Sender, work: _Work, report: SendReport,
             _give_back(work, unsent)
     except BaseException:
         ahead.cancel()  # cancelled mid-mark: _finish makes a "sending" mark of ours unknown
+        await asyncio.gather(ahead, return_exceptions=True)  # over before _finish gives the claims back
         raise
     finally:
         if smtp is not None:
@@ -400,7 +401,13 @@ async def _send_one(app: App, smtp: aiosmtplib.SMTP, work: _Work, outbox_id: int
     recipients, raw, _ = found
     spilled = app.files.spilled(raw)
     if spilled is not None and not spilled.exists():  # nothing to send: the operator must see it, not a retry loop
+        sendlog.forget([outbox_id])
         report.failed += _record(app, outbox_id, FileNotFoundError(f"the email's file {spilled} is missing"), True)
+        return True
+    unsafe = _unsafe_address(recipients.split(","))
+    if unsafe:  # before any SMTP command: aiosmtplib would raise in the middle of the envelope
+        sendlog.forget([outbox_id])
+        report.failed += _record(app, outbox_id, ValueError(f"{unsafe!r} cannot be put on an SMTP command line"), True)
         return True
     try:
         refused = await _sendmail(app, smtp, _with_copy(recipients.split(","), app.config.bot.address), raw)
@@ -464,6 +471,18 @@ def _check_delivered(recipients: list[str], refused: dict) -> None:
         raise aiosmtplib.SMTPRecipientsRefused(lost)
     if lost:
         log.warning("some recipients refused", extra={"refused": len(lost), "codes": [r.code for r in lost]})
+
+
+def _unsafe_address(recipients: list[str]) -> str:
+    """The first address that cannot go on an SMTP command line (whitespace, angle brackets: a sender
+    who wrote `From: Bob <a b@evil.test>`), or ""; such a row fails for good instead of stopping
+    every send that takes it."""
+    for address in recipients:
+        try:
+            aiosmtplib.email.parse_address(address)
+        except ValueError:
+            return address
+    return ""
 
 
 def _with_copy(recipients: list[str], bot_address: str) -> list[str]:

@@ -114,6 +114,7 @@ class GroupCommit:
     def __init__(self, sendlog: SendLog) -> None:
         self.sendlog = sendlog
         self.pending: list[tuple[str, tuple[object, ...]]] = []
+        self.unwritten: list[tuple[str, tuple[object, ...]]] = []  # "sent" marks of a group whose write failed
         self.inflight: _Batch | None = None
         self.writer: asyncio.Task[None] | None = None
         self.written: asyncio.Future[None] | None = None  # resolved when `pending` is durable
@@ -137,7 +138,7 @@ class GroupCommit:
             if self.inflight is not None and not self.inflight.done:
                 self.pending[:0] = self.inflight.statements  # never started (cancelled): write it here
                 self.inflight.done = True
-        statements, self.pending = self.pending, []
+        statements, self.pending, self.unwritten = self.unwritten + self.pending, [], []
         if statements:
             self.sendlog.write(statements)
 
@@ -152,12 +153,14 @@ class GroupCommit:
 
     async def _write(self) -> None:
         while self.pending:
-            batch, self.pending = _Batch(self.pending), []
+            batch, self.pending, self.unwritten = _Batch(self.unwritten + self.pending), [], []
             done, self.written = self.written, None
             self.inflight = batch
             try:
                 await asyncio.to_thread(self._write_batch, batch)
             except BaseException as exc:
+                if not batch.done:  # its "sent" marks go with the next group (lost, their rows would be unsure)
+                    self.unwritten += [statement for statement in batch.statements if statement[1][:1] == (SENT,)]
                 if done is not None and not done.done():
                     done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("send log not written"))
                 if not isinstance(exc, Exception):

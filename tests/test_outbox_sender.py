@@ -128,6 +128,31 @@ def test_group_commit_makes_sending_durable_before_it_returns(tmp_path: Path) ->
     sendlog.close()
 
 
+def test_a_sent_mark_whose_group_failed_to_write_goes_with_the_next(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    sendlog = SendLog(tmp_path)
+    marks = GroupCommit(sendlog)
+    real, failures = sendlog._write, [OSError("disk full")]
+
+    def flaky(statements):
+        if failures and any(params[:1] == (SENT,) for _, params in statements):
+            raise failures.pop()
+        return real(statements)
+
+    sendlog._write = flaky  # type: ignore[method-assign]
+
+    async def lanes() -> None:
+        await marks.sending(1, "<1@x>", "me", now)
+        marks.sent(1)
+        with pytest.raises(OSError):
+            await marks.sending(2, "<2@x>", "me", now)  # its group (with 1's "sent") was not written
+        await marks.sending(3, "<3@x>", "me", now)
+
+    asyncio.run(lanes())
+    assert {m.outbox_id: m.state for m in sendlog.marks()} == {1: SENT, 3: SENDING}
+    sendlog.close()
+
+
 class _Keep:
     def __init__(self) -> None:
         self.received: list[bytes] = []

@@ -60,3 +60,25 @@ def test_the_sender_thread_keeps_its_smtp_connection_between_kicks(world: World)
     finally:
         report = sender.close()
     assert report.sent == 3 and sender.sender.opened == 1
+
+
+def test_an_address_that_cannot_go_on_an_smtp_command_line_fails_its_row_alone(world: World) -> None:
+    import asyncio
+
+    from bot.outbox import send_outbox
+
+    world.order()
+    second = world.order()
+    with session(world.app.engine) as s:  # as if a sender wrote `From: Bob <a b@evil.test>`
+        first = s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+        assert first is not None
+        first.recipients = "a b@evil.test"
+        s.commit()
+    report = asyncio.run(send_outbox(world.app))
+    assert (report.sent, report.failed) == (1, 1)
+    world.supplier.wait_for(f"[{second}] New order")
+    with session(world.app.engine) as s:
+        failed = s.get(OutboxMessage, first.id)
+        assert failed is not None and failed.status is OutboxStatus.FAILED
+        assert "SMTP command line" in failed.last_error
+    assert asyncio.run(send_outbox(world.app)).failed == 0  # failed for good: not taken again
