@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiosmtplib
@@ -34,27 +35,15 @@ async def sendmail_bytes(smtp: aiosmtplib.SMTP, sender: str, recipients: list[st
         raw = normalize_message_line_endings(raw)
     size = len(raw) if raw.endswith(b"\r\n") else len(raw) + 2
     options = [f"size={size}"] if smtp.supports_extension("size") else []
-    try:
-        refused = await _envelope(smtp, sender, recipients, options)
-        started = await smtp.execute_command(b"DATA")
-        if started.code != 354:
-            raise aiosmtplib.SMTPDataError(started.code, started.message)
+    data = _DOT_AT_LINE_START.sub(b"..", raw) if raw.startswith(b".") or b"\n." in raw else raw
+
+    async def write() -> None:
         protocol = smtp.protocol
         if protocol is None or protocol.transport is None:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-        if raw.startswith(b".") or b"\n." in raw:
-            raw = _DOT_AT_LINE_START.sub(b"..", raw)
-        protocol.write(raw if raw.endswith(b"\r\n") else raw + b"\r\n")
-        done = await smtp.execute_command(b".")  # the terminator; the server answers for the message
-        if done.code != 250:
-            raise aiosmtplib.SMTPDataError(done.code, done.message)
-    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
-        try:
-            await smtp.rset()
-        except (aiosmtplib.SMTPException, ConnectionError):
-            pass
-        raise
-    return refused
+        protocol.write(data if data.endswith(b"\r\n") else data + b"\r\n")
+
+    return await _transaction(smtp, sender, recipients, options, write)
 
 
 async def sendmail_file(smtp: aiosmtplib.SMTP, sender: str, recipients: list[str],
@@ -62,12 +51,19 @@ async def sendmail_file(smtp: aiosmtplib.SMTP, sender: str, recipients: list[str
     """Like `smtp.sendmail` (the refused recipients; SMTPRecipientsRefused when all are), from a file
     whose lines already end in CRLF (as bot.compose writes them)."""
     options = [f"size={path.stat().st_size}"] if smtp.supports_extension("size") else []
+    return await _transaction(smtp, sender, recipients, options, lambda: _write_data(smtp, path))
+
+
+async def _transaction(smtp: aiosmtplib.SMTP, sender: str, recipients: list[str], options: list[str],
+                       write: Callable[[], Awaitable[None]]) -> dict[str, aiosmtplib.SMTPResponse]:
+    """MAIL, RCPT, DATA with `write` putting the (dot-stuffed, CRLF-ended) email on the wire, and the
+    terminator; RSET after a refusal, so the connection can take the next email."""
     try:
         refused = await _envelope(smtp, sender, recipients, options)
         started = await smtp.execute_command(b"DATA")
         if started.code != 354:
             raise aiosmtplib.SMTPDataError(started.code, started.message)
-        await _write_data(smtp, path)
+        await write()
         done = await smtp.execute_command(b".")  # the terminator; the server answers for the message
         if done.code != 250:
             raise aiosmtplib.SMTPDataError(done.code, done.message)

@@ -168,25 +168,28 @@ class _Keep:
     b"Subject: bare\n\nlf only\nand \r cr\r\n.dot\n",
 ])
 def test_sendmail_bytes_delivers_what_aiosmtplib_sendmail_would(raw: bytes) -> None:
-    handler = _Keep()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        async def both() -> None:
-            async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
-                assert await sendmail_bytes(smtp, "bot@example.test", ["a@example.test"], raw) == {}
-                await smtp.sendmail("bot@example.test", ["a@example.test"], raw)
+    async def both(port: int) -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
+            assert await sendmail_bytes(smtp, "bot@example.test", ["a@example.test"], raw) == {}
+            await smtp.sendmail("bot@example.test", ["a@example.test"], raw)
 
-        asyncio.run(both())
-    finally:
-        controller.stop()
-    assert handler.received[0] == handler.received[1]
+    received = _relayed(both)
+    assert received[0] == received[1]
 
 
 def test_sendmail_bytes_on_a_closed_connection_sent_nothing() -> None:
+    async def dropped(port: int) -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+        await smtp.connect()
+        smtp.close()
+        with pytest.raises(NothingSent):
+            await sendmail_bytes(smtp, "bot@example.test", ["a@example.test"], b"Subject: x\r\n\r\ny\r\n")
+
+    assert _relayed(dropped) == []
+
+
+def _relayed(client) -> list[bytes]:
+    """What an SMTP server on a free port received while `client(port)` ran."""
     handler = _Keep()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -194,14 +197,7 @@ def test_sendmail_bytes_on_a_closed_connection_sent_nothing() -> None:
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        async def dropped() -> None:
-            smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
-            await smtp.connect()
-            smtp.close()
-            with pytest.raises(NothingSent):
-                await sendmail_bytes(smtp, "bot@example.test", ["a@example.test"], b"Subject: x\r\n\r\ny\r\n")
-
-        asyncio.run(dropped())
+        asyncio.run(client(port))
     finally:
         controller.stop()
-    assert handler.received == []
+    return handler.received
