@@ -4,8 +4,9 @@ A worker that sends its own answers stops applying for every send (connections, 
 trips), and a thread that sends beside it waits for the GIL at every round trip. Here one thread
 owns an event loop and a `Sender` (its SMTP connections kept open between sends) for the life of
 the process; whoever commits rows to the outbox calls `kick()`, and the rows go out at once,
-over connections already open, while the committing thread carries on. A short switch interval (set by the process's main loop) hands the
-GIL to this thread within a millisecond of its socket becoming readable.
+over connections already open, while the committing thread carries on. A short switch interval
+(bot/runner.py's `short_switches`) hands the GIL to this thread within a millisecond of its
+socket becoming readable.
 """
 from __future__ import annotations
 
@@ -27,15 +28,14 @@ class SenderThread:
     """Sends what is queued each time it is kicked (a kick during a send makes one more), and
     once more at `close()`. `on_report` sees every send's report (the retry timer plans from it)."""
 
-    def __init__(self, app: App, on_report: Callable[[SendReport], None] = lambda report: None,
-                 name: str = "sender") -> None:
+    def __init__(self, app: App, on_report: Callable[[SendReport], None] = lambda report: None) -> None:
         self.app, self.on_report = app, on_report
         self.total = SendReport()
         self.sends = 0
         self.sender = Sender(app)  # used on this thread's loop only
         self._wake = threading.Event()
         self._closing, self._final = False, True
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name="sender", daemon=True)
 
     def start(self) -> SenderThread:
         self._thread.start()
@@ -53,12 +53,6 @@ class SenderThread:
         if self._thread.is_alive():
             self._thread.join(timeout)
         return self.total
-
-    def __enter__(self) -> SenderThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _run(self) -> None:
         loop, sender = asyncio.new_event_loop(), self.sender
