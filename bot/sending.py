@@ -34,7 +34,7 @@ class SenderThread:
         self.sends = 0
         self.sender = Sender(app)  # used on this thread's loop only
         self._wake = threading.Event()
-        self._closing, self._final = False, True
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name="sender", daemon=True)
 
     def start(self) -> SenderThread:
@@ -45,10 +45,11 @@ class SenderThread:
         """Rows were committed to the outbox: send them now."""
         self._wake.set()
 
-    def close(self, timeout: float | None = None, send: bool = True) -> SendReport:
-        """Send what is queued (unless `send` is False: stopping), then stop; the sum of every
-        send's report (`deferred` and `error` from the last)."""
-        self._closing, self._final = True, send
+    def close(self, timeout: float | None = None) -> SendReport:
+        """Send what is queued, then stop (`timeout`: a send still running after it is left to the
+        daemon thread, and settled as unsure at the next start); the sum of every send's report
+        (`deferred` and `error` from the last)."""
+        self._closing = True
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -61,8 +62,7 @@ class SenderThread:
                 self._wake.wait()
                 self._wake.clear()
                 closing = self._closing
-                if not closing or self._final:
-                    self._send(loop, sender)
+                self._send(loop, sender)
                 if closing:
                     return
         finally:
