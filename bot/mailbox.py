@@ -109,6 +109,16 @@ class ImapMailbox:
         # "N:*" always matches the highest UID, even below N: filter it out.
         return sorted(uid for uid in self.client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
 
+    def senders(self, uids: list[int]) -> dict[int, bytes]:
+        """Each message's From header as the server holds it (BODY.PEEK: nothing is marked), a
+        round trip per FETCH_BATCH messages: enough to pass the bot's own copies without their bodies."""
+        assert self.client is not None
+        found: dict[int, bytes] = {}
+        for start in range(0, len(uids), FETCH_BATCH):
+            data = self.client.fetch(uids[start:start + FETCH_BATCH], ["BODY.PEEK[HEADER.FIELDS (FROM)]"])
+            found.update({uid: bytes(item.get(b"BODY[HEADER.FIELDS (FROM)]", b"")) for uid, item in data.items()})
+        return found
+
     def fetch_batches(self, uids: list[int], files: FileStore) -> Iterator[list[tuple[int, RawMessage]]]:
         """(uid, the message stored on disk) in UID order, batched by count and by size. Small
         messages come several to a command; a large one alone, in pieces, straight to its file."""

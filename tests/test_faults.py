@@ -23,7 +23,7 @@ from bot.matching import match_order
 from bot.devmail import PASSWORD, LocalMailServer
 from bot.devmail.clients import Party
 from storage.db import session
-from storage.models import InboundMessage, InboundStatus, OutboxMessage, OutboxStatus
+from storage.models import InboundMessage, InboundStatus, MailboxCursor, OutboxMessage, OutboxStatus
 from tests.conftest import World
 from tests.tcpproxy import CuttingProxy
 
@@ -72,6 +72,26 @@ def test_processed_mail_is_moved_after_the_commit(world: World) -> None:
     assert [row.location for row in ledger(world)] == ["processed"]
     world.poll()  # the copy of the relayed question came after the fetch; it is filed by the next poll
     assert folder_uids(world, "INBOX") == [] and len(folder_uids(world, "SupplierbotDone")) == 3
+
+
+def test_the_bots_own_copies_are_passed_by_their_from_header_never_fetched_whole(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.mailbox import ImapMailbox
+
+    fetched: list[int] = []
+    real = ImapMailbox.fetch_batches
+    monkeypatch.setattr(ImapMailbox, "fetch_batches",
+                        lambda box, uids, files: (fetched.extend(uids), real(box, uids, files))[1])
+    ref = world.order()
+    world.poll()  # sends the new order, with the bot's copy to its own INBOX
+    ask(world, ref, "A question")
+    world.poll()
+    world.poll()  # the copy of the relayed question, too
+    copies = folder_uids(world, "INBOX", ["FROM", world.bot])
+    assert len(copies) == 2 and fetched == people_uids(world, "INBOX")  # only the question was fetched
+    assert len(ledger(world)) == 1  # the question; the copies are never part of the ledger
+    with session(world.app.engine) as s:  # the cursor is past the copies all the same
+        assert s.exec(select(MailboxCursor)).one().last_uid == max(folder_uids(world, "INBOX"))
 
 
 def test_a_nested_folder_is_written_with_slashes_whatever_the_server_uses(world: World) -> None:
