@@ -181,8 +181,9 @@ def test_an_imap_drop_mid_batch_is_resumed_by_the_next_poll(world: World, monkey
     with IMAPClient("127.0.0.1", port=world.supplier.imap_port, ssl=False) as client:
         client.login(world.bot, PASSWORD)
         client.select_folder("INBOX", readonly=True)
-        sizes = [d[b"RFC822.SIZE"] for _, d in sorted(client.fetch(client.search(), ["RFC822.SIZE"]).items())]
-    # mid-way through the questions, wherever the bot's copy of the new order puts them
+        questions = client.search(["NOT", "FROM", world.bot])  # the bot's copies are never fetched whole
+        sizes = [d[b"RFC822.SIZE"] for _, d in sorted(client.fetch(questions, ["RFC822.SIZE"]).items())]
+    # mid-way through the questions
     proxy = CuttingProxy(world.supplier.imap_port, cut_after=sum(sizes[:4]) + 2000)
     text = world.config_path.read_text().replace(f"port = {world.supplier.imap_port}", f"port = {proxy.port}")
     world.config_path.write_text(text)
