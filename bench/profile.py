@@ -14,16 +14,9 @@ import asyncio
 import cProfile
 import io
 import pstats
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from bench.throughput import _sqlite, create_orders, fill, replies, scratch_database
-from bench.killtest import write_config
-from bot.app import build_app
-from bot.config import load_config
-from bot.devmail import LocalMailServer
+from bench.throughput import filled
 from bot.outbox import send_outbox
 from bot.runner import PollReport, fetch_and_process
 from bot.workers import Worker, release_fetcher_lease
@@ -37,13 +30,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="", help="a PostgreSQL server's URL (a database is made on it)")
     parser.add_argument("--no-profile", action="store_true", help="time the stages only")
     args = parser.parse_args()
-    with LocalMailServer() as server, tempfile.TemporaryDirectory() as folder, \
-            (scratch_database(args.postgres) if args.postgres else _sqlite()) as url:
-        config = write_config(Path(folder), server)
-        config.write_text(config.read_text().replace('"sqlite:///bot.db"', f'"{url}"'))
-        app = build_app(load_config(config))
-        print(f"setting up {args.orders} orders and replies …", file=sys.stderr)
-        fill(server, replies(create_orders(app, args.orders)))
+    with filled(args.orders, args.postgres) as (_, app):
         worker = Worker(app)
         stages: dict[str, float] = {}
         profiles: dict[str, cProfile.Profile] = {}
@@ -56,7 +43,6 @@ def main() -> None:
             stages[name] = time.perf_counter() - started
             profiles[name] = profile
         release_fetcher_lease(app, worker.owner)
-        app.engine.dispose()
     n = args.orders
     if args.no_profile:
         print("ms a message: " + ", ".join(f"{k} {v * 1000 / n:.2f}" for k, v in stages.items()))

@@ -23,17 +23,12 @@ import cProfile
 import pstats
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from sqlmodel import select, update
 
-from bench.killtest import BOT, write_config
-from bench.throughput import _sqlite, create_orders, fill, replies, send_limit
-from bot.app import build_app
-from bot.config import load_config
-from bot.devmail import LocalMailServer
+from bench.killtest import BOT
+from bench.throughput import filled, send_limit
 from bot.outbox import Sender, send_outbox
 from bot.runner import PollReport, fetch_and_process
 from bot.workers import Worker, release_fetcher_lease
@@ -50,12 +45,7 @@ def main() -> None:
     parser.add_argument("--kept", action="store_true", help="also send with a Sender kept across reps")
     parser.add_argument("--base", default="", help="an older bot/outbox.py whose send_outbox is timed too")
     args = parser.parse_args()
-    with LocalMailServer() as server, tempfile.TemporaryDirectory() as folder, _sqlite() as url:
-        config = write_config(Path(folder), server)
-        config.write_text(config.read_text().replace('"sqlite:///bot.db"', f'"{url}"'))
-        app = build_app(load_config(config))
-        print(f"setting up {args.orders} orders and replies …", file=sys.stderr)
-        fill(server, replies(create_orders(app, args.orders)))
+    with filled(args.orders) as (_, app):
         worker = Worker(app)
         fetch_and_process(app, PollReport(), worker.owner)
         worker.drain()
@@ -97,7 +87,6 @@ def main() -> None:
         if kept is not None:
             runner.run(kept.close())
             runner.close()
-        app.engine.dispose()
     if args.profile:
         pstats.Stats(profile).sort_stats(args.sort).print_stats(40)
     median = {k: statistics.median(v) * 1000 / n for k, v in times.items()}

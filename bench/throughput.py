@@ -190,21 +190,32 @@ def _sqlite() -> Iterator[str]:
     yield "sqlite:///bot.db"
 
 
+@contextmanager
+def filled(orders: int, postgres: str = "") -> Iterator[tuple[Path, App]]:
+    """A mail server, and a bot (its config file, and the bot; SQLite, or a fresh database on the
+    PostgreSQL server at `postgres`) with `orders` orders whose sheet replies wait in its INBOX."""
+    with LocalMailServer() as server, tempfile.TemporaryDirectory() as folder, \
+            (scratch_database(postgres) if postgres else _sqlite()) as url:
+        config = write_config(Path(folder), server)
+        config.write_text(config.read_text().replace('"sqlite:///bot.db"', f'"{url}"'))
+        app = build_app(load_config(config))
+        print(f"setting up {orders} orders and replies …", file=sys.stderr)
+        fill(server, replies(create_orders(app, orders)))
+        try:
+            yield config, app
+        finally:
+            app.engine.dispose()
+
+
 def run_rates(admin_url: str, orders: int, worker_counts: list[int]) -> None:
     """`run --workers N` on PostgreSQL (a database per N on the server at `admin_url`), or, with
     no URL, `run` on SQLite: the worker and the sender of one process side by side."""
     rates: dict[int, float] = {}
     store = "PostgreSQL" if admin_url else "SQLite"
     for workers in worker_counts:
-        with LocalMailServer() as server, tempfile.TemporaryDirectory() as folder, \
-                (scratch_database(admin_url) if admin_url else _sqlite()) as url:
-            config = write_config(Path(folder), server)
-            config.write_text(config.read_text().replace('"sqlite:///bot.db"', f'"{url}"'))
-            app = build_app(load_config(config))
-            print(f"{store}, {workers} worker(s): setting up {orders} orders and replies …", file=sys.stderr)
-            fill(server, replies(create_orders(app, orders)))
+        print(f"{store}, {workers} worker(s):", file=sys.stderr)
+        with filled(orders, admin_url) as (config, app):
             seconds, peaks = workers_run(config, app, workers, orders)
-            app.engine.dispose()
         rates[workers] = orders / seconds
         print(f"{store}, run --workers {workers}: {rates[workers]:,.1f} msg/s ({orders} sheet replies in "
               f"{seconds:.1f} s, first fetch to last answer sent); {peaks.summary()}")

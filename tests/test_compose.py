@@ -2,21 +2,19 @@
 and is the same email as one built in memory."""
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import socket
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import aiosmtplib
-from aiosmtpd.controller import Controller
 
 from bot.compose import Outgoing, compose, compose_chunks
 from bot.smtpfile import sendmail_file
 from parsers.parts import FileAttachment
 from parsers.records import Attachment
+from tests.smtpsink import relayed
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
 
@@ -52,33 +50,16 @@ def test_a_large_file_is_composed_a_piece_at_a_time(tmp_path: Path) -> None:
     assert max(map(len, pieces)) < 2 * 1024 * 1024
 
 
-class _Keep:
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
 def test_an_email_sent_from_its_file_arrives_as_written_dots_and_all(tmp_path: Path) -> None:
     body = b"".join(b".line %d\r\n" % n if n % 3 == 0 else b"line %d\r\n" % n for n in range(200_000))
     raw = b"From: bot@example.test\r\nTo: buyer@example.test\r\nSubject: dots\r\n\r\n" + body + b"."
     path = tmp_path / "mail.eml"
     path.write_bytes(raw)
-    handler = _Keep()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        async def send() -> dict:
-            smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
-            async with smtp:
-                return await sendmail_file(smtp, "bot@example.test", ["buyer@example.test", "bot@example.test"], path)
+    async def send(port: int) -> dict:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
+            return await sendmail_file(smtp, "bot@example.test", ["buyer@example.test", "bot@example.test"], path)
 
-        assert asyncio.run(send()) == {}
-    finally:
-        controller.stop()
-    assert handler.received == [("bot@example.test", ["buyer@example.test", "bot@example.test"], raw + b"\r\n")]
+    refused, envelopes = relayed(send)
+    assert refused == {}
+    assert [(e.mail_from, e.rcpt_tos, e.content) for e in envelopes] == [
+        ("bot@example.test", ["buyer@example.test", "bot@example.test"], raw + b"\r\n")]

@@ -3,14 +3,12 @@ marks of several connections together; bot.smtpfile.sendmail_bytes sends what ai
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
 import aiosmtplib
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 import bot.outbox
@@ -20,6 +18,7 @@ from bot.smtpfile import NothingSent, sendmail_bytes
 from storage.db import session
 from storage.models import OutboxMessage, OutboxStatus
 from tests.conftest import World
+from tests.smtpsink import relayed
 
 
 def _statuses(world: World) -> list[OutboxStatus]:
@@ -153,15 +152,6 @@ def test_a_sent_mark_whose_group_failed_to_write_goes_with_the_next(tmp_path: Pa
     sendlog.close()
 
 
-class _Keep:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.received.append(envelope.original_content)
-        return "250 OK"
-
-
 @pytest.mark.parametrize("raw", [
     b"Subject: plain\r\n\r\nbody\r\n",
     b"Subject: dots\r\n\r\n.starts with a dot\r\n..two\r\nend",
@@ -173,8 +163,8 @@ def test_sendmail_bytes_delivers_what_aiosmtplib_sendmail_would(raw: bytes) -> N
             assert await sendmail_bytes(smtp, "bot@example.test", ["a@example.test"], raw) == {}
             await smtp.sendmail("bot@example.test", ["a@example.test"], raw)
 
-    received = _relayed(both)
-    assert received[0] == received[1]
+    _, envelopes = relayed(both)
+    assert envelopes[0].original_content == envelopes[1].original_content
 
 
 def test_sendmail_bytes_on_a_closed_connection_sent_nothing() -> None:
@@ -185,19 +175,4 @@ def test_sendmail_bytes_on_a_closed_connection_sent_nothing() -> None:
         with pytest.raises(NothingSent):
             await sendmail_bytes(smtp, "bot@example.test", ["a@example.test"], b"Subject: x\r\n\r\ny\r\n")
 
-    assert _relayed(dropped) == []
-
-
-def _relayed(client) -> list[bytes]:
-    """What an SMTP server on a free port received while `client(port)` ran."""
-    handler = _Keep()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        asyncio.run(client(port))
-    finally:
-        controller.stop()
-    return handler.received
+    assert relayed(dropped)[1] == []
