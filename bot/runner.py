@@ -39,6 +39,7 @@ log = logging.getLogger("supplierbot.runner")
 class PollReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     fetch_error: str = ""
+    fetched: int = 0  # new messages put in the queue
     send: SendReport = field(default_factory=SendReport)
     process_seconds: float = 0.0  # fetching and applying
     send_seconds: float = 0.0
@@ -93,7 +94,9 @@ def _fetch_new(app: App, box: ImapMailbox, account: str, report: PollReport) -> 
     own = {uid for uid in uids if is_own_copy(senders.get(uid, b""), app.config.bot.address)}
     for batch in box.fetch_batches([uid for uid in uids if uid not in own], app.files):
         sources = [(Source(account, folder, box.uidvalidity, uid), raw) for uid, raw in batch]
-        report.outcomes.update("already seen" for inbound_id in enqueue(app, sources) if inbound_id is None)
+        stored = enqueue(app, sources)
+        report.fetched += sum(1 for inbound_id in stored if inbound_id is not None)
+        report.outcomes.update("already seen" for inbound_id in stored if inbound_id is None)
     if own:  # after every other message up to them is in the ledger
         _pass_own_copies(app, box, account, sorted(own))
 
@@ -218,17 +221,16 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     if swept:
         log.info("temporary files of an interrupted write removed", extra={"files": swept})
 
-    def poll_job() -> None:
-        # one poll at a time (max_instances=1); mail that arrives during a poll makes one more
-        while not stop.is_set():
-            wake.clear()
-            report = PollReport()
-            fetch_and_process(app, report, worker.owner)
-            queued.set()
-            sender.kick()  # what the operator queued (new orders) goes out now
-            log.info("poll", extra={"report": report.summary()})
-            if not wake.is_set():
-                return
+    def poll() -> PollReport:
+        report = PollReport()
+        fetch_and_process(app, report, worker.owner)
+        queued.set()
+        sender.kick()  # what the operator queued (new orders) goes out now
+        log.info("poll", extra={"report": report.summary()})
+        return report
+
+    def poll_job() -> None:  # one poll at a time (max_instances=1)
+        poll_until_quiet(poll, wake, stop)
 
     # A wake-up during a poll is handled by the loop above; APScheduler's "skipped" warning is noise.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
@@ -263,6 +265,21 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
             thread.join(timeout=5)
         sender.close(timeout=5)  # the last answers go out; one still on the wire after 5 s is settled at the next start
     release_fetcher_lease(app, worker.owner)
+
+
+def poll_until_quiet(poll: Callable[[], PollReport], wake: threading.Event, stop: threading.Event) -> int:
+    """Poll, and again while mail came: a poll that found new mail looks again at once, and so
+    does mail announced during a poll (`wake`). Mail comes in bursts, and an IMAP server may
+    announce it late (Dovecot holds each IDLE notice for half a second), so the rest of a burst
+    is fetched at once, not at the next notice. Returns the number of polls."""
+    polls = 0
+    while not stop.is_set():
+        wake.clear()
+        report = poll()
+        polls += 1
+        if not wake.is_set() and not report.fetched:
+            return polls
+    return polls
 
 
 def _warm_readers(app: App) -> None:

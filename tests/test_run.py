@@ -115,3 +115,33 @@ def test_a_temporary_refusal_is_retried_on_its_own_timer_not_at_the_next_poll(
     print("seconds between attempts:", gaps)
     # back-off 2 s, then 4 s; the upper bounds leave room for a loaded machine (the next poll is 600 s away)
     assert len(gaps) == 2 and 1.7 < gaps[0] < 6.0 and 3.7 < gaps[1] < 9.0
+
+
+def _polls(fetched: list[int], wake_during: set[int] = frozenset()) -> int:
+    """How many polls poll_until_quiet runs when the polls find `fetched` new messages one after
+    the other (0 once the list is used up) and IDLE announces mail during the polls in `wake_during`."""
+    from bot.runner import PollReport, poll_until_quiet
+    wake, stop = threading.Event(), threading.Event()
+    counts = iter(fetched)
+    done: list[int] = []
+
+    def poll() -> PollReport:
+        if len(done) in wake_during:
+            wake.set()
+        done.append(1)
+        return PollReport(fetched=next(counts, 0))
+
+    return poll_until_quiet(poll, wake, stop)
+
+
+def test_a_poll_that_found_mail_looks_again_at_once_for_the_rest_of_the_burst() -> None:
+    # Dovecot announces new mail half a second late: the rest of a burst that arrived while the
+    # scans at its head were fetched is fetched at once, not at the next IDLE notice
+    assert _polls([20, 50]) == 3
+    assert _polls([3]) == 2
+
+
+def test_polls_stop_when_nothing_came_and_nothing_was_announced() -> None:
+    assert _polls([]) == 1
+    assert _polls([], wake_during={0}) == 2  # announced during the first poll, and nothing found after
+    assert _polls([0, 2], wake_during={0}) == 3
