@@ -48,7 +48,7 @@ from imapclient import IMAPClient
 from sqlmodel import func, select, update
 
 from bench.killtest import BOT, write_config
-from bench.procs import TreePeaks
+from bench.procs import CpuAccount, TreePeaks
 from bot.app import App, build_app
 from bot.config import load_config
 from bot.devmail import PASSWORD, LocalMailServer
@@ -113,22 +113,25 @@ def raw_limit(server: LocalMailServer) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
-def bot_run(config: Path) -> tuple[float, int, str]:
-    """Seconds, peak RSS (KiB) and the printed summary of one `poll --once` process."""
+def bot_run(config: Path) -> tuple[float, int, str, CpuAccount]:
+    """Seconds, peak RSS (KiB), the printed summary and the machine's CPU of one `poll --once` process."""
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "poll", "--once"],
                                stdout=subprocess.PIPE, text=True)
+    cpu = CpuAccount(process.pid).start()
     assert process.stdout is not None
     summary = process.stdout.read().strip()
+    cpu.stop()  # before the wait: the bot's CPU is read while its /proc entry is there
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"the bot's poll failed: {summary}")
-    return elapsed, usage.ru_maxrss, summary
+    return elapsed, usage.ru_maxrss, summary, cpu
 
 
-def send_limit(app: App, answers: list[tuple[list[str], bytes]]) -> float:
-    """Seconds to deliver the answers again: SMTP alone, over the bot's number of connections."""
+def send_limit(app: App, answers: list[tuple[list[str], bytes]]) -> tuple[float, CpuAccount]:
+    """Seconds to deliver the answers again, and the machine's CPU meanwhile: SMTP alone, over the
+    bot's number of connections (the client runs in the bench's process, beside the relay)."""
     async def lane(batch: list[tuple[list[str], bytes]]) -> None:
         async with aiosmtplib.SMTP(hostname=app.config.smtp.host, port=app.config.smtp.port) as smtp:
             for recipients, raw in batch:
@@ -138,9 +141,11 @@ def send_limit(app: App, answers: list[tuple[list[str], bytes]]) -> float:
         lanes = app.config.smtp.connections
         await asyncio.gather(*(lane(answers[n::lanes]) for n in range(lanes)))
 
+    cpu = CpuAccount(-1).start()
     started = time.perf_counter()
     asyncio.run(all_lanes())
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return seconds, cpu.stop()
 
 
 @contextmanager
@@ -168,7 +173,7 @@ def workers_run(config: Path, app: App, workers: int, expected: int) -> tuple[fl
     """`run --workers N` until every answer is sent: seconds from the first fetch to the last answer accepted."""
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "run", "--workers",
                                 str(workers)], stdout=subprocess.DEVNULL)
-    peaks = TreePeaks(process.pid).start()
+    peaks, cpu = TreePeaks(process.pid).start(), CpuAccount(process.pid).start()
     deadline = time.monotonic() + 1800
     try:
         while answers_sent(app) < expected:
@@ -176,13 +181,14 @@ def workers_run(config: Path, app: App, workers: int, expected: int) -> tuple[fl
                 raise SystemExit(f"run --workers {workers}: {answers_sent(app)} of {expected} answers sent")
             time.sleep(0.2)
     finally:
+        cpu.stop()
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
         peaks.stop()
     with session(app.engine) as s:
         first = s.exec(select(func.min(InboundMessage.received_at))).one()
         last = s.exec(select(func.max(OutboxMessage.sent_at)).where(OutboxMessage.purpose != "new_order")).one()
-    return (last - first).total_seconds(), peaks
+    return (last - first).total_seconds(), peaks, cpu
 
 
 @contextmanager
@@ -215,10 +221,11 @@ def run_rates(admin_url: str, orders: int, worker_counts: list[int]) -> None:
     for workers in worker_counts:
         print(f"{store}, {workers} worker(s):", file=sys.stderr)
         with filled(orders, admin_url) as (config, app):
-            seconds, peaks = workers_run(config, app, workers, orders)
+            seconds, peaks, cpu = workers_run(config, app, workers, orders)
         rates[workers] = orders / seconds
         print(f"{store}, run --workers {workers}: {rates[workers]:,.1f} msg/s ({orders} sheet replies in "
               f"{seconds:.1f} s, first fetch to last answer sent); {peaks.summary()}")
+        print(f"  {cpu.summary(orders)}")
     if len(rates) > 1:
         one = rates[min(rates)]
         print("ratio to one worker: " + ", ".join(f"{n} workers {rate / one:.2f}×" for n, rate in rates.items()
@@ -251,13 +258,13 @@ def sqlite_rates(orders_count: int) -> None:
         fill(server, messages)
         size = sum(map(len, messages)) // len(messages)
         count, raw_seconds = raw_limit(server)
-        bot_seconds, peak_kib, summary = bot_run(config)
+        bot_seconds, peak_kib, summary, bot_cpu = bot_run(config)
         with session(app.engine) as s:
             applied = len(s.exec(select(InboundMessage.id)).all())
             sent = len(s.exec(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.SENT)).all())
             answers = [(row.recipients.split(","), row.raw) for row in
                        s.exec(select(OutboxMessage).where(OutboxMessage.purpose != "new_order"))]
-        send_seconds = send_limit(app, answers)
+        send_seconds, send_cpu = send_limit(app, answers)
     raw_rate, bot_rate, send_rate = count / raw_seconds, applied / bot_seconds, len(answers) / send_seconds
     timing = re.search(r"processing ([\d.]+) s, sending ([\d.]+) s", summary)
     processing, sending = (float(timing.group(1)), float(timing.group(2))) if timing else (0.0, 0.0)
@@ -265,11 +272,13 @@ def sqlite_rates(orders_count: int) -> None:
           f"{applied}, sent {sent - orders_count} answers")
     print(f"raw limit (imapclient fetch + mail-parser): {raw_rate:,.0f} msg/s ({raw_seconds:.1f} s)")
     print(f"SMTP delivery alone, same answers, {app.config.smtp.connections} connections: {send_rate:,.0f} msg/s")
+    print(f"  {send_cpu.summary(len(answers))}")
     print(f"bot (poll --once, including sending answers): {bot_rate:,.0f} msg/s ({bot_seconds:.1f} s, "
           f"start-up included)")
     print(f"  the bot's own account: {summary}")
     print(f"  processing (fetch, queue, apply; answers sent meanwhile) {processing * 1000 / applied:.1f} ms a message "
           f"(target ≤ 5); sending left after it {sending * 1000 / applied:.1f} ms a message")
+    print(f"  {bot_cpu.summary(applied)}")
     print(f"ratio bot/SMTP alone: {bot_rate / send_rate:.2f}  (target ≥ 0.5); bot/raw {bot_rate / raw_rate:.2f}")
     print(f"bot peak RSS: {peak_kib / 1024:.0f} MB")
 
