@@ -4,8 +4,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
-import subprocess
 import sys
 
 from decimal import Decimal, InvalidOperation
@@ -28,6 +26,7 @@ from bot.terms import TermsInvalid, parse_terms
 from bot.outbox import send_outbox
 from bot.pipeline import drop, release, retry
 from bot.runner import poll_once, run_forever
+from bot.supervise import Workers
 from bot.bills import format_money
 from bot.views import (
     failed_text, held_text, order_detail, order_rows, order_summary, order_text, orders_text, outbox_text,
@@ -106,16 +105,13 @@ def run(ctx: click.Context, workers: int) -> None:
     app = _app(ctx)
     if workers > 1 and app.engine.dialect.name == "sqlite":
         raise click.ClickException("SQLite takes one process: --workers needs a PostgreSQL store (database_url)")
-    others = [subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(ctx.obj),
-                                *(["-v"] if logging.getLogger().level <= logging.INFO else []), "run"])
-              for _ in range(workers - 1)]
+    command = [sys.executable, "-m", "bot.cli", "--config", str(ctx.obj),
+               *(["-v"] if logging.getLogger().level <= logging.INFO else []), "run"]
+    others = Workers(command, workers - 1).start()  # a worker that dies is started again
     try:
         run_forever(app)
     finally:
-        for process in others:
-            process.send_signal(signal.SIGTERM)
-        for process in others:
-            process.wait()
+        others.stop()
 
 
 @main.command()
