@@ -102,3 +102,35 @@ def _interrupted_acquire(turns: Turns) -> None:
             turns.acquire()
         except KeyboardInterrupt:
             pass
+
+
+def test_the_turn_passes_on_after_the_commit_is_made_not_before(tmp_path: Path) -> None:
+    # SQLAlchemy's commit event comes before its COMMIT: a turn handed on there sent the next
+    # writer into SQLite's busy handler until the COMMIT came. A slow COMMIT is played by a
+    # listener after the turns' own, which sleeps before SQLAlchemy's COMMIT would be made.
+    from sqlalchemy import event
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (who TEXT)"))
+    done: list[str] = []
+    in_transaction = threading.Event()
+
+    def slow_committer() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES ('first')"))
+            in_transaction.set()
+            time.sleep(0.1)  # the other thread queues for the turn meanwhile
+        done.append("first")
+
+    first = threading.Thread(target=slow_committer)
+    event.listen(engine, "commit", lambda _: time.sleep(0.3) if threading.current_thread() is first else None)
+    first.start()
+    assert in_transaction.wait(5)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES ('second')"))
+    done.append("second")
+    first.join(5)
+    assert done == ["second", "first"]  # written while the first still slept after its COMMIT
+    with engine.connect() as connection:
+        assert sorted(r[0] for r in connection.execute(text("SELECT who FROM t"))) == ["first", "second"]
