@@ -86,6 +86,31 @@ def test_a_connection_dropped_before_data_sends_its_email_once_on_a_fresh_one(
     assert row.status is OutboxStatus.SENT and row.last_error == "" and _marks(world) == []
 
 
+def test_after_a_dropped_kept_connection_the_email_goes_on_a_new_one_not_another_kept_one(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a server restart drops every idle session at once: the next kept connection is as doubtful
+    real, stale = bot.outbox.sendmail_bytes, set()
+
+    async def dropped_if_stale(smtp, sender, recipients, raw):
+        if smtp in stale:  # the session is gone, though the socket has not told us yet
+            raise NothingSent("the connection failed before DATA: Connection lost")
+        return await real(smtp, sender, recipients, raw)
+
+    monkeypatch.setattr(bot.outbox, "sendmail_bytes", dropped_if_stale)
+    with asyncio.Runner() as runner:
+        sender = Sender(world.app)
+        world.order(), world.order()
+        assert runner.run(sender.send()).sent == 2
+        assert len(sender.idle) == 2  # one connection kept from each lane
+        stale.update(smtp for smtp, _ in sender.idle)
+        ref = world.order()
+        report = runner.run(sender.send())
+        runner.run(sender.close())
+    assert (report.sent, report.failed, report.deferred) == (1, 0, 0)
+    assert sender.opened == 3 and all(not smtp.is_connected for smtp in stale)
+    assert world.supplier.wait_for(f"[{ref}] New order")
+
+
 def test_twice_dropped_before_data_the_email_waits_without_a_doubt(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     async def always_dropped(smtp, sender, recipients, raw):
         raise NothingSent("the connection failed before DATA: Connection lost")
