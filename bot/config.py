@@ -105,6 +105,7 @@ class ReadingSettings:
 
     processes: int = 2
     seconds_per_document: float = 180.0
+    start_early: bool = True  # `run` starts the processes at its start, not at the first document
     ocr: OcrLimits = OcrLimits()
     pdf: PdfLimits = PdfLimits()
 
@@ -378,7 +379,7 @@ def _reading(s: _Section) -> ReadingSettings:
                     languages=s.text("ocr_languages", "eng+deu+fra", "Tesseract languages such as eng+deu"))
     return ReadingSettings(processes=s.integer("processes", 2, 1, 32),
                            seconds_per_document=float(s.integer("seconds_per_document", 180, 10, 3600)),
-                           ocr=ocr, pdf=PdfLimits(max_pages=s.integer("max_pdf_pages", 20, 1, 500)))
+                           start_early=s.boolean("start_early", True), ocr=ocr, pdf=PdfLimits(max_pages=s.integer("max_pdf_pages", 20, 1, 500)))
 
 
 def _keywords(s: _Section) -> dict[CommandKind, tuple[str, ...]]:

@@ -216,7 +216,8 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     worker = Worker(app)
     retry = _Retry(app)
     hold_fetcher_lease(app, worker.owner)  # before the schedules start: they run where the fetcher runs
-    threading.Thread(target=_warm_readers, args=(app,), name="readers-warm", daemon=True).start()
+    if app.config.reading.start_early:
+        threading.Thread(target=_warm_readers, args=(app,), name="readers-warm", daemon=True).start()
     swept = app.files.sweep_temporary()
     if swept:
         log.info("temporary files of an interrupted write removed", extra={"files": swept})

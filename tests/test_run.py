@@ -145,3 +145,22 @@ def test_polls_stop_when_nothing_came_and_nothing_was_announced() -> None:
     assert _polls([]) == 1
     assert _polls([], wake_during={0}) == 2  # announced during the first poll, and nothing found after
     assert _polls([0, 2], wake_during={0}) == 3
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_run_starts_the_readers_at_once_unless_told_to_wait_for_a_document(world: World, early: bool) -> None:
+    world.reconfigure(bot={"poll_interval_seconds": 600}, reading={"start_early": early})
+    stop = threading.Event()
+    bot = threading.Thread(target=run_forever, args=(world.app, stop), daemon=True)
+    bot.start()
+    try:
+        readers = world.app.readers
+        deadline = time.monotonic() + (20 if early else 2)  # not started: looked at for 2 s
+        while readers._pool is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = readers._pool is not None
+    finally:
+        stop.set()
+        bot.join(timeout=15)
+        world.app.readers.close()
+    assert started is early
