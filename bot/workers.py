@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -29,6 +29,9 @@ log = logging.getLogger("supplierbot.workers")
 #: far longer than a message takes, readings included; only a worker that vanished on another
 #: host is waited out (one that died on this host loses its claims at once: its pid is gone)
 CLAIM_LEASE = timedelta(minutes=10)
+#: claims held while documents are read (which may take longer than a lease: many documents,
+#: seconds_per_document raised) are extended this often, so another host never takes them
+RENEW_CLAIMS = CLAIM_LEASE / 3
 CLAIM_CHUNK = 10
 TRANSACTION_SECONDS = 0.1  # messages applied in one commit, one savepoint each (SQLite: the other threads write between)
 BIG_BYTES = 256 << 10  # a message this big (scans, PDFs) is claimed after the small ones and parsed a few a round
@@ -44,6 +47,7 @@ class Worker:
         self.claimed: list[tuple[int, str, int]] = []  # claimed, not parsed yet: (id, raw digest, size)
         self.reading: list[Prepared] = []
         self._last_big = 0.0  # when a big message was last parsed (monotonic)
+        self._renewed: datetime | None = None  # when the held claims were last extended (app.clock)
         #: called after each commit of applied messages: their answers are in the outbox, the sender may start
         self.committed: Callable[[], None] = lambda: None
 
@@ -64,6 +68,7 @@ class Worker:
         quick reply that arrives meanwhile is claimed and applied in the next round, not after them."""
         ready = [p for p in self.reading if all(self.app.readers.done(r) for r in p.readings)]
         self.reading = [p for p in self.reading if p not in ready]
+        self.renew()
         # what stays claimed between rounds is big messages waiting to be parsed: with enough of
         # them in hand, claim only small ones, so those never wait behind the big ones' parsing
         self.claimed += self._claim(self.chunk, small_only=len(self.claimed) >= self.chunk)
@@ -87,6 +92,24 @@ class Worker:
     def wait(self, timeout: float) -> None:
         """Until a reading finishes, or `timeout`."""
         self.app.readers.wait_any([r for p in self.reading for r in p.readings], timeout)
+
+    def renew(self) -> None:
+        """Extend the claims on the messages held here (being read, or waiting to be parsed)
+        every RENEW_CLAIMS, to a full lease from now."""
+        held = [p.inbound_id for p in self.reading] + [c[0] for c in self.claimed]
+        now = self.app.clock()
+        if not held:
+            self._renewed = None
+            return
+        if self._renewed is None:
+            self._renewed = now  # claimed just now: the claim's own lease is fresh
+            return
+        if now - self._renewed < RENEW_CLAIMS:
+            return
+        with session(self.app.engine) as s:
+            queries.renew_inbound_claims(s, self.owner, held, now + CLAIM_LEASE)
+            s.commit()
+        self._renewed = now
 
     def release(self) -> None:
         """Give back the claims on messages still being read (stopping): another worker reads them again."""

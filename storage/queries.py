@@ -407,6 +407,16 @@ def inbound_claimants(s: Session, now: datetime) -> list[str]:
     return [str(c) for c in s.exec(query).all()]
 
 
+def renew_inbound_claims(s: Session, owner: str, inbound_ids: Sequence[int], until: datetime) -> int:
+    """Extend `owner`'s claims on these queued messages to `until` (a claim another worker took
+    meanwhile stays its); how many were extended."""
+    renewed = s.execute(update(InboundMessage).where(
+        InboundMessage.status == InboundStatus.QUEUED.value, InboundMessage.claimed_by == owner,
+        col(InboundMessage.id).in_(list(inbound_ids))).values(claimed_until=until)
+        .execution_options(synchronize_session=False))
+    return int(renewed.rowcount)
+
+
 def release_inbound_claims(s: Session, owner: str, inbound_ids: Sequence[int] | None = None) -> None:
     query = update(InboundMessage).where(InboundMessage.status == InboundStatus.QUEUED.value,
                                          InboundMessage.claimed_by == owner)

@@ -20,7 +20,7 @@ from bot.config import load_config
 from bot.orders import NewOrder, create_order
 from bot.pipeline import Source, enqueue
 from bot.tokens import reply_address
-from bot.workers import CLAIM_LEASE, Worker, hold_fetcher_lease, holds_fetcher_lease, release_fetcher_lease
+from bot.workers import CLAIM_LEASE, RENEW_CLAIMS, Worker, hold_fetcher_lease, holds_fetcher_lease, release_fetcher_lease
 from parsers.bill_sheet import SheetHeader, write_bill_sheet
 from parsers.records import Line
 from storage import queries
@@ -179,6 +179,25 @@ def test_a_crashed_workers_claim_expires_and_another_worker_applies_it_once(app:
     with session(app.engine) as s:
         questions = s.exec(select(OutboxMessage).where(OutboxMessage.purpose != "new_order")).all()
     assert len(questions) == 1
+
+
+def test_claims_held_while_documents_are_read_are_renewed_past_their_lease(app: App) -> None:
+    # a message whose scans take longer to read than a claim's lease: a worker on another host
+    # must not take it meanwhile (it would be applied twice over, the second finding nothing)
+    _, token = _order(app)
+    (inbound_id,) = _queue(app, _reply(token, "Our bill"))
+    reading = Worker(app, owner="elsewhere.example:4242:alive")  # another host: its pid says nothing here
+    reading.claimed += reading._claim(10)  # held, as a big message waiting to be parsed or read
+    assert [c[0] for c in reading.claimed] == [inbound_id]
+    reading.renew()  # just claimed: nothing to do yet
+    for _ in range(4):  # 4 × RENEW_CLAIMS = 40 minutes, well past the first lease
+        app.clock.now += RENEW_CLAIMS  # type: ignore[attr-defined]
+        reading.renew()
+        assert Worker(app)._claim(10) == []  # still held by the reading worker
+    until = _rows(app)[inbound_id].claimed_until
+    assert until is not None and until.replace(tzinfo=timezone.utc) == app.clock() + CLAIM_LEASE
+    app.clock.now += CLAIM_LEASE + timedelta(seconds=1)  # type: ignore[attr-defined]  # it died: no renewals
+    assert [c[0] for c in Worker(app)._claim(10)] == [inbound_id]
 
 
 def _dead_pid() -> int:
