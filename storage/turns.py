@@ -86,19 +86,18 @@ def take_turns(engine: Engine, begin_sql: str = "BEGIN IMMEDIATE") -> Turns:
         if info.pop(_HOLDS, False):
             turns.release()
 
-    def commit(connection: Connection) -> None:
-        # SQLAlchemy tells of a commit before it is made: the COMMIT is made here, so the next
-        # writer's BEGIN IMMEDIATE finds the lock free (SQLAlchemy's own commit then finds no
-        # transaction, and sqlite3 makes none)
-        if connection.info.get(_HOLDS):
-            try:
-                connection.connection.dbapi_connection.commit()
-            except Exception:  # SQLAlchemy's own COMMIT tries again and reports it as its error;
-                return  # the turn passes on at the rollback, or when the connection goes back
-        _pass_on(connection.info)
+    # The turn passes on once the COMMIT is made: SQLAlchemy's commit event comes before it, and
+    # the next writer's BEGIN IMMEDIATE would find the lock still held. So the dialect's own
+    # commit is wrapped; a COMMIT that fails raises as SQLAlchemy's error, and the turn passes on
+    # at the rollback that follows (or when the connection goes back to the pool).
+    do_commit = engine.dialect.do_commit
 
+    def commit(dbapi_connection) -> None:
+        do_commit(dbapi_connection)
+        _pass_on(dbapi_connection.info)
+
+    engine.dialect.do_commit = commit  # this engine's own dialect object
     event.listen(engine, "begin", begin)
-    event.listen(engine, "commit", commit)
     event.listen(engine, "rollback", lambda connection: _pass_on(connection.info))
     # a connection given back (closed, invalidated) with its transaction never ended by SQLAlchemy
     event.listen(engine.pool, "checkin", lambda dbapi_connection, record: _pass_on(record.info) if record else None)

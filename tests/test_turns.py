@@ -1,10 +1,12 @@
 """SQLite's writer in turns: the threads of one process queue for it, first come first served."""
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from storage.db import make_engine
@@ -104,33 +106,89 @@ def _interrupted_acquire(turns: Turns) -> None:
             pass
 
 
+class _SlowCommit(sqlite3.Connection):
+    """A COMMIT that takes 0.3 s (a slow disk's fsync) in one thread."""
+
+    thread: threading.Thread | None = None
+
+    def commit(self) -> None:
+        if threading.current_thread() is _SlowCommit.thread and self.in_transaction:
+            time.sleep(0.3)
+        super().commit()
+
+
+def _engine(path: Path, factory: type[sqlite3.Connection]):
+    """A SQLite engine as storage/db.py makes it, on connections of `factory`."""
+    from sqlalchemy import create_engine, event
+
+    from storage.db import SQLITE_BEGIN, _sqlite_pragmas
+    from storage.turns import take_turns
+
+    engine = create_engine(f"sqlite:///{path}", connect_args={"factory": factory})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    take_turns(engine, SQLITE_BEGIN)
+    return engine
+
+
 def test_the_turn_passes_on_after_the_commit_is_made_not_before(tmp_path: Path) -> None:
     # SQLAlchemy's commit event comes before its COMMIT: a turn handed on there sent the next
-    # writer into SQLite's busy handler until the COMMIT came. A slow COMMIT is played by a
-    # listener after the turns' own, which sleeps before SQLAlchemy's COMMIT would be made.
-    from sqlalchemy import event
+    # writer into SQLite's busy handler for as long as the COMMIT took. The second writer here
+    # gives up after 50 ms in the busy handler, less than the first one's COMMIT takes.
+    from sqlalchemy.exc import OperationalError
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    engine = _engine(tmp_path / "turns.db", _SlowCommit)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE t (who TEXT)"))
-    done: list[str] = []
     in_transaction = threading.Event()
 
-    def slow_committer() -> None:
+    def first_writer() -> None:
         with engine.begin() as connection:
             connection.execute(text("INSERT INTO t VALUES ('first')"))
             in_transaction.set()
-            time.sleep(0.1)  # the other thread queues for the turn meanwhile
-        done.append("first")
+            time.sleep(0.1)  # the second thread queues for the turn meanwhile
 
-    first = threading.Thread(target=slow_committer)
-    event.listen(engine, "commit", lambda _: time.sleep(0.3) if threading.current_thread() is first else None)
+    first = _SlowCommit.thread = threading.Thread(target=first_writer)
     first.start()
     assert in_transaction.wait(5)
-    with engine.begin() as connection:
-        connection.execute(text("INSERT INTO t VALUES ('second')"))
-    done.append("second")
-    first.join(5)
-    assert done == ["second", "first"]  # written while the first still slept after its COMMIT
+    connection = engine.connect()
+    connection.connection.dbapi_connection.execute("PRAGMA busy_timeout = 50")  # type: ignore[union-attr]
+    try:
+        with connection.begin():
+            connection.execute(text("INSERT INTO t VALUES ('second')"))
+    except OperationalError as exc:
+        raise AssertionError(f"the second writer met the first one's lock: {exc}") from exc
+    finally:
+        connection.close()
+        first.join(10)
     with engine.connect() as connection:
         assert sorted(r[0] for r in connection.execute(text("SELECT who FROM t"))) == ["first", "second"]
+
+
+class _FullAtCommit(sqlite3.Connection):
+    """A disk that fills up at COMMIT: SQLite rolls the transaction back and says so."""
+
+    fail = 0
+
+    def commit(self) -> None:
+        if _FullAtCommit.fail and self.in_transaction:
+            _FullAtCommit.fail -= 1
+            self.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        super().commit()
+
+
+def test_a_commit_that_fails_raises_and_passes_the_turn_on(tmp_path: Path) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    engine = _engine(tmp_path / "full.db", _FullAtCommit)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    _FullAtCommit.fail = 1
+    with pytest.raises(OperationalError, match="disk is full"):
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+    with engine.begin() as connection:  # the turn was passed on: this does not wait 30 s
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        connection.execute(text("INSERT INTO t VALUES (2)"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT x FROM t")).scalars().all() == [2]
