@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import sys
+import threading
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,7 +27,7 @@ from bot.terms import TermsInvalid, parse_terms
 from bot.outbox import send_outbox
 from bot.pipeline import drop, release, retry
 from bot.runner import poll_once, run_forever
-from bot.supervise import Workers
+from bot.supervise import Workers, stop_with_parent
 from bot.bills import format_money
 from bot.views import (
     failed_text, held_text, order_detail, order_rows, order_summary, order_text, orders_text, outbox_text,
@@ -107,9 +108,11 @@ def run(ctx: click.Context, workers: int) -> None:
         raise click.ClickException("SQLite takes one process: --workers needs a PostgreSQL store (database_url)")
     command = [sys.executable, "-m", "bot.cli", "--config", str(ctx.obj),
                *(["-v"] if logging.getLogger().level <= logging.INFO else []), "run"]
-    others = Workers(command, workers - 1).start()  # a worker that dies is started again
+    stop = threading.Event()  # set by SIGTERM/SIGINT (run_forever): from then on no worker is restarted
+    stop_with_parent(stop)  # a worker of another `run --workers`: it stops when that process is gone
+    others = Workers(command, workers - 1, stopping=stop).start()  # a worker that dies is started again
     try:
-        run_forever(app)
+        run_forever(app, stop)
     finally:
         others.stop()
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def test_restart_delays_grow_only_for_workers_that_die_soon_after_their_start() 
     assert restart_delay(HEALTHY_SECONDS, 5) == 0.0
     assert [restart_delay(1.0, n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
     assert restart_delay(1.0, 30) == MAX_DELAY_SECONDS
+    assert restart_delay(1.0, 5000) == MAX_DELAY_SECONDS  # a day of a broken setup: no overflow
 
 
 def test_a_worker_killed_after_a_healthy_life_is_started_again_at_once() -> None:
@@ -77,15 +79,70 @@ def test_a_worker_that_dies_at_its_start_is_started_again_less_and_less_often() 
         workers.stop()
 
 
-def test_stopping_ends_every_worker_and_no_restart_follows() -> None:
+def test_stopping_ends_every_worker_with_sigterm() -> None:
     workers = Workers(SLEEPER, 2).start()
-    pids = workers.pids()
-    assert len(pids) == 2
+    assert len(workers.pids()) == 2
+    started = time.monotonic()
     workers.stop()
-    time.sleep(0.6)  # longer than the watch's period: nothing is started again after stop
+    assert time.monotonic() - started < 10  # not the sleepers' 60 s
+    assert [slot.process.returncode for slot in workers.slots] == [-signal.SIGTERM] * 2
     assert workers.restarts == 0
-    assert all(not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
-               for pid in pids)
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_after_the_timeout() -> None:
+    stubborn = [sys.executable, "-c",
+                "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(60)"]
+    workers = Workers(stubborn, 1).start(watch=False)
+    time.sleep(0.5)  # its handler is in place
+    workers.stop(timeout=0.5)
+    assert workers.slots[0].process.returncode == -signal.SIGKILL
+
+
+def test_no_worker_is_started_again_once_the_first_process_is_stopping() -> None:
+    # SIGINT from a terminal, or systemd's SIGTERM to the whole group, ends the workers while
+    # the first process still stops: they are not started again meanwhile
+    clock, stopping = Clock(), threading.Event()
+    workers = Workers(SLEEPER, 1, clock, stopping=stopping).start(watch=False)
+    try:
+        child = workers.slots[0].process
+        child.send_signal(signal.SIGTERM)
+        _dead(child)
+        stopping.set()
+        clock.now += HEALTHY_SECONDS + 5
+        workers.check()
+        assert workers.restarts == 0 and workers.slots[0].process is child
+    finally:
+        workers.stop()
+
+
+def test_a_worker_that_cannot_be_started_is_tried_again_later() -> None:
+    clock = Clock()
+    workers = Workers(["/nonexistent/supplierbot"], 1, clock).start(watch=False)  # Popen raises OSError
+    assert workers.slots[0].process is None and workers.slots[0].due == clock.now + 1
+    clock.now += 1
+    workers.check()  # fails again: the next try later still
+    assert workers.slots[0].process is None and workers.slots[0].due == clock.now + 2
+    workers.command = SLEEPER  # the system can start processes again
+    clock.now += 2
+    workers.check()
+    try:
+        assert workers.restarts == 1 and workers.slots[0].process.poll() is None
+    finally:
+        workers.stop()
+
+
+def test_a_worker_stops_when_the_first_process_is_gone(monkeypatch) -> None:
+    from bot.supervise import PARENT_ENV, stop_with_parent
+
+    monkeypatch.setenv(PARENT_ENV, str(os.getppid()))
+    alive = threading.Event()
+    stop_with_parent(alive)
+    monkeypatch.setenv(PARENT_ENV, str(os.getppid() + 100000))  # as if the first process had died
+    orphan = threading.Event()
+    stop_with_parent(orphan)
+    assert orphan.wait(5)
+    assert not alive.is_set()
+    alive.set()  # ends its watch
 
 
 def _bot_children(pid: int) -> set[int]:
