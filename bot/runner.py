@@ -268,17 +268,25 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     release_fetcher_lease(app, worker.owner)
 
 
+#: polls in a row started only because the one before found mail (not announced by IDLE)
+AGAIN_AFTER_FOUND = 5
+
+
 def poll_until_quiet(poll: Callable[[], PollReport], wake: threading.Event, stop: threading.Event) -> int:
     """Poll, and again while mail came: a poll that found new mail looks again at once, and so
     does mail announced during a poll (`wake`). Mail comes in bursts, and an IMAP server may
     announce it late (Dovecot holds each IDLE notice for half a second), so the rest of a burst
     is fetched at once, not at the next notice. Returns the number of polls."""
-    polls = 0
+    polls, found_only = 0, 0
     while not stop.is_set():
         wake.clear()
         report = poll()
         polls += 1
-        if not wake.is_set() and not report.fetched:
+        if wake.is_set():
+            found_only = 0
+        elif report.fetched and found_only < AGAIN_AFTER_FOUND:
+            found_only += 1  # bounded: a server that renews UIDVALIDITY at every session would
+        else:  # have the whole mailbox "found" at every poll
             return polls
     return polls
 

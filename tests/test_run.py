@@ -147,6 +147,14 @@ def test_polls_stop_when_nothing_came_and_nothing_was_announced() -> None:
     assert _polls([0, 2], wake_during={0}) == 3
 
 
+def test_polls_for_found_mail_alone_are_bounded() -> None:
+    # a server that gives a new UIDVALIDITY at every session has the whole mailbox "new" each
+    # time: the polls do not go on back to back for ever, only IDLE and the schedule start more
+    from bot.runner import AGAIN_AFTER_FOUND
+    assert _polls([7] * 100) == AGAIN_AFTER_FOUND + 1
+    assert _polls([7] * 100, wake_during={3}) == 4 + AGAIN_AFTER_FOUND + 1  # an announcement starts the count again
+
+
 @pytest.mark.parametrize("early", [True, False])
 def test_run_starts_the_readers_at_once_unless_told_to_wait_for_a_document(world: World, early: bool) -> None:
     world.reconfigure(bot={"poll_interval_seconds": 600}, reading={"start_early": early})
