@@ -151,7 +151,10 @@ class CpuAccount:
                 continue
             if pid not in self.kinds:
                 self.kinds[pid] = self._kind(pid, tree)
-            self.used[pid] = max(self.used.get(pid, 0), ticks - self._base.get(pid, 0))
+            base = self._base.get(pid, 0)
+            if ticks < base:  # the pid was reused by a new process
+                self._base[pid] = base = 0
+            self.used[pid] = max(self.used.get(pid, 0), ticks - base)
 
     def _kind(self, pid: int, tree: set[int]) -> str:
         if pid in tree:

@@ -81,7 +81,7 @@ class Sender:
     Use it from one event loop (bot/sending.py's thread keeps one); concurrent
     `send`s on it take turns. A kept connection is used again only if it is still up and was idle
     less than `max_idle` seconds; one the server dropped meanwhile fails before DATA (nothing
-    sent) and is replaced by a fresh one (the others kept as long are closed), and its email goes on
+    sent) and is replaced by a fresh one (the idle ones are closed too), and its email goes on
     the fresh one. A connection is
     kept only after a send that ended normally on it (never after an error or a cancellation).
     """
@@ -105,12 +105,13 @@ class Sender:
 
     async def _take(self, fresh: bool = False) -> aiosmtplib.SMTP:
         """A kept connection, else a new one (LoginFailed, SMTPException or OSError if it cannot be had).
-        `fresh`: a kept connection was just found dropped, so the others kept as long are doubtful
-        too: they are closed, and a new one is opened."""
+        `fresh`: a kept connection was just found dropped, so the idle ones are doubtful too:
+        they are closed, and a new one is opened."""
         now = time.monotonic()
-        if fresh:
-            idle, self.idle = self.idle, []
-            await asyncio.gather(*(_quit(smtp) for smtp, _ in idle))
+        if fresh:  # in doubt: closed without a QUIT, which a half-open one would hold up for 5 s
+            for smtp, _ in self.idle:
+                smtp.close()
+            self.idle = []
         while self.idle:
             smtp, since = self.idle.pop()
             if smtp.is_connected and now - since < self.max_idle:
@@ -346,7 +347,7 @@ async def _send_lane(app: App, sender: Sender, work: _Work, report: SendReport,
                 work.loaded.appendleft(item)
                 await _quit(smtp)
                 smtp, fresh = None, True
-                smtp = await _connect(app, sender, work, report, fresh=True)  # never another kept one
+                smtp = await _connect(app, sender, work, report, fresh=True)  # not another idle one
                 if smtp is None:
                     break
             elif not outcome:

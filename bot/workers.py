@@ -66,12 +66,13 @@ class Worker:
         """One round: take what finished reading, claim more, parse the claimed (starting their
         readings) and apply what is ready. Big messages (scans) are parsed a few per round, so a
         quick reply that arrives meanwhile is claimed and applied in the next round, not after them."""
-        ready = [p for p in self.reading if all(self.app.readers.done(r) for r in p.readings)]
-        self.reading = [p for p in self.reading if p not in ready]
+        # the database first: if it is away, the messages whose readings are done stay in hand
         self.renew()
         # what stays claimed between rounds is big messages waiting to be parsed: with enough of
         # them in hand, claim only small ones, so those never wait behind the big ones' parsing
         self.claimed += self._claim(self.chunk, small_only=len(self.claimed) >= self.chunk)
+        ready = [p for p in self.reading if all(self.app.readers.done(r) for r in p.readings)]
+        self.reading = [p for p in self.reading if p not in ready]
         # big messages are parsed as many as PARSE_SECONDS allows; with quick messages in hand, one
         # every BIG_EVERY_SECONDS (parsing one and starting its reading costs as much as applying
         # several quick ones), so a burst of quick replies passes a pile of scans without starving it
