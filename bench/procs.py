@@ -158,7 +158,8 @@ class CpuAccount:
 
     def _kind(self, pid: int, tree: set[int]) -> str:
         if pid in tree:
-            return "bot"
+            command = _command(pid)
+            return "bot's readers" if "forkserver" in command or "multiprocessing" in command else "bot"
         if pid == os.getpid():
             return "relay and bench"  # the dev relay (aiosmtpd) runs in the bench's own process
         command = _command(pid)
@@ -183,7 +184,7 @@ class CpuAccount:
         machine's cores would allow at that CPU per message."""
         cores = self.cores()
         total_ms = sum(cores.values()) * self.seconds * 1000 / messages
-        bot_ms = cores.get("bot", 0.0) * self.seconds * 1000 / messages
+        bot_ms = (cores.get("bot", 0.0) + cores.get("bot's readers", 0.0)) * self.seconds * 1000 / messages
         kinds = ", ".join(f"{kind} {value:.2f}" for kind, value in sorted(cores.items(), key=lambda kv: -kv[1]))
         ceiling = os.cpu_count() * 1000 / total_ms if total_ms else 0.0
         return (f"CPU: machine {self.busy_cores:.2f} of {os.cpu_count()} cores busy; by kind (cores): {kinds}; "
