@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,3 +106,13 @@ def make_world(server: LocalMailServer, folder: Path, database_url: str = "sqlit
 def world(mail_server: LocalMailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setenv("TEST_IMAP_PASSWORD", PASSWORD)
     return make_world(mail_server, tmp_path)
+
+
+def terminate(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to a bot process and wait for it; killed (and the test failed) if it hangs."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from bot.runner import run_forever
-from tests.conftest import World
+from tests.conftest import World, terminate
 
 
 def test_run_answers_new_mail_at_once_through_idle(world: World) -> None:
@@ -29,12 +29,7 @@ def test_run_answers_new_mail_at_once_through_idle(world: World) -> None:
         assert "When do you need the bolts?" in world.buyer.wait_for("Question from", timeout=15).text
         assert time.monotonic() - started < 5
     finally:
-        bot.send_signal(signal.SIGTERM)
-        try:
-            bot.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            bot.kill()
-            raise
+        terminate(bot, timeout=10)
     assert bot.returncode == 0, bot.stderr.read().decode() if bot.stderr else ""
 
 

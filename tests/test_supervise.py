@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.supervise import HEALTHY_SECONDS, MAX_DELAY_SECONDS, Workers, restart_delay
+from tests.conftest import terminate
 from tests.test_postgres import pg_world  # noqa: F401  (fixture)
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -186,12 +187,7 @@ def test_run_with_two_workers_starts_a_killed_worker_again_and_keeps_answering(r
         world.supplier.reply(new_order, "When do you need the bolts?")
         assert "When do you need the bolts?" in world.buyer.wait_for("Question from", timeout=20).text
     finally:
-        bot.send_signal(signal.SIGTERM)
-        try:
-            bot.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            bot.kill()
-            raise
+        terminate(bot, timeout=20)
     stderr = bot.stderr.read().decode() if bot.stderr else ""
     assert bot.returncode == 0, stderr
     assert "worker process ended; it is started again" in stderr
