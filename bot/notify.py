@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from bot import bills, languages
@@ -476,9 +475,8 @@ class Notifier:
     def _token(self, s: Session, order_id: int, revision_id: int | None, audience: str,
                step: int | None = None) -> str:
         token = new_token()  # a plain INSERT: nothing reads the row back as an object in this transaction
-        s.connection().execute(insert(ReplyToken.__table__).values(  # type: ignore[attr-defined]
-            token=token, order_id=order_id, revision_id=revision_id, step=step, audience=audience,
-            created_at=self.clock()))
+        queries.insert_rows(s, ReplyToken, {"token": token, "order_id": order_id, "revision_id": revision_id,
+                                            "step": step, "audience": audience, "created_at": self.clock()})
         return token
 
     def _outgoing(self, template: str, to: tuple[str, ...], subject: str, context: dict[str, Any],

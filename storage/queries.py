@@ -93,9 +93,14 @@ def all_orders(s: Session, limit: int, offset: int, status: OrderStatus | None =
 
 
 def buyers_of(s: Session, order_id: int) -> list[Buyer]:
-    return _memoised(s, "buyers", order_id, lambda: list(s.exec(
-        select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
-            OrderBuyer.order_id == order_id).order_by(col(Buyer.email))).all()))
+    return _memoised(s, "buyers", order_id, lambda: list(s.exec(_buyers_statement(), params={"key": order_id}).all()))
+
+
+@cache
+def _buyers_statement():
+    """Built once, bound per call (see `_take_claimed_statement`), like the other reads of one message."""
+    return select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
+        OrderBuyer.order_id == bindparam("key")).order_by(col(Buyer.email))
 
 
 def _memoised(s: Session, kind: str, key: int, read) -> list:
@@ -110,21 +115,31 @@ def _memoised(s: Session, kind: str, key: int, read) -> list:
 
 
 def order_lines(s: Session, order_id: int) -> list[Line]:
-    query = select(*_line_columns(OrderLine)).where(OrderLine.order_id == order_id).order_by(col(OrderLine.position))
-    return _memoised(s, "order_lines", order_id, lambda: [Line(*row) for row in s.exec(query)])
+    return _memoised(s, "order_lines", order_id, lambda: [
+        Line(*row) for row in s.exec(_lines_statement(OrderLine), params={"key": order_id})])
 
 
 def revisions_of(s: Session, order_id: int) -> list[Revision]:
     """Oldest first. Memoised per message: the same identity-mapped objects, so a status set on one
     is seen; a revision made meanwhile is added by `remember_revision`."""
-    query = select(Revision).where(Revision.order_id == order_id).order_by(col(Revision.number))
-    return _memoised(s, "revisions", order_id, lambda: list(s.exec(query).all()))
+    return _memoised(s, "revisions", order_id, lambda: list(
+        s.exec(_revisions_statement(), params={"key": order_id}).all()))
+
+
+@cache
+def _revisions_statement():
+    return select(Revision).where(Revision.order_id == bindparam("key")).order_by(col(Revision.number))
 
 
 def revision_lines(s: Session, revision_id: int) -> list[Line]:
-    query = select(*_line_columns(RevisionLine)).where(RevisionLine.revision_id == revision_id).order_by(
-        col(RevisionLine.position))
-    return _memoised(s, "revision_lines", revision_id, lambda: [Line(*row) for row in s.exec(query)])
+    return _memoised(s, "revision_lines", revision_id, lambda: [
+        Line(*row) for row in s.exec(_lines_statement(RevisionLine), params={"key": revision_id})])
+
+
+@cache
+def _lines_statement(model: type[OrderLine | RevisionLine]):
+    owner = model.order_id if model is OrderLine else model.revision_id  # type: ignore[union-attr]
+    return select(*_line_columns(model)).where(owner == bindparam("key")).order_by(col(model.position))
 
 
 def _line_columns(model: type[OrderLine | RevisionLine]) -> tuple:
@@ -140,9 +155,22 @@ def replace_revision_lines(s: Session, revision_id: int, lines: Sequence[Line],
     forget(s, "revision_lines", revision_id)
     if not fresh:
         s.execute(delete(RevisionLine).where(col(RevisionLine.revision_id) == revision_id))
-    s.execute(insert(RevisionLine), [{"revision_id": revision_id, "position": position, **_line_fields(line),
-                                      **(_note_fields(notes[position - 1]) if notes else {})}
-                                     for position, line in enumerate(lines, start=1)])
+    s.flush()  # the revision first, as the ORM's bulk insert did
+    insert_rows(s, RevisionLine, [{"revision_id": revision_id, "position": position, **_line_fields(line),
+                                   **(_note_fields(notes[position - 1]) if notes else {})}
+                                  for position, line in enumerate(lines, start=1)])
+
+
+def insert_rows(s: Session, model: type, rows: dict[str, object] | list[dict[str, object]]) -> None:
+    """A plain INSERT of one row, or of many in one executemany, on the session's connection: no
+    ORM object, no unit of work, the statement built once a table. Nothing is flushed: what the
+    rows refer to must be in the database already, and nothing reads them back as objects."""
+    s.connection().execute(_insert_statement(model.__table__), rows)
+
+
+@cache
+def _insert_statement(table):
+    return insert(table)
 
 
 @dataclass(frozen=True)
@@ -208,16 +236,25 @@ class SupplierWaiting:
 
 def waiting_for_supplier(s: Session, supplier_id: int) -> SupplierWaiting:
     states = (OrderStatus.NEW, OrderStatus.REJECTED, OrderStatus.APPROVED)
-    # delivered in part or in full, or received: the delivery or the invoice is still the supplier's to do
-    bucket = {**{state: state for state in states}, OrderStatus.PARTLY_DELIVERED: OrderStatus.APPROVED,
-              OrderStatus.DELIVERED: OrderStatus.APPROVED, OrderStatus.RECEIVED: OrderStatus.APPROVED}
-    query = (select(PurchaseOrder.status, PurchaseOrder.ref)
-             .where(PurchaseOrder.supplier_id == supplier_id, col(PurchaseOrder.status).in_([v.value for v in bucket]))
-             .order_by(col(PurchaseOrder.created_at), col(PurchaseOrder.id)))
     refs: dict[OrderStatus, list[str]] = {state: [] for state in states}
-    for state, ref in s.exec(query).all():
-        refs[bucket[OrderStatus(state)]].append(ref)
+    for state, ref in s.exec(_waiting_statement(), params={"key": supplier_id}).all():
+        refs[_WAITING_BUCKETS[OrderStatus(state)]].append(ref)
     return SupplierWaiting(*(tuple(refs[state]) for state in states))
+
+
+#: the order states a supplier has something to do in, and the list each goes in: delivered in part
+#: or in full, or received, the delivery or the invoice is still the supplier's to do
+_WAITING_BUCKETS = {OrderStatus.NEW: OrderStatus.NEW, OrderStatus.REJECTED: OrderStatus.REJECTED,
+                    OrderStatus.APPROVED: OrderStatus.APPROVED, OrderStatus.PARTLY_DELIVERED: OrderStatus.APPROVED,
+                    OrderStatus.DELIVERED: OrderStatus.APPROVED, OrderStatus.RECEIVED: OrderStatus.APPROVED}
+
+
+@cache
+def _waiting_statement():
+    return (select(PurchaseOrder.status, PurchaseOrder.ref)
+            .where(PurchaseOrder.supplier_id == bindparam("key"),
+                   col(PurchaseOrder.status).in_([v.value for v in _WAITING_BUCKETS]))
+            .order_by(col(PurchaseOrder.created_at), col(PurchaseOrder.id)))
 
 
 def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, detail: str = "", *,
@@ -233,7 +270,7 @@ def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, de
     if held is not None:
         held.append(row)
         return
-    s.connection().execute(insert(Event.__table__).values(**row))  # type: ignore[attr-defined]
+    insert_rows(s, Event, row)
 
 
 _EVENTS, _MEMO = "supplierbot.events", "supplierbot.memo"
@@ -259,7 +296,7 @@ def write_events(s: Session) -> None:
     held = s.info.get(_EVENTS)
     if held:
         s.flush()
-        s.connection().execute(insert(Event.__table__), list(held))  # type: ignore[attr-defined]
+        insert_rows(s, Event, list(held))
         held.clear()
 
 
@@ -753,8 +790,13 @@ def document_of(s: Session, order_id: int, digest: str, kind: str) -> Document |
 def _order_documents(s: Session, order_id: int) -> list[Document]:
     """An order's documents (a handful), read once per message: whether a file is kept already,
     whether scans wait for a draft, a revision's files."""
-    query = select(Document).where(Document.order_id == order_id).order_by(col(Document.id))
-    return _memoised(s, "documents", order_id, lambda: list(s.exec(query).all()))
+    return _memoised(s, "documents", order_id, lambda: list(
+        s.exec(_documents_statement(), params={"key": order_id}).all()))
+
+
+@cache
+def _documents_statement():
+    return select(Document).where(Document.order_id == bindparam("key")).order_by(col(Document.id))
 
 
 def remember_document(s: Session, document: Document) -> None:
@@ -787,7 +829,7 @@ def bind_waiting_scans(s: Session, order_id: int, revision_id: int) -> None:
 
 def add_comment(s: Session, **values: object) -> None:
     """A plain INSERT (what it refers to is flushed): read back only by queries, never as an object."""
-    s.connection().execute(insert(Comment.__table__).values(**values))  # type: ignore[attr-defined]
+    insert_rows(s, Comment, values)
 
 
 def notes_of(s: Session, revision_id: int) -> list[Comment]:
