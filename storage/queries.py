@@ -578,6 +578,17 @@ def outbox_rows(s: Session, status: OutboxStatus | None, limit: int) -> Sequence
     return s.exec(query).all()
 
 
+def add_outbox(s: Session, values: dict[str, object]) -> int:
+    """A queued email's row, by a plain INSERT (see `insert_rows`); its id."""
+    return s.connection().execute(_add_outbox_statement(), values).scalar_one()
+
+
+@cache
+def _add_outbox_statement():
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id)
+
+
 def outbox_by_message_ids(s: Session, message_ids: Sequence[str]) -> list[OutboxMessage]:
     if not message_ids:
         return []
