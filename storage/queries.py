@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.matching import Target
@@ -810,12 +811,30 @@ def _documents_statement():
     return select(Document).where(Document.order_id == bindparam("key")).order_by(col(Document.id))
 
 
-def remember_document(s: Session, document: Document) -> None:
-    """A document just kept: the order's memoised documents gain it."""
+def add_document(s: Session, **values: object) -> Document:
+    """A file kept for an order: its row by a plain INSERT … RETURNING id (see `insert_rows`), what
+    it refers to flushed first. The Document handed back is not in the session (no unit of work for
+    it): the order's memoised documents gain it, and its revision is set with `bind_document`."""
+    s.flush()
+    document = Document(id=s.connection().execute(_add_document_statement(), values).scalar_one(), **values)
     memo = _memo(s)
     known = memo.get(("documents", document.order_id)) if memo is not None else None
     if known is not None:
         known.append(document)
+    return document
+
+
+@cache
+def _add_document_statement():
+    table = Document.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id)
+
+
+def bind_document(s: Session, document: Document, revision_id: int) -> None:
+    """A kept file goes with this revision: an UPDATE now, whether or not the Document is in the session."""
+    s.execute(update(Document).where(col(Document.id) == document.id).values(revision_id=revision_id)
+              .execution_options(synchronize_session=False))
+    set_committed_value(document, "revision_id", revision_id)
 
 
 def documents_of(s: Session, order_id: int | None = None, revision_id: int | None = None) -> list[Document]:

@@ -75,3 +75,21 @@ def test_reads_made_once_see_the_message_s_own_writes(engine) -> None:
             queries.replace_revision_lines(s, revision.id, [line], fresh=True)
             assert queries.revision_lines(s, revision.id) == [line]  # read again after its lines changed
         assert queries.revisions_of(s, order.id) == [revision]  # outside a message: read every time
+
+
+def test_a_document_kept_in_a_message_is_found_again_and_bound_to_a_revision(engine) -> None:
+    digest = "ab" * 32
+    with session(engine) as s:
+        order = _order(s)
+        revision = Revision(order_id=order.id, number=1, status=RevisionStatus.DRAFT, created_at=NOW)
+        s.add(revision)
+        s.flush()
+        with queries.one_message(s):
+            assert queries.document_of(s, order.id, digest, "scan") is None
+            kept = queries.add_document(s, sha256=digest, filename="scan.pdf", content_type="application/pdf",
+                                        size=3, kind="scan", order_id=order.id, revision_id=None, created_at=NOW)
+            assert queries.document_of(s, order.id, digest, "scan") is kept  # the order's documents gained it
+            queries.bind_document(s, kept, revision.id)
+            assert queries.documents_of(s, order_id=order.id, revision_id=revision.id) == [kept]
+        s.commit()
+        assert [d.id for d in queries.documents_of(s, order_id=order.id, revision_id=revision.id)] == [kept.id]
