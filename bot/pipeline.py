@@ -168,8 +168,8 @@ def apply_claimed(app: App, s: Session, owner: str, prepared: Prepared) -> Outco
     try:
         with queries.one_message(s):  # its events in one statement at its end, its reads made once
             outcome = handle(app, s, row, prepared.raw, message=prepared.message, copy=copy)
-        row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
-        row.claimed_by, row.claimed_until = "", None
+        queries.settle_inbound(s, row, status=outcome.status, disposition=outcome.disposition,
+                               order_id=outcome.order_id, claimed_by="", claimed_until=None)
         savepoint.commit()
         return outcome
     except Exception as exc:  # any system error: keep the message, record it, go on

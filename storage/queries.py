@@ -449,6 +449,20 @@ def _take_claimed_statement():
     return query.with_for_update(of=me).execution_options(populate_existing=True)
 
 
+def settle_inbound(s: Session, row: InboundMessage, **values: object) -> None:
+    """A claimed message's outcome written at once by one UPDATE built once, and the row told
+    (its attributes set as committed), so no flush writes them again: no unit of work for it."""
+    s.connection().execute(_settle_statement(), {"row_id": row.id, **values})
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+
+
+@cache
+def _settle_statement():
+    table = InboundMessage.__table__  # type: ignore[attr-defined]
+    return update(table).where(table.c.id == bindparam("row_id"))  # SET: the names given
+
+
 def inbound_claimants(s: Session, now: datetime) -> list[str]:
     """Who holds a live claim on a queued message."""
     query = select(InboundMessage.claimed_by).distinct().where(
