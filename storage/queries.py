@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.matching import Target
@@ -450,11 +449,11 @@ def _take_claimed_statement():
 
 
 def settle_inbound(s: Session, row: InboundMessage, **values: object) -> None:
-    """A claimed message's outcome written at once by one UPDATE built once, and the row told
-    (its attributes set as committed), so no flush writes them again: no unit of work for it."""
+    """A claimed message's outcome written at once by one UPDATE built once: no unit of work for
+    it. The row's attributes are expired, not set: whoever reads them next (nobody, on the
+    worker's path) reads what the database holds, also after a rollback of the savepoint."""
     s.connection().execute(_settle_statement(), {"row_id": row.id, **values})
-    for name, value in values.items():
-        set_committed_value(row, name, value)
+    s.expire(row, list(values))
 
 
 @cache
@@ -856,10 +855,13 @@ def _add_document_statement():
 
 
 def bind_document(s: Session, document: Document, revision_id: int) -> None:
-    """A kept file goes with this revision: an UPDATE now, whether or not the Document is in the session."""
-    s.execute(update(Document).where(col(Document.id) == document.id).values(revision_id=revision_id)
-              .execution_options(synchronize_session=False))
-    set_committed_value(document, "revision_id", revision_id)
+    """A kept file goes with this revision. A Document read from the database is in the session:
+    the change is flushed like any other (and undone with its savepoint). One `add_document`
+    just wrote is not: an UPDATE now (it is forgotten with the message if its savepoint is undone)."""
+    if document not in s:
+        s.execute(update(Document).where(col(Document.id) == document.id).values(revision_id=revision_id)
+                  .execution_options(synchronize_session=False))
+    document.revision_id = revision_id
 
 
 def documents_of(s: Session, order_id: int | None = None, revision_id: int | None = None) -> list[Document]:
