@@ -386,22 +386,36 @@ def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit:
     with SKIP LOCKED, so workers claiming at the same time take different rows; the wait
     looks at the status, not at claims, so it holds whoever has the earlier message.
     """
+    s.flush()  # as the ORM's execute did: these go on the session's connection
+    small, big, claim = _claim_statements(s.get_bind().dialect.name == "postgresql")
+    # a big message (scans) fetched less than a minute ago goes after the small ones: quick replies pass it
+    params = {"now": now, "takeover": list(takeover), "big_bytes": big_bytes, "fresh_after": now - timedelta(minutes=1)}
+    ids: list[int] = []
+    for query in (small,) if small_only else (small, big):  # walks in id order, stopping at `limit`
+        if len(ids) < limit:
+            ids += [int(i) for i, in s.connection().execute(query, {**params, "limit": limit - len(ids)})]
+    if ids:
+        s.connection().execute(claim, {**params, "ids": ids, "owner": owner, "until": until})
+    return ids
+
+
+@cache
+def _claim_statements(postgresql: bool) -> tuple:
+    """`claim_inbound`'s candidates (small or fresh messages, then fresh big ones) and its UPDATE,
+    built once and bound per claim: building them cost several times running them."""
     me = InboundMessage
     queued = me.status == InboundStatus.QUEUED.value
-    free = or_(col(me.claimed_until).is_(None), col(me.claimed_until) <= now, col(me.claimed_by).in_(list(takeover)))
+    free = or_(col(me.claimed_until).is_(None), col(me.claimed_until) <= bindparam("now"),
+               col(me.claimed_by).in_(bindparam("takeover", expanding=True)))
     ready = and_(queued, free, *(~waits for waits in _waits(me)))
-    # a big message (scans) fetched less than a minute ago goes after the small ones: quick replies pass it
-    fresh_big = and_(col(me.size) > big_bytes, col(me.received_at) > now - timedelta(minutes=1))
-    ids: list[int] = []
-    for kind in (~fresh_big,) if small_only else (~fresh_big, fresh_big):  # walks in id order, stopping at `limit`
-        query = select(me.id).where(ready, kind).order_by(col(me.id)).limit(limit - len(ids))
-        if s.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids += [int(i) for i in s.exec(query).all()] if len(ids) < limit else []
-    if ids:
-        s.execute(update(me).where(col(me.id).in_(ids), queued, free).values(claimed_by=owner, claimed_until=until)
-                  .execution_options(synchronize_session=False))
-    return ids
+    fresh_big = and_(col(me.size) > bindparam("big_bytes"), col(me.received_at) > bindparam("fresh_after"))
+    candidates = []
+    for kind in (~fresh_big, fresh_big):
+        query = select(me.id).where(ready, kind).order_by(col(me.id)).limit(bindparam("limit"))
+        candidates.append(query.with_for_update(skip_locked=True) if postgresql else query)
+    claim = update(me.__table__).where(col(me.id).in_(bindparam("ids", expanding=True)), queued, free).values(
+        claimed_by=bindparam("owner"), claimed_until=bindparam("until"))
+    return (*candidates, claim)
 
 
 def _waits(me: type[InboundMessage]) -> tuple:
