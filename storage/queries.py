@@ -927,8 +927,13 @@ def last_message_to(s: Session, order_id: int, recipients: str) -> OutboxMessage
 
 
 def steps_of(s: Session, revision_id: int) -> list[ApprovalStep]:
-    query = select(ApprovalStep).where(ApprovalStep.revision_id == revision_id).order_by(col(ApprovalStep.number))
-    return _memoised(s, "steps", revision_id, lambda: list(s.exec(query).all()))
+    return _memoised(s, "steps", revision_id, lambda: list(
+        s.exec(_steps_statement(), params={"key": revision_id}).all()))
+
+
+@cache
+def _steps_statement():
+    return select(ApprovalStep).where(ApprovalStep.revision_id == bindparam("key")).order_by(col(ApprovalStep.number))
 
 
 def current_step(s: Session, revision_id: int) -> ApprovalStep | None:
