@@ -77,17 +77,26 @@ def test_reads_made_once_see_the_message_s_own_writes(engine) -> None:
         assert queries.revisions_of(s, order.id) == [revision]  # outside a message: read every time
 
 
+def _draft(s) -> tuple[PurchaseOrder, Revision]:
+    order = _order(s)
+    revision = Revision(order_id=order.id, number=1, status=RevisionStatus.DRAFT, created_at=NOW)
+    s.add(revision)
+    s.flush()
+    return order, revision
+
+
+def _keep_scan(s, order: PurchaseOrder, digest: str):
+    return queries.add_document(s, sha256=digest, filename="scan.pdf", content_type="application/pdf", size=3,
+                                kind="scan", order_id=order.id, revision_id=None, created_at=NOW)
+
+
 def test_a_document_kept_in_a_message_is_found_again_and_bound_to_a_revision(engine) -> None:
     digest = "ab" * 32
     with session(engine) as s:
-        order = _order(s)
-        revision = Revision(order_id=order.id, number=1, status=RevisionStatus.DRAFT, created_at=NOW)
-        s.add(revision)
-        s.flush()
+        order, revision = _draft(s)
         with queries.one_message(s):
             assert queries.document_of(s, order.id, digest, "scan") is None
-            kept = queries.add_document(s, sha256=digest, filename="scan.pdf", content_type="application/pdf",
-                                        size=3, kind="scan", order_id=order.id, revision_id=None, created_at=NOW)
+            kept = _keep_scan(s, order, digest)
             assert queries.document_of(s, order.id, digest, "scan") is kept  # the order's documents gained it
             queries.bind_document(s, kept, revision.id)
             assert queries.documents_of(s, order_id=order.id, revision_id=revision.id) == [kept]
@@ -98,11 +107,8 @@ def test_a_document_kept_in_a_message_is_found_again_and_bound_to_a_revision(eng
 def test_a_document_read_from_the_database_is_bound_with_its_savepoint(engine) -> None:
     digest = "cd" * 32
     with session(engine) as s:
-        order = _order(s)
-        revision = Revision(order_id=order.id, number=1, status=RevisionStatus.DRAFT, created_at=NOW)
-        s.add(revision)
-        queries.add_document(s, sha256=digest, filename="scan.pdf", content_type="application/pdf",
-                             size=3, kind="scan", order_id=order.id, revision_id=None, created_at=NOW)
+        order, revision = _draft(s)
+        _keep_scan(s, order, digest)
         s.commit()
         for undone in (True, False):
             savepoint = s.begin_nested()
