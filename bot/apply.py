@@ -184,15 +184,12 @@ class Applier:
         digest = self.app.files.save_file(file, "documents")  # the batch syncs before its commit
         existing = queries.document_of(self.s, self.order.id, digest, kind)
         if existing is not None:
-            existing.revision_id = existing.revision_id or revision_id
+            if existing.revision_id is None and revision_id is not None:
+                queries.bind_document(self.s, existing, revision_id)
             return existing
-        document = Document(sha256=digest, filename=filename, content_type=content_type, size=file.size,
-                            kind=kind, order_id=self.order.id, revision_id=revision_id, inbound_id=self.row.id,
-                            created_at=self.now)
-        self.s.add(document)
-        self.s.flush()
-        queries.remember_document(self.s, document)
-        return document
+        return queries.add_document(self.s, sha256=digest, filename=filename, content_type=content_type,
+                                    size=file.size, kind=kind, order_id=self.order.id, revision_id=revision_id,
+                                    inbound_id=self.row.id, created_at=self.now)
 
     def _store_scans(self, revision_id: int | None) -> None:
         """This message's scans, and scans that waited for a draft, go with the revision."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from storage import queries
 from storage.models import Buyer
@@ -30,9 +32,17 @@ def note_away(s: Session, sender: str, reason: str, now: datetime) -> str:
 
 
 def note_back(s: Session, sender: str) -> None:
-    buyer = _buyer(s, sender)
-    if buyer is not None and buyer.away_since is not None:
+    """Asked of every message: a statement built once that finds only a buyer marked away, as a row."""
+    found = queries.rows_of(s, _away_statement(), email=sender.lower())
+    if found:
+        buyer = s.get(Buyer, found[0].id)
+        assert buyer is not None
         buyer.away_since = None
+
+
+@cache
+def _away_statement():
+    return select(Buyer.id).where(Buyer.email == bindparam("email"), col(Buyer.away_since).is_not(None))
 
 
 def reminder_recipients(s: Session, addresses: Sequence[str]) -> tuple[str, ...]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from bot import bills, languages
@@ -25,7 +24,7 @@ from parsers.reply import REPLY_MARKER, CommandKind
 from storage import queries
 from storage.files import FileStore
 from storage.queries import LineNote
-from storage.models import Comment, Invoice, OutboxMessage, Payment, PurchaseOrder, ReplyToken, Supplier
+from storage.models import Comment, Invoice, Payment, PurchaseOrder, ReplyToken, Supplier
 
 log = logging.getLogger("supplierbot.notify")
 SHEET_MEDIA_TYPES = (XLSX_TYPE, ODS_TYPE)  # the bill sheet among the files of an approval request
@@ -118,6 +117,16 @@ class Thread:
         return cls(message.message_id, message.references)
 
 
+@dataclass(frozen=True)
+class QueuedEmail:
+    """An email in the outbox, as queued: its row is written by a plain INSERT (nothing reads it
+    back as an object in the transaction that writes it)."""
+
+    id: int
+    message_id: str
+    raw: bytes  # the email, or where it was spilled (see FileStore.spill)
+
+
 class Notifier:
     def __init__(self, config: Config, renderer: Renderer, clock: Callable[[], datetime],
                  files: FileStore | None = None) -> None:
@@ -127,7 +136,7 @@ class Notifier:
     # --- to the supplier -----------------------------------------------------------------
 
     def new_order(self, s: Session, order: PurchaseOrder, lines: Sequence[Line],
-                  files: tuple[AnyAttachment, ...] = ()) -> OutboxMessage:
+                  files: tuple[AnyAttachment, ...] = ()) -> QueuedEmail:
         """`files`: what the buyer sent with their ORDER (drawings, specifications), attached as sent."""
         supplier = s.get(Supplier, order.supplier_id)
         view = bill_view(None, order.currency, lines, lines)
@@ -136,18 +145,18 @@ class Notifier:
         subject = self._subject(supplier, "new_order", ref=order.ref, customer=self.config.bot.customer_name)
         return self._to_supplier(s, order, "new_order", subject, context, None, (sheet, *files))
 
-    def draft_received(self, s: Session, order: PurchaseOrder, view: BillView, thread: Thread | None) -> OutboxMessage:
+    def draft_received(self, s: Session, order: PurchaseOrder, view: BillView, thread: Thread | None) -> QueuedEmail:
         supplier = s.get(Supplier, order.supplier_id)
         subject = self._subject(supplier, "draft_received", ref=order.ref, number=view.number,
                                 total=self._money(supplier, view.totals.gross, order.currency))
         return self._to_supplier(s, order, "draft_received", subject, {"bill": view}, thread,
                                  actions=(CommandKind.SEND,))
 
-    def submitted(self, s: Session, order: PurchaseOrder, view: BillView, thread: Thread | None) -> OutboxMessage:
+    def submitted(self, s: Session, order: PurchaseOrder, view: BillView, thread: Thread | None) -> QueuedEmail:
         subject = self._subject(s.get(Supplier, order.supplier_id), "submitted", ref=order.ref, number=view.number)
         return self._to_supplier(s, order, "submitted", subject, {"bill": view}, thread)
 
-    def approved(self, s: Session, order: PurchaseOrder, view: BillView, note: str, by: str) -> OutboxMessage:
+    def approved(self, s: Session, order: PurchaseOrder, view: BillView, note: str, by: str) -> QueuedEmail:
         """What was approved, line by line, with our sheet of that revision as the supplier's record."""
         lines = [change.line for change in view.changes if change.kind is not bills.ChangeKind.REMOVED]
         supplier = s.get(Supplier, order.supplier_id)
@@ -159,7 +168,7 @@ class Notifier:
                                  actions=(CommandKind.DELIVERED,))
 
     def rejected(self, s: Session, order: PurchaseOrder, view: BillView, lines: Sequence[Line],
-                 reason: str, by: str) -> OutboxMessage:
+                 reason: str, by: str) -> QueuedEmail:
         """What was rejected, line by line, and why; the sheet of that revision to correct, named
         after it so it is not mistaken for the order's first sheet."""
         supplier = s.get(Supplier, order.supplier_id)
@@ -174,7 +183,7 @@ class Notifier:
     def approval_request(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
                          files: tuple[AnyAttachment, ...], superseded: int | None,
                          notes: Sequence[Comment], step: StepRequest | None = None,
-                         to: tuple[str, ...] = (), rejected_before: int | None = None) -> OutboxMessage:
+                         to: tuple[str, ...] = (), rejected_before: int | None = None) -> QueuedEmail:
         """To the order's buyers, or to a later step's approvers (`to`), with a token bound to the
         revision and the step. `rejected_before`: the rejected revision that kept tolerance from
         approving this one."""
@@ -194,7 +203,7 @@ class Notifier:
         return self._queue(s, mail, order.id, revision_id)
 
     def auto_approval(self, s: Session, order: PurchaseOrder, view: BillView, revision_id: int,
-                      files: tuple[AnyAttachment, ...], reasons: Sequence[str], until: datetime) -> OutboxMessage:
+                      files: tuple[AnyAttachment, ...], reasons: Sequence[str], until: datetime) -> QueuedEmail:
         """A bill within the supplier's tolerance: the buyers are told what and why, and may REJECT until `until`."""
         token = self._token(s, order.id, revision_id, "buyer")
         subject = languages.subject(self._company, "auto_approval", ref=order.ref, number=view.number,
@@ -208,7 +217,7 @@ class Notifier:
 
     def order_echo(self, s: Session, order: PurchaseOrder, lines: Sequence[Line], to: str, sent: bool,
                    read_from: str, thread: Thread | None, documents: Sequence[str] = (),
-                   unconfirmed: bool = False) -> OutboxMessage:
+                   unconfirmed: bool = False) -> QueuedEmail:
         """A buyer's ORDER as the bot understood it: waiting for their SEND, or sent to the supplier.
         `unconfirmed`: they asked to send at once, but their email could not be confirmed as theirs."""
         supplier = s.get(Supplier, order.supplier_id)
@@ -224,7 +233,7 @@ class Notifier:
                               language=self._company, actions=actions, buttons=ORDER_BUTTONS)
         return self._queue(s, mail, order.id, None)
 
-    def draft_reminder(self, s: Session, order: PurchaseOrder, days: int) -> OutboxMessage:
+    def draft_reminder(self, s: Session, order: PurchaseOrder, days: int) -> QueuedEmail:
         """A buyer's draft order waits for their SEND: the supplier has not got it."""
         supplier = s.get(Supplier, order.supplier_id)
         assert supplier is not None
@@ -238,7 +247,7 @@ class Notifier:
                               actions=(CommandKind.SEND, CommandKind.CANCEL), buttons=ORDER_BUTTONS)
         return self._queue(s, mail, order.id, None)
 
-    def order_template(self, s: Session, to: str, sheet: Attachment, thread: Thread | None) -> OutboxMessage:
+    def order_template(self, s: Session, to: str, sheet: Attachment, thread: Thread | None) -> QueuedEmail:
         """TEMPLATE: a blank order sheet, and how to order with it."""
         bot = self.config.bot
         context = {"customer": bot.customer_name, "marker": REPLY_MARKER, "waiting": None, "bot_address": bot.address,
@@ -264,13 +273,13 @@ class Notifier:
                                 due=languages.day(invoice.due_date, self._language(supplier)))
         self._to_supplier(s, order, "invoice_confirmed", subject, context, thread)
 
-    def remittance(self, s: Session, order: PurchaseOrder, payment: Payment, invoice: Invoice) -> OutboxMessage:
+    def remittance(self, s: Session, order: PurchaseOrder, payment: Payment, invoice: Invoice) -> QueuedEmail:
         supplier = s.get(Supplier, order.supplier_id)
         subject = self._subject(supplier, "remittance", ref=order.ref,
                                 total=self._money(supplier, payment.amount, order.currency))
         return self._to_supplier(s, order, "remittance", subject, {"payment": payment, "invoice": invoice}, None)
 
-    def digest(self, s: Session, supplier: Supplier, items: Sequence[DigestItem], day: date) -> OutboxMessage:
+    def digest(self, s: Session, supplier: Supplier, items: Sequence[DigestItem], day: date) -> QueuedEmail:
         waiting = queries.waiting_for_supplier(s, supplier.id)
         subject = self._subject(supplier, "digest", customer=self.config.bot.customer_name, waiting=waiting.total)
         context = {"items": items, "waiting": waiting, "day": day, "customer": self.config.bot.customer_name,
@@ -280,7 +289,7 @@ class Notifier:
         return self._queue(s, mail, None, None)
 
     def reminder(self, s: Session, order: PurchaseOrder, kind: str, period: int, to_escalation: str = "",
-                 approvers: tuple[str, ...] = (), step: int | None = None) -> OutboxMessage:
+                 approvers: tuple[str, ...] = (), step: int | None = None) -> QueuedEmail:
         """kind: unprocessed | invoice (to the supplier), approval | escalation (to buyers / the escalation address)."""
         context = {"kind": kind, "period": period}
         if kind in ("unprocessed", "invoice"):
@@ -300,7 +309,7 @@ class Notifier:
         return self._queue(s, mail, order.id, pending.id)
 
     def documents_received(self, s: Session, order: PurchaseOrder, names: Sequence[str], draft: int | None,
-                           thread: Thread | None) -> OutboxMessage:
+                           thread: Thread | None) -> QueuedEmail:
         subject = self._subject(s.get(Supplier, order.supplier_id), "documents_received", ref=order.ref,
                                 count=len(names))
         return self._to_supplier(s, order, "documents_received", subject, {"names": names, "draft": draft}, thread,
@@ -308,7 +317,7 @@ class Notifier:
 
     def decision_recorded(self, s: Session, order: PurchaseOrder, number: int, decision: str,
                           text: str, by: str, thread: Thread | None, step: int | None = None,
-                          rejectable: int | None = None) -> OutboxMessage:
+                          rejectable: int | None = None) -> QueuedEmail:
         """`step`: an approval step of several was approved, and the next one asked. `rejectable`: the
         revision whose step the bot approved by tolerance: its buyers may still REJECT it (the token
         is bound to that revision and step) until the next step decides."""
@@ -383,7 +392,7 @@ class Notifier:
 
     # --- either way ----------------------------------------------------------------------
 
-    def comment(self, s: Session, order: PurchaseOrder, to_supplier: bool, author: str, text: str) -> OutboxMessage:
+    def comment(self, s: Session, order: PurchaseOrder, to_supplier: bool, author: str, text: str) -> QueuedEmail:
         """Relayed in the recipient's own thread of this order, with a reply token of its own."""
         context = {"author": author, "text": text}
         if to_supplier:
@@ -404,7 +413,7 @@ class Notifier:
         return Thread(last.message_id, ()) if last else None
 
     def refusal(self, s: Session, error: UserError, message: ParsedMessage,
-                order: PurchaseOrder | None) -> OutboxMessage | None:
+                order: PurchaseOrder | None) -> QueuedEmail | None:
         """The answer to an unusable message; None once the sender's daily budget is spent."""
         since = self.clock() - timedelta(days=1)
         if queries.error_replies_since(s, message.sender, since) >= self.config.bot.error_replies_per_sender_per_day:
@@ -423,7 +432,7 @@ class Notifier:
                               Thread.of(message), automatic="auto-replied", language=language)
         return self._queue(s, replace(mail, purpose=f"error:{error.template}"), order.id if order else None, None)
 
-    def operator_report(self, s: Session, subject: str, text: str) -> OutboxMessage | None:
+    def operator_report(self, s: Session, subject: str, text: str) -> QueuedEmail | None:
         """Something the operator must look at; logged always, mailed when an address is configured."""
         log.warning("operator report", extra={"about": subject.split(":", 1)[0]})  # no addresses in logs
         if not self.config.bot.operator_address:
@@ -442,7 +451,7 @@ class Notifier:
     def _to_supplier(self, s: Session, order: PurchaseOrder, template: str, subject: str,
                      extra: dict[str, Any], thread: Thread | None,
                      attachments: tuple[AnyAttachment, ...] = (),
-                     actions: tuple[CommandKind, ...] = ()) -> OutboxMessage:
+                     actions: tuple[CommandKind, ...] = ()) -> QueuedEmail:
         supplier = s.get(Supplier, order.supplier_id)
         assert supplier is not None
         s.flush()
@@ -476,9 +485,8 @@ class Notifier:
     def _token(self, s: Session, order_id: int, revision_id: int | None, audience: str,
                step: int | None = None) -> str:
         token = new_token()  # a plain INSERT: nothing reads the row back as an object in this transaction
-        s.connection().execute(insert(ReplyToken.__table__).values(  # type: ignore[attr-defined]
-            token=token, order_id=order_id, revision_id=revision_id, step=step, audience=audience,
-            created_at=self.clock()))
+        queries.insert_rows(s, ReplyToken, {"token": token, "order_id": order_id, "revision_id": revision_id,
+                                            "step": step, "audience": audience, "created_at": self.clock()})
         return token
 
     def _outgoing(self, template: str, to: tuple[str, ...], subject: str, context: dict[str, Any],
@@ -498,7 +506,7 @@ class Notifier:
             attachments=attachments, automatic=automatic,
         )
 
-    def _queue(self, s: Session, mail: Outgoing, order_id: int | None, revision_id: int | None) -> OutboxMessage:
+    def _queue(self, s: Session, mail: Outgoing, order_id: int | None, revision_id: int | None) -> QueuedEmail:
         now = self.clock()
         message_id = new_message_id(self.config.bot.address.partition("@")[2])
         sender_name = f"{self.config.bot.customer_name} purchasing"
@@ -507,12 +515,11 @@ class Notifier:
             raw = self.files.spill(chunks, "outbox")  # written a piece at a time; synced before the commit
         else:
             raw = b"".join(chunks)
-        row = OutboxMessage(
-            message_id=message_id, order_id=order_id, revision_id=revision_id, purpose=mail.purpose,
-            recipients=",".join(mail.to), subject=mail.subject, created_at=now, raw=raw,
-        )
-        s.add(row)
-        s.flush()
+        s.flush()  # what the row refers to first, as when it was an ORM object
+        row = QueuedEmail(queries.add_outbox(s, {
+            "message_id": message_id, "order_id": order_id, "revision_id": revision_id, "purpose": mail.purpose,
+            "recipients": ",".join(mail.to), "subject": mail.subject, "created_at": now, "raw": raw}),
+            message_id, raw)
         if order_id is not None:
             queries.add_event(s, order_id, now, "bot", "email_queued",
                               f"{mail.purpose} to {', '.join(mail.to)}", revision_id=revision_id, outbox_id=row.id)

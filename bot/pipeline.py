@@ -7,7 +7,6 @@ failed (raw bytes kept) for the operator; it never loses the message.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,7 +36,9 @@ from storage.files import RawMessage
 from storage.models import InboundMessage, InboundStatus, OutboxStatus, PurchaseOrder, RevisionStatus, Supplier
 
 log = logging.getLogger("supplierbot.pipeline")
-_MAYBE_DOCUMENT = re.compile(rb"(?i)application/pdf|image/|octet-stream|\.pdf|\.png|\.jpe?g|\.tiff?")
+#: a message that names none of these (in any case) carries no PDF or image; substring searches of
+#: its lowered bytes, not one case-blind regex, which tried every alternative at every byte (~5× slower)
+_MAYBE_DOCUMENT = (b"application/pdf", b"image/", b"octet-stream", b".pdf", b".png", b".jpg", b".jpeg", b".tif")
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _slow_documents(app: App, raw: RawMessage) -> tuple[ParsedMessage | None, tu
     """(the parsed message, its bill documents, its invoice document, whether the bill documents
     carry prices)."""
     if raw.size > app.config.limits.max_message_mb << 20 or (
-            raw.size <= WHOLE_BYTES and not _MAYBE_DOCUMENT.search(raw.read())):
+            raw.size <= WHOLE_BYTES and not _may_carry_documents(raw.read())):
         return None, (), None, True  # most replies carry no PDF or image: parsed once, in handle()
     try:
         message = parse_file(str(raw.path), raw.size)
@@ -157,6 +158,11 @@ def _slow_documents(app: App, raw: RawMessage) -> tuple[ParsedMessage | None, tu
     return message, bill_files(message.attachments, command).slow, None, command not in COUNTING
 
 
+def _may_carry_documents(data: bytes) -> bool:
+    lowered = data.lower()
+    return any(mark in lowered for mark in _MAYBE_DOCUMENT)
+
+
 def apply_claimed(app: App, s: Session, owner: str, prepared: Prepared) -> Outcome | None:
     """Apply one claimed message in a savepoint of the caller's transaction; None when the
     claim is no longer ours (its lease ran out and another worker took it)."""
@@ -168,8 +174,8 @@ def apply_claimed(app: App, s: Session, owner: str, prepared: Prepared) -> Outco
     try:
         with queries.one_message(s):  # its events in one statement at its end, its reads made once
             outcome = handle(app, s, row, prepared.raw, message=prepared.message, copy=copy)
-        row.status, row.disposition, row.order_id = outcome.status, outcome.disposition, outcome.order_id
-        row.claimed_by, row.claimed_until = "", None
+        queries.settle_inbound(s, row, status=outcome.status, disposition=outcome.disposition,
+                               order_id=outcome.order_id, claimed_by="", claimed_until=None)
         savepoint.commit()
         return outcome
     except Exception as exc:  # any system error: keep the message, record it, go on

@@ -93,9 +93,14 @@ def all_orders(s: Session, limit: int, offset: int, status: OrderStatus | None =
 
 
 def buyers_of(s: Session, order_id: int) -> list[Buyer]:
-    return _memoised(s, "buyers", order_id, lambda: list(s.exec(
-        select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
-            OrderBuyer.order_id == order_id).order_by(col(Buyer.email))).all()))
+    return _memoised(s, "buyers", order_id, lambda: list(s.exec(_buyers_statement(), params={"key": order_id}).all()))
+
+
+@cache
+def _buyers_statement():
+    """Built once, bound per call (see `_take_claimed_statement`), like the other reads of one message."""
+    return select(Buyer).join(OrderBuyer, col(OrderBuyer.buyer_id) == col(Buyer.id)).where(
+        OrderBuyer.order_id == bindparam("key")).order_by(col(Buyer.email))
 
 
 def _memoised(s: Session, kind: str, key: int, read) -> list:
@@ -110,21 +115,38 @@ def _memoised(s: Session, kind: str, key: int, read) -> list:
 
 
 def order_lines(s: Session, order_id: int) -> list[Line]:
-    query = select(*_line_columns(OrderLine)).where(OrderLine.order_id == order_id).order_by(col(OrderLine.position))
-    return _memoised(s, "order_lines", order_id, lambda: [Line(*row) for row in s.exec(query)])
+    return _memoised(s, "order_lines", order_id, lambda: [
+        Line(*row) for row in rows_of(s, _lines_statement(OrderLine), key=order_id)])
+
+
+def rows_of(s: Session, statement, **params: object) -> list:
+    """A SELECT of columns, bound, on the session's connection: rows, without the ORM's execute
+    (which costs more than the query). What is pending is flushed first, as autoflush would."""
+    s.flush()
+    return s.connection().execute(statement, params).all()
 
 
 def revisions_of(s: Session, order_id: int) -> list[Revision]:
     """Oldest first. Memoised per message: the same identity-mapped objects, so a status set on one
     is seen; a revision made meanwhile is added by `remember_revision`."""
-    query = select(Revision).where(Revision.order_id == order_id).order_by(col(Revision.number))
-    return _memoised(s, "revisions", order_id, lambda: list(s.exec(query).all()))
+    return _memoised(s, "revisions", order_id, lambda: list(
+        s.exec(_revisions_statement(), params={"key": order_id}).all()))
+
+
+@cache
+def _revisions_statement():
+    return select(Revision).where(Revision.order_id == bindparam("key")).order_by(col(Revision.number))
 
 
 def revision_lines(s: Session, revision_id: int) -> list[Line]:
-    query = select(*_line_columns(RevisionLine)).where(RevisionLine.revision_id == revision_id).order_by(
-        col(RevisionLine.position))
-    return _memoised(s, "revision_lines", revision_id, lambda: [Line(*row) for row in s.exec(query)])
+    return _memoised(s, "revision_lines", revision_id, lambda: [
+        Line(*row) for row in rows_of(s, _lines_statement(RevisionLine), key=revision_id)])
+
+
+@cache
+def _lines_statement(model: type[OrderLine | RevisionLine]):
+    owner = model.order_id if model is OrderLine else model.revision_id  # type: ignore[union-attr]
+    return select(*_line_columns(model)).where(owner == bindparam("key")).order_by(col(model.position))
 
 
 def _line_columns(model: type[OrderLine | RevisionLine]) -> tuple:
@@ -140,9 +162,22 @@ def replace_revision_lines(s: Session, revision_id: int, lines: Sequence[Line],
     forget(s, "revision_lines", revision_id)
     if not fresh:
         s.execute(delete(RevisionLine).where(col(RevisionLine.revision_id) == revision_id))
-    s.execute(insert(RevisionLine), [{"revision_id": revision_id, "position": position, **_line_fields(line),
-                                      **(_note_fields(notes[position - 1]) if notes else {})}
-                                     for position, line in enumerate(lines, start=1)])
+    s.flush()  # the revision first, as the ORM's bulk insert did
+    insert_rows(s, RevisionLine, [{"revision_id": revision_id, "position": position, **_line_fields(line),
+                                   **(_note_fields(notes[position - 1]) if notes else {})}
+                                  for position, line in enumerate(lines, start=1)])
+
+
+def insert_rows(s: Session, model: type, rows: dict[str, object] | list[dict[str, object]]) -> None:
+    """A plain INSERT of one row, or of many in one executemany, on the session's connection: no
+    ORM object, no unit of work, the statement built once a table. Nothing is flushed: what the
+    rows refer to must be in the database already, and nothing reads them back as objects."""
+    s.connection().execute(_insert_statement(model.__table__), rows)
+
+
+@cache
+def _insert_statement(table):
+    return insert(table)
 
 
 @dataclass(frozen=True)
@@ -159,9 +194,13 @@ def _note_fields(note: LineNote) -> dict[str, object]:
 
 
 def revision_notes(s: Session, revision_id: int) -> list[LineNote]:
-    query = select(RevisionLine.source, RevisionLine.remark, RevisionLine.doubtful).where(
-        RevisionLine.revision_id == revision_id).order_by(col(RevisionLine.position))
-    return [LineNote(*row) for row in s.exec(query)]
+    return [LineNote(*row) for row in rows_of(s, _notes_statement(), key=revision_id)]
+
+
+@cache
+def _notes_statement():
+    return select(RevisionLine.source, RevisionLine.remark, RevisionLine.doubtful).where(
+        RevisionLine.revision_id == bindparam("key")).order_by(col(RevisionLine.position))
 
 
 def add_order_lines(s: Session, order_id: int, lines: Sequence[Line]) -> None:
@@ -208,16 +247,25 @@ class SupplierWaiting:
 
 def waiting_for_supplier(s: Session, supplier_id: int) -> SupplierWaiting:
     states = (OrderStatus.NEW, OrderStatus.REJECTED, OrderStatus.APPROVED)
-    # delivered in part or in full, or received: the delivery or the invoice is still the supplier's to do
-    bucket = {**{state: state for state in states}, OrderStatus.PARTLY_DELIVERED: OrderStatus.APPROVED,
-              OrderStatus.DELIVERED: OrderStatus.APPROVED, OrderStatus.RECEIVED: OrderStatus.APPROVED}
-    query = (select(PurchaseOrder.status, PurchaseOrder.ref)
-             .where(PurchaseOrder.supplier_id == supplier_id, col(PurchaseOrder.status).in_([v.value for v in bucket]))
-             .order_by(col(PurchaseOrder.created_at), col(PurchaseOrder.id)))
     refs: dict[OrderStatus, list[str]] = {state: [] for state in states}
-    for state, ref in s.exec(query).all():
-        refs[bucket[OrderStatus(state)]].append(ref)
+    for state, ref in rows_of(s, _waiting_statement(), key=supplier_id):
+        refs[_WAITING_BUCKETS[OrderStatus(state)]].append(ref)
     return SupplierWaiting(*(tuple(refs[state]) for state in states))
+
+
+#: the order states a supplier has something to do in, and the list each goes in: delivered in part
+#: or in full, or received, the delivery or the invoice is still the supplier's to do
+_WAITING_BUCKETS = {OrderStatus.NEW: OrderStatus.NEW, OrderStatus.REJECTED: OrderStatus.REJECTED,
+                    OrderStatus.APPROVED: OrderStatus.APPROVED, OrderStatus.PARTLY_DELIVERED: OrderStatus.APPROVED,
+                    OrderStatus.DELIVERED: OrderStatus.APPROVED, OrderStatus.RECEIVED: OrderStatus.APPROVED}
+
+
+@cache
+def _waiting_statement():
+    return (select(PurchaseOrder.status, PurchaseOrder.ref)
+            .where(PurchaseOrder.supplier_id == bindparam("key"),
+                   col(PurchaseOrder.status).in_([v.value for v in _WAITING_BUCKETS]))
+            .order_by(col(PurchaseOrder.created_at), col(PurchaseOrder.id)))
 
 
 def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, detail: str = "", *,
@@ -233,7 +281,7 @@ def add_event(s: Session, order_id: int, at: datetime, actor: str, kind: str, de
     if held is not None:
         held.append(row)
         return
-    s.connection().execute(insert(Event.__table__).values(**row))  # type: ignore[attr-defined]
+    insert_rows(s, Event, row)
 
 
 _EVENTS, _MEMO = "supplierbot.events", "supplierbot.memo"
@@ -259,7 +307,7 @@ def write_events(s: Session) -> None:
     held = s.info.get(_EVENTS)
     if held:
         s.flush()
-        s.connection().execute(insert(Event.__table__), list(held))  # type: ignore[attr-defined]
+        insert_rows(s, Event, list(held))
         held.clear()
 
 
@@ -338,22 +386,36 @@ def claim_inbound(s: Session, owner: str, now: datetime, until: datetime, limit:
     with SKIP LOCKED, so workers claiming at the same time take different rows; the wait
     looks at the status, not at claims, so it holds whoever has the earlier message.
     """
+    s.flush()  # as the ORM's execute did: these go on the session's connection
+    small, big, claim = _claim_statements(s.get_bind().dialect.name == "postgresql")
+    # a big message (scans) fetched less than a minute ago goes after the small ones: quick replies pass it
+    params = {"now": now, "takeover": list(takeover), "big_bytes": big_bytes, "fresh_after": now - timedelta(minutes=1)}
+    ids: list[int] = []
+    for query in (small,) if small_only else (small, big):  # walks in id order, stopping at `limit`
+        if len(ids) < limit:
+            ids += [int(i) for i, in s.connection().execute(query, {**params, "limit": limit - len(ids)})]
+    if ids:
+        s.connection().execute(claim, {**params, "ids": ids, "owner": owner, "until": until})
+    return ids
+
+
+@cache
+def _claim_statements(postgresql: bool) -> tuple:
+    """`claim_inbound`'s candidates (small or fresh messages, then fresh big ones) and its UPDATE,
+    built once and bound per claim: building them cost several times running them."""
     me = InboundMessage
     queued = me.status == InboundStatus.QUEUED.value
-    free = or_(col(me.claimed_until).is_(None), col(me.claimed_until) <= now, col(me.claimed_by).in_(list(takeover)))
+    free = or_(col(me.claimed_until).is_(None), col(me.claimed_until) <= bindparam("now"),
+               col(me.claimed_by).in_(bindparam("takeover", expanding=True)))
     ready = and_(queued, free, *(~waits for waits in _waits(me)))
-    # a big message (scans) fetched less than a minute ago goes after the small ones: quick replies pass it
-    fresh_big = and_(col(me.size) > big_bytes, col(me.received_at) > now - timedelta(minutes=1))
-    ids: list[int] = []
-    for kind in (~fresh_big,) if small_only else (~fresh_big, fresh_big):  # walks in id order, stopping at `limit`
-        query = select(me.id).where(ready, kind).order_by(col(me.id)).limit(limit - len(ids))
-        if s.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids += [int(i) for i in s.exec(query).all()] if len(ids) < limit else []
-    if ids:
-        s.execute(update(me).where(col(me.id).in_(ids), queued, free).values(claimed_by=owner, claimed_until=until)
-                  .execution_options(synchronize_session=False))
-    return ids
+    fresh_big = and_(col(me.size) > bindparam("big_bytes"), col(me.received_at) > bindparam("fresh_after"))
+    candidates = []
+    for kind in (~fresh_big, fresh_big):
+        query = select(me.id).where(ready, kind).order_by(col(me.id)).limit(bindparam("limit"))
+        candidates.append(query.with_for_update(skip_locked=True) if postgresql else query)
+    claim = update(me.__table__).where(col(me.id).in_(bindparam("ids", expanding=True)), queued, free).values(
+        claimed_by=bindparam("owner"), claimed_until=bindparam("until"))
+    return (*candidates, claim)
 
 
 def _waits(me: type[InboundMessage]) -> tuple:
@@ -398,6 +460,20 @@ def _take_claimed_statement():
     query = select(me, copy).where(me.id == bindparam("inbound_id"), me.claimed_by == bindparam("owner"),
                                    me.status == InboundStatus.QUEUED.value)
     return query.with_for_update(of=me).execution_options(populate_existing=True)
+
+
+def settle_inbound(s: Session, row: InboundMessage, **values: object) -> None:
+    """A claimed message's outcome written at once by one UPDATE built once: no unit of work for
+    it. The row's attributes are expired, not set: whoever reads them next (nobody, on the
+    worker's path) reads what the database holds, also after a rollback of the savepoint."""
+    s.connection().execute(_settle_statement(), {"row_id": row.id, **values})
+    s.expire(row, list(values))
+
+
+@cache
+def _settle_statement():
+    table = InboundMessage.__table__  # type: ignore[attr-defined]
+    return update(table).where(table.c.id == bindparam("row_id"))  # SET: the names given
 
 
 def inbound_claimants(s: Session, now: datetime) -> list[str]:
@@ -549,6 +625,17 @@ def outbox_rows(s: Session, status: OutboxStatus | None, limit: int) -> Sequence
     if status is not None:
         query = query.where(OutboxMessage.status == status.value)
     return s.exec(query).all()
+
+
+def add_outbox(s: Session, values: dict[str, object]) -> int:
+    """A queued email's row, by a plain INSERT (see `insert_rows`); its id."""
+    return s.connection().execute(_add_outbox_statement(), values).scalar_one()
+
+
+@cache
+def _add_outbox_statement():
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id)
 
 
 def outbox_by_message_ids(s: Session, message_ids: Sequence[str]) -> list[OutboxMessage]:
@@ -763,16 +850,42 @@ def document_of(s: Session, order_id: int, digest: str, kind: str) -> Document |
 def _order_documents(s: Session, order_id: int) -> list[Document]:
     """An order's documents (a handful), read once per message: whether a file is kept already,
     whether scans wait for a draft, a revision's files."""
-    query = select(Document).where(Document.order_id == order_id).order_by(col(Document.id))
-    return _memoised(s, "documents", order_id, lambda: list(s.exec(query).all()))
+    return _memoised(s, "documents", order_id, lambda: list(
+        s.exec(_documents_statement(), params={"key": order_id}).all()))
 
 
-def remember_document(s: Session, document: Document) -> None:
-    """A document just kept: the order's memoised documents gain it."""
+@cache
+def _documents_statement():
+    return select(Document).where(Document.order_id == bindparam("key")).order_by(col(Document.id))
+
+
+def add_document(s: Session, **values: object) -> Document:
+    """A file kept for an order: its row by a plain INSERT … RETURNING id (see `insert_rows`), what
+    it refers to flushed first. The Document handed back is not in the session (no unit of work for
+    it): the order's memoised documents gain it, and its revision is set with `bind_document`."""
+    s.flush()
+    document = Document(id=s.connection().execute(_add_document_statement(), values).scalar_one(), **values)
     memo = _memo(s)
     known = memo.get(("documents", document.order_id)) if memo is not None else None
     if known is not None:
         known.append(document)
+    return document
+
+
+@cache
+def _add_document_statement():
+    table = Document.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id)
+
+
+def bind_document(s: Session, document: Document, revision_id: int) -> None:
+    """A kept file goes with this revision. A Document read from the database is in the session:
+    the change is flushed like any other (and undone with its savepoint). One `add_document`
+    just wrote is not: an UPDATE now (it is forgotten with the message if its savepoint is undone)."""
+    if document not in s:
+        s.execute(update(Document).where(col(Document.id) == document.id).values(revision_id=revision_id)
+                  .execution_options(synchronize_session=False))
+    document.revision_id = revision_id
 
 
 def documents_of(s: Session, order_id: int | None = None, revision_id: int | None = None) -> list[Document]:
@@ -797,7 +910,7 @@ def bind_waiting_scans(s: Session, order_id: int, revision_id: int) -> None:
 
 def add_comment(s: Session, **values: object) -> None:
     """A plain INSERT (what it refers to is flushed): read back only by queries, never as an object."""
-    s.connection().execute(insert(Comment.__table__).values(**values))  # type: ignore[attr-defined]
+    insert_rows(s, Comment, values)
 
 
 def notes_of(s: Session, revision_id: int) -> list[Comment]:
@@ -824,8 +937,13 @@ def last_message_to(s: Session, order_id: int, recipients: str) -> OutboxMessage
 
 
 def steps_of(s: Session, revision_id: int) -> list[ApprovalStep]:
-    query = select(ApprovalStep).where(ApprovalStep.revision_id == revision_id).order_by(col(ApprovalStep.number))
-    return _memoised(s, "steps", revision_id, lambda: list(s.exec(query).all()))
+    return _memoised(s, "steps", revision_id, lambda: list(
+        s.exec(_steps_statement(), params={"key": revision_id}).all()))
+
+
+@cache
+def _steps_statement():
+    return select(ApprovalStep).where(ApprovalStep.revision_id == bindparam("key")).order_by(col(ApprovalStep.number))
 
 
 def current_step(s: Session, revision_id: int) -> ApprovalStep | None:

@@ -11,7 +11,7 @@ from sqlalchemy import event as sa_event
 from parsers.records import Line
 from storage import queries
 from storage.db import make_engine, session
-from storage.models import PurchaseOrder, Revision, RevisionStatus
+from storage.models import InboundMessage, InboundStatus, PurchaseOrder, Revision, RevisionStatus
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -75,3 +75,65 @@ def test_reads_made_once_see_the_message_s_own_writes(engine) -> None:
             queries.replace_revision_lines(s, revision.id, [line], fresh=True)
             assert queries.revision_lines(s, revision.id) == [line]  # read again after its lines changed
         assert queries.revisions_of(s, order.id) == [revision]  # outside a message: read every time
+
+
+def _draft(s) -> tuple[PurchaseOrder, Revision]:
+    order = _order(s)
+    revision = Revision(order_id=order.id, number=1, status=RevisionStatus.DRAFT, created_at=NOW)
+    s.add(revision)
+    s.flush()
+    return order, revision
+
+
+def _keep_scan(s, order: PurchaseOrder, digest: str):
+    return queries.add_document(s, sha256=digest, filename="scan.pdf", content_type="application/pdf", size=3,
+                                kind="scan", order_id=order.id, revision_id=None, created_at=NOW)
+
+
+def test_a_document_kept_in_a_message_is_found_again_and_bound_to_a_revision(engine) -> None:
+    digest = "ab" * 32
+    with session(engine) as s:
+        order, revision = _draft(s)
+        with queries.one_message(s):
+            assert queries.document_of(s, order.id, digest, "scan") is None
+            kept = _keep_scan(s, order, digest)
+            assert queries.document_of(s, order.id, digest, "scan") is kept  # the order's documents gained it
+            queries.bind_document(s, kept, revision.id)
+            assert queries.documents_of(s, order_id=order.id, revision_id=revision.id) == [kept]
+        s.commit()
+        assert [d.id for d in queries.documents_of(s, order_id=order.id, revision_id=revision.id)] == [kept.id]
+
+
+def test_a_document_read_from_the_database_is_bound_with_its_savepoint(engine) -> None:
+    digest = "cd" * 32
+    with session(engine) as s:
+        order, revision = _draft(s)
+        _keep_scan(s, order, digest)
+        s.commit()
+        for undone in (True, False):
+            savepoint = s.begin_nested()
+            with queries.one_message(s):
+                found = queries.document_of(s, order.id, digest, "scan")
+                assert found is not None and found in s
+                queries.bind_document(s, found, revision.id)
+            savepoint.rollback() if undone else savepoint.commit()
+            bound = [d.sha256 for d in queries.documents_of(s, order_id=order.id, revision_id=revision.id)]
+            assert bound == ([] if undone else [digest])
+
+
+def test_a_settled_row_reads_what_the_database_holds_after_its_savepoint_is_undone(engine) -> None:
+    with session(engine) as s:
+        row = InboundMessage(account="a", folder="INBOX", uidvalidity=1, uid=1, sha256="ef" * 32, raw_path="x",
+                             size=1, status=InboundStatus.QUEUED, received_at=NOW, claimed_by="me", claimed_until=NOW)
+        s.add(row)
+        s.commit()
+        savepoint = s.begin_nested()
+        queries.settle_inbound(s, row, status=InboundStatus.APPLIED, disposition="draft", order_id=None,
+                               claimed_by="", claimed_until=None)
+        savepoint.rollback()
+        assert (row.status, row.claimed_by) == (InboundStatus.QUEUED, "me")
+        queries.settle_inbound(s, row, status=InboundStatus.APPLIED, disposition="draft", order_id=None,
+                               claimed_by="", claimed_until=None)
+        s.commit()
+        assert (row.status, row.disposition, row.claimed_by, row.claimed_until) == (
+            InboundStatus.APPLIED, "draft", "", None)
