@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +31,21 @@ class Mark:
     at: datetime
 
 
+def _set_wal(db: sqlite3.Connection, tries: int = 100) -> None:
+    """WAL, as the file is already in after its first opening. Switching a new file to WAL while
+    another sender opens it too can fail at once with "database is locked" (SQLite does not
+    always wait in its busy handler for that lock): it is tried again, for up to ~5 s."""
+    for attempt in range(tries):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
+
+
 class SendLog:
     """One short autocommitted statement per call, on one connection shared by the threads of
     one sender run (under a lock); other processes have their own."""
@@ -38,7 +54,7 @@ class SendLog:
         self.path = folder / FILENAME
         self.lock = threading.Lock()
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        _set_wal(self.db)
         # FULL: a "sending" mark must survive a power cut too, or a crash would look like "never sent"
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE IF NOT EXISTS mark (outbox_id INTEGER PRIMARY KEY, message_id TEXT NOT NULL, "
