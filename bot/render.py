@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-from bot import languages
+from bot import details, languages
 from bot.bills import LineChange, line_net
 
 PREHEADER_LENGTH = 140  # about what Gmail, Outlook and Apple Mail show beside or under the subject
@@ -97,6 +97,11 @@ class Renderer:
         env.filters["day"] = lambda value: languages.day(value, language)
         env.filters["status"] = lambda value: languages.status(value, language)
         env.filters["summary"] = lambda error: languages.error_summary(error.template, error.summary, language)
+        # what a reader found (a sheet's problems, why a document was unreadable, where a line was
+        # read), worded in English by the parsers, in the email's language
+        env.filters["detail"] = lambda detail: details.in_language(detail, language)
+        env.filters["source"] = lambda source: details.source_in_language(source, language)
+        env.filters["described"] = lambda described: details.file_in_language(described, language)
         env.globals.update(language=language, bill_mark=BILL_MARK, actions_mark=ACTIONS_MARK)
         # The shared partials' words (_words.txt) and the "waiting for you" line, made once per
         # language: an {% import %} of them in each partial cost ~11 µs a render.

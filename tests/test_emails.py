@@ -261,7 +261,8 @@ def test_a_refusal_to_a_german_supplier_is_german_with_the_details_kept() -> Non
     mails = dict(emailgallery.rendered("de"))
     text = mails["errors/sheet_problems"].text
     assert "wurde nicht verarbeitet (Bestellung PO-2026-0042): die Rechnungstabelle hat Fehler." in text
-    assert "Bill, row 7, column E" in text or "row 7" in text  # where the problem is, as the reader says it
+    # what the reader found, and where, in German too (bot/details.py)
+    assert "Blatt 'Bill', Zeile 7, Spalte E: Einzelpreis 'abc' ist keine Zahl" in text
     assert "Revision 2 wurde bereits freigegeben (von anna.buyer@example.test)" in mails["errors/already_decided"].text
 
 
