@@ -180,6 +180,9 @@ def apply_claimed(app: App, s: Session, owner: str, prepared: Prepared) -> Outco
         return outcome
     except Exception as exc:  # any system error: keep the message, record it, go on
         savepoint.rollback()
+        # rows the message wrote by plain INSERTs are gone, but an object loaded from one may still
+        # be in the session; on SQLite the next message's row may take its id
+        s.expire_all()
         log.exception("message failed", extra={"inbound_id": prepared.inbound_id})
         row = s.get(InboundMessage, prepared.inbound_id)
         assert row is not None

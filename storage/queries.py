@@ -172,7 +172,8 @@ def insert_rows(s: Session, model: type, rows: dict[str, object] | list[dict[str
     """A plain INSERT of one row, or of many in one executemany, on the session's connection: no
     ORM object, no unit of work, the statement built once a table. Nothing is flushed: what the
     rows refer to must be in the database already, and nothing reads them back as objects."""
-    s.connection().execute(_insert_statement(model.__table__), rows)
+    if rows:  # an empty list would be one INSERT of a row of defaults
+        s.connection().execute(_insert_statement(model.__table__), rows)
 
 
 @cache
@@ -629,13 +630,19 @@ def outbox_rows(s: Session, status: OutboxStatus | None, limit: int) -> Sequence
 
 def add_outbox(s: Session, values: dict[str, object]) -> int:
     """A queued email's row, by a plain INSERT (see `insert_rows`); its id."""
-    return s.connection().execute(_add_outbox_statement(), values).scalar_one()
+    return _new_id(s, _add_outbox_statement(), values)
 
 
 @cache
 def _add_outbox_statement():
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    return insert(table).returning(table.c.id)
+    return insert(OutboxMessage.__table__)  # type: ignore[attr-defined]
+
+
+def _new_id(s: Session, statement, values: dict[str, object]) -> int:
+    """The id of the row `statement` inserts: SQLAlchemy asks for it as the server allows
+    (RETURNING on PostgreSQL and on SQLite from 3.35; the cursor's lastrowid before that; an
+    explicit RETURNING would fail on older SQLite builds, such as RHEL 9's 3.34)."""
+    return int(s.connection().execute(statement, values).inserted_primary_key[0])
 
 
 def outbox_by_message_ids(s: Session, message_ids: Sequence[str]) -> list[OutboxMessage]:
@@ -860,11 +867,11 @@ def _documents_statement():
 
 
 def add_document(s: Session, **values: object) -> Document:
-    """A file kept for an order: its row by a plain INSERT … RETURNING id (see `insert_rows`), what
+    """A file kept for an order: its row by a plain INSERT (see `insert_rows`), what
     it refers to flushed first. The Document handed back is not in the session (no unit of work for
     it): the order's memoised documents gain it, and its revision is set with `bind_document`."""
     s.flush()
-    document = Document(id=s.connection().execute(_add_document_statement(), values).scalar_one(), **values)
+    document = Document(id=_new_id(s, _add_document_statement(), values), **values)
     memo = _memo(s)
     known = memo.get(("documents", document.order_id)) if memo is not None else None
     if known is not None:
@@ -874,8 +881,7 @@ def add_document(s: Session, **values: object) -> Document:
 
 @cache
 def _add_document_statement():
-    table = Document.__table__  # type: ignore[attr-defined]
-    return insert(table).returning(table.c.id)
+    return insert(Document.__table__)  # type: ignore[attr-defined]
 
 
 def bind_document(s: Session, document: Document, revision_id: int) -> None:

@@ -137,3 +137,26 @@ def test_a_settled_row_reads_what_the_database_holds_after_its_savepoint_is_undo
         s.commit()
         assert (row.status, row.disposition, row.claimed_by, row.claimed_until) == (
             InboundStatus.APPLIED, "draft", "", None)
+
+
+def test_new_rows_get_their_ids_on_a_sqlite_without_returning(tmp_path) -> None:
+    # RHEL 9's Python links SQLite 3.34, which has no RETURNING: the ids come from lastrowid there
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine.dialect.insert_returning = False  # what SQLAlchemy decides for a SQLite before 3.35
+    sent: list[str] = []
+    sa_event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    now = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    with session(engine) as s:
+        supplier = queries.supplier_for(s, "sales@supplier.test")
+        order = PurchaseOrder(ref="PO-1", customer="A", supplier_id=supplier.id, currency="EUR", created_at=now)
+        s.add(order)
+        s.flush()
+        ids = [queries.add_outbox(s, {"message_id": f"<{n}@bot.test>", "order_id": order.id, "purpose": "comment",
+                                      "recipients": "sales@supplier.test", "subject": "s", "created_at": now,
+                                      "raw": b"r"}) for n in range(2)]
+        document = queries.add_document(s, sha256="ab" * 32, filename="bill.pdf", content_type="application/pdf",
+                                        size=1, kind="scan", order_id=order.id, revision_id=None, inbound_id=None,
+                                        created_at=now)
+        s.commit()
+    assert ids[1] == ids[0] + 1 and document.id is not None
+    assert not [statement for statement in sent if "RETURNING" in statement.upper()]

@@ -200,6 +200,47 @@ def test_claims_held_while_documents_are_read_are_renewed_past_their_lease(app: 
     assert [c[0] for c in Worker(app)._claim(10)] == [inbound_id]
 
 
+def test_a_message_that_failed_leaves_no_object_of_its_rows_for_the_next(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    # its outbox row, written by a plain INSERT, is undone with its savepoint, but an object
+    # loaded from it stayed in the session: on SQLite the next message's row takes its id, and
+    # the next reader of "the last email to the supplier" got the failed message's Message-ID
+    import bot.pipeline
+    from bot.pipeline import apply_claimed, prepare
+    from storage.models import OutboxMessage
+
+    (one, token_one), (two, token_two) = _order(app), _order(app)  # two orders: applied side by side
+    first, second = _queue(app, _reply(token_one, "One"), _reply(token_two, "Two"))
+    orders = {first: one, second: two}
+    held: list[OutboxMessage] = []
+    seen: list[str] = []
+
+    def handle(app_, s, row, raw, **_):
+        values = {"message_id": f"<{row.id}@bot.test>", "order_id": orders[row.id], "purpose": "comment",
+                  "recipients": "sales@supplier.test", "subject": "s", "created_at": app.clock(), "raw": b"r"}
+        queries.add_outbox(s, values)
+        last = queries.last_message_to(s, orders[row.id], "sales@supplier.test")
+        seen.append(last.message_id)
+        if row.id == first:
+            held.append(last)  # kept alive past the failure
+            raise RuntimeError("a bug after the answer was queued")
+        from bot.apply import Outcome
+        return Outcome(InboundStatus.APPLIED, "test")
+
+    monkeypatch.setattr(bot.pipeline, "handle", handle)
+    worker = Worker(app)
+    assert sorted(c[0] for c in worker._claim(10)) == [first, second]
+    prepared = [prepare(app, i, app.files.raw(_rows(app)[i].sha256)) for i in (first, second)]
+    with session(app.engine) as s:  # one transaction, a savepoint each, as Worker._apply does
+        for message in prepared:
+            apply_claimed(app, s, worker.owner, message)
+        s.commit()
+    assert seen == [f"<{first}@bot.test>", f"<{second}@bot.test>"]
+    with session(app.engine) as s:
+        assert [r.message_id for r in s.exec(select(OutboxMessage).where(OutboxMessage.purpose == "comment"))] == [
+            f"<{second}@bot.test>"]
+
+
 def _dead_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()
