@@ -54,7 +54,6 @@ class Workers:
         self.stopping = stopping or threading.Event()
         self.slots: list[_Slot] = []
         self.restarts = 0
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="workers-watch", daemon=True)
 
@@ -77,8 +76,7 @@ class Workers:
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         """SIGTERM to every worker (each finishes what it holds) and wait for them; one still
         running after `timeout` is killed (its claims pass to the others at once)."""
-        self.stopping.set()
-        self._stop.set()
+        self.stopping.set()  # the watch ends, and starts nothing more
         if self._thread.is_alive():
             self._thread.join()
         with self._lock:
@@ -104,10 +102,8 @@ class Workers:
             return None
 
     def _watch(self) -> None:
-        while not self._stop.wait(WATCH_SECONDS):
+        while not self.stopping.wait(WATCH_SECONDS):
             with self._lock:
-                if self._stop.is_set():
-                    return
                 try:
                     self.check()
                 except Exception:  # the watch goes on: a worker short is better than none restarted
