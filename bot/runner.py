@@ -268,7 +268,9 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     release_fetcher_lease(app, worker.owner)
 
 
-#: polls in a row started only because the one before found mail (not announced by IDLE)
+#: polls in a row started only because the one before found mail (not announced by IDLE):
+#: bounded, as a server that renews UIDVALIDITY at every session has the whole mailbox "found"
+#: at every poll
 AGAIN_AFTER_FOUND = 5
 
 
@@ -285,8 +287,8 @@ def poll_until_quiet(poll: Callable[[], PollReport], wake: threading.Event, stop
         if wake.is_set():
             found_only = 0
         elif report.fetched and found_only < AGAIN_AFTER_FOUND:
-            found_only += 1  # bounded: a server that renews UIDVALIDITY at every session would
-        else:  # have the whole mailbox "found" at every poll
+            found_only += 1
+        else:
             return polls
     return polls
 
