@@ -30,8 +30,9 @@ def _pattern(english: str) -> re.Pattern[str]:
 def _value_pattern(name: str) -> str:
     if name == "inner":
         return f"(?P<{name}>.+?)"
-    if name == "role":  # the longest first: "unit price" before "unit"
-        return f"(?P<{name}>{'|'.join(sorted(map(re.escape, ROLES['de']), key=len, reverse=True))})"
+    if name in ("role", "title"):  # one of the names the parsers use; the longest first ("unit price", "unit")
+        names = ROLES["de"] if name == "role" else TITLES["de"]
+        return f"(?P<{name}>{'|'.join(sorted(map(re.escape, names), key=len, reverse=True))})"
     return _ANY.format(name)
 
 
@@ -114,6 +115,37 @@ _FINDINGS: dict[str, tuple[tuple[str, str], ...]] = {"de": (
      "die Gesamtsumme des Dokuments ist {stated}, seine Positionen mit Steuer ergeben aber {added}"),
     ("no total was found in the document to check the lines against",
      "im Dokument wurde keine Summe gefunden, an der sich die Positionen prüfen ließen"),
+    # a buyer's ORDER mail (parsers/buyer_order.py, bot/orders.py check_order)
+    ("line {n} “{text}”: {inner}", "Zeile {n} “{text}”: {inner}"),
+    ("not read as an order line (expected e.g. “{example}”)",
+     "nicht als Bestellposition gelesen (erwartet z. B. “{example}”)"),
+    ("the {what} “{number}” could be read as {one} or as {other}: write it so it reads one way only "
+     "(e.g. {first} or {second})",
+     "{what} “{number}” ließe sich als {one} oder als {other} lesen: bitte so schreiben, dass es nur eine "
+     "Lesart gibt (z. B. {first} oder {second})"),
+    ("priced in {written}, but the order is in {currency}",
+     "in {written} bepreist, die Bestellung ist aber in {currency}"),
+    ("Delivery: expected a date like 2026-12-15, got “{text}”",
+     "Lieferung: erwartet ein Datum wie 2026-12-15, gefunden: “{text}”"),
+    ("Currency: expected a 3-letter code like EUR, got “{text}”",
+     "Währung: erwartet ein Kürzel aus 3 Buchstaben wie EUR, gefunden: “{text}”"),
+    ("no quantity or unit price could be read", "weder Menge noch Einzelpreis lesbar"),
+    ("not an email address: {address}", "keine E-Mail-Adresse: {address}"),
+    ("an order needs at least one buyer", "eine Bestellung braucht mindestens einen Einkäufer"),
+    ("an order needs at least one line", "eine Bestellung braucht mindestens eine Position"),
+    ("currency must be a 3-letter code like EUR, got {text}",
+     "die Währung muss ein Kürzel aus 3 Buchstaben wie EUR sein, gefunden: {text}"),
+    ("the supplier cannot also be a buyer of the order",
+     "der Lieferant kann nicht zugleich Einkäufer der Bestellung sein"),
+    ("a reference looks like PO-2026-0042, got {text}", "eine Referenz sieht aus wie PO-2026-0042, gefunden: {text}"),
+    ("order {ref} already exists", "die Bestellung {ref} gibt es schon"),
+    # quantities delivered or received (bot/receiving.py, bot/apply.py)
+    ("{row}: expected one article number of this order and one quantity",
+     "{row}: erwartet: eine Artikelnummer dieser Bestellung und eine Menge"),
+    ("the attached document names no article of this order",
+     "das angehängte Dokument nennt keinen Artikel dieser Bestellung"),
+    ("no article of this order was named", "es wurde kein Artikel dieser Bestellung genannt"),
+    ("everything delivered is already received", "alles Gelieferte ist bereits als erhalten bestätigt"),
 )}
 #: what the readers call the parts of a line (parsers/intake/roles.py), as a finding names them
 ROLES = {"de": {"quantity": "Menge", "unit price": "Einzelpreis", "list price": "Listenpreis", "amount": "Betrag",
@@ -148,6 +180,9 @@ def _one(text: str, language: str) -> str | None:
     if colon and any(_PLACE_WORD.fullmatch(part) for part in head.split(", ")):
         place, finding = place_in_language(head, language), rest
     said = _finding(finding, language)
+    if said is None and colon and not place:  # "bill.xlsx: <a finding>": a file's name, kept as it is
+        rest_said = in_language(rest, language)
+        return f"{head}: {rest_said}" if rest_said != rest else None
     if said is None:
         return None
     return f"{place}: {said}" if place else said
@@ -201,6 +236,8 @@ def _finding(finding: str, language: str) -> str | None:
 
 
 def _value(name: str, value: str, language: str) -> str:
+    if name == "what":  # of an ambiguous number in an ORDER mail
+        return {"price": "der Preis", "quantity": "die Menge"}.get(value, value) if language == "de" else value
     if name == "title":
         return _titles(value, language)
     if name == "role":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from decimal import Decimal
 
 import pytest
 
@@ -109,12 +110,42 @@ def test_a_lines_doubts_and_where_it_was_read_are_said_in_german() -> None:
 
 def test_every_finding_of_the_catalogue_is_said_without_english_left() -> None:
     for english, _ in _FINDINGS["de"]:
-        example = re.sub(r"\{(\w+)\}", lambda m: {"role": "unit price", "inner": "no quantity could be read",
+        example = re.sub(r"\{(\w+)\}", lambda m: {"role": "unit price", "title": "Unit price", "what": "price",
+                                                   "inner": "no quantity could be read",
                                                    "file": "x.xlsx"}.get(m.group(1), "'7'"), english)
         _german(example)
+
+
+def test_a_buyers_order_mail_and_delivered_quantities_are_said_in_german() -> None:
+    from parsers.buyer_order import read_body_lines
+
+    _, problems, _ = read_body_lines([(3, "500 Schrauben bitte"), (4, "10 pcs BLT-M8 Bolt at 1,250"),
+                                      (5, "2 pcs NUT-M8 Nut at 3 USD"), (6, "1 pcs WSH Washer at 2 EUR")],
+                                     Decimal(19))
+    said = [_german(p) for p in problems]
+    assert said[0].startswith("Zeile 3 “500 Schrauben bitte”: nicht als Bestellposition gelesen (erwartet z. B. “")
+    assert said[1].startswith("Zeile 4 “10 pcs BLT-M8 Bolt at 1,250”: der Preis “1,250” ließe sich als 1250 oder als")
+    assert len(said) == 3 and "bepreist, die Bestellung ist aber in" in said[2]
+    assert _german("'BLT 5 6': expected one article number of this order and one quantity") == (
+        "'BLT 5 6': erwartet: eine Artikelnummer dieser Bestellung und eine Menge")
+    assert _german("offer.xlsx: sheet 'S', row 2, column C (Quantity): Quantity is empty") == (
+        "offer.xlsx: Blatt 'S', Zeile 2, Spalte C (Menge): Menge ist leer")
 
 
 def test_english_stays_english_and_what_nobody_knows_is_kept_as_it_was() -> None:
     finding = "sheet 'Bill', row 7, column E (Unit price): Unit price is empty"
     assert in_language(finding, "en") == finding
     assert in_language("something a new reader says", "de") == "something a new reader says"
+
+
+def test_a_german_refusal_of_an_order_mail_says_its_problems_in_german() -> None:
+    from bot import errors
+    from bot.render import Renderer
+    from tests import emailgallery
+
+    context = dict(next(c for name, c in emailgallery.contexts("de") if name == "errors/order_unreadable"))
+    context["error"] = errors.OrderUnreadable(("Delivery: expected a date like 2026-12-15, got “morgen”",
+                                               "an order needs at least one line"))
+    text = Renderer().render("errors/order_unreadable", context, "de").text
+    assert "Lieferung: erwartet ein Datum wie 2026-12-15, gefunden: “morgen”" in text
+    assert "eine Bestellung braucht mindestens eine Position" in text
