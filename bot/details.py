@@ -13,15 +13,27 @@ import re
 
 from parsers.records import Problem
 
-#: the parsers' column titles
-TITLES = {"de": {"Quantity": "Menge", "Unit price": "Einzelpreis", "Tax rate": "Steuersatz"}}
+#: the words a finding's values may be, by kind, as the parsers write them (English) and as each
+#: language says them: column titles of our sheet, the parts of a line a reader names, what an
+#: ORDER mail's ambiguous number is, how a document was read; the place words and "page(s)"
+WORDS: dict[str, dict[str, dict[str, str]]] = {"de": {
+    "title": {"Quantity": "Menge", "Unit price": "Einzelpreis", "Tax rate": "Steuersatz"},
+    "role": {"quantity": "Menge", "unit price": "Einzelpreis", "list price": "Listenpreis", "amount": "Betrag",
+             "tax rate": "Steuersatz", "discount": "Rabatt", "delivered": "Liefermenge", "per": "Preiseinheit",
+             "unit": "Einheit"},
+    "what": {"price": "der Preis", "quantity": "die Menge"},
+    "kind": {"spreadsheet": "Tabelle", "CSV file": "CSV-Datei", "text PDF": "Text-PDF",
+             "scan, read by OCR": "Scan, per Texterkennung gelesen"},
+    "place": {"sheet": "Blatt", "page": "Seite", "row": "Zeile", "column": "Spalte", "pages": "Seiten"},
+}}
 
 _ANY = r"(?P<{}>(?:(?!; ).)+?)"  # a value: never across "; ", which joins several findings
 
 
 def _pattern(english: str) -> re.Pattern[str]:
     """`english` with {name} for the values: a pattern matching the whole finding. {inner} is
-    findings within a finding (said in the language too), {where} a place, {role} a column."""
+    findings within a finding (said in the language too); {title} and {role} are one of the
+    names the parsers use (WORDS)."""
     parts = re.split(r"\{(\w+)\}", english)
     return re.compile("".join(re.escape(part) if n % 2 == 0 else _value_pattern(part)
                               for n, part in enumerate(parts)) + r"\Z", re.S)
@@ -30,9 +42,9 @@ def _pattern(english: str) -> re.Pattern[str]:
 def _value_pattern(name: str) -> str:
     if name == "inner":
         return f"(?P<{name}>.+?)"
-    if name in ("role", "title"):  # one of the names the parsers use; the longest first ("unit price", "unit")
-        names = ROLES["de"] if name == "role" else TITLES["de"]
-        return f"(?P<{name}>{'|'.join(sorted(map(re.escape, names), key=len, reverse=True))})"
+    if name in ("role", "title"):  # the longest first: "unit price" before "unit"
+        names = sorted({english for words in WORDS.values() for english in words[name]}, key=len, reverse=True)
+        return f"(?P<{name}>{'|'.join(map(re.escape, names))})"
     return _ANY.format(name)
 
 
@@ -147,19 +159,11 @@ _FINDINGS: dict[str, tuple[tuple[str, str], ...]] = {"de": (
     ("no article of this order was named", "es wurde kein Artikel dieser Bestellung genannt"),
     ("everything delivered is already received", "alles Gelieferte ist bereits als erhalten bestätigt"),
 )}
-#: what the readers call the parts of a line (parsers/intake/roles.py), as a finding names them
-ROLES = {"de": {"quantity": "Menge", "unit price": "Einzelpreis", "list price": "Listenpreis", "amount": "Betrag",
-                "tax rate": "Steuersatz", "discount": "Rabatt", "delivered": "Liefermenge", "per": "Preiseinheit",
-                "unit": "Einheit"}}
-#: how a document was read (parsers/intake/match.py, _described)
-KINDS = {"de": {"spreadsheet": "Tabelle", "CSV file": "CSV-Datei", "text PDF": "Text-PDF",
-                "scan, read by OCR": "Scan, per Texterkennung gelesen"}}
 _COMPILED = {language: tuple((_pattern(english), said) for english, said in findings)
              for language, findings in _FINDINGS.items()}
 
 _PLACE_WORD = re.compile(r"sheet '(?P<sheet>[^']*)'|page (?P<page>\d+)|(?:row|line) (?P<row>\d+)|"
                          r"column (?P<column>[^,:]+)")
-_PLACE_WORDS = {"de": ("Blatt", "Seite", "Zeile", "Spalte")}
 
 
 def in_language(detail: Problem | str, language: str) -> str:
@@ -190,23 +194,23 @@ def _one(text: str, language: str) -> str | None:
 
 def place_in_language(place: str, language: str) -> str:
     """"bill.pdf, page 2, line 7" and the like, the place words in `language` (file names kept)."""
-    if language not in _PLACE_WORDS:
+    if language not in WORDS:
         return place
     return ", ".join(_place_part(part, language) for part in place.split(", "))
 
 
 def _place_part(part: str, language: str) -> str:
-    sheet, page, row, column = _PLACE_WORDS[language]
+    said = WORDS[language]["place"]
     found = _PLACE_WORD.fullmatch(part)
     if found is None:
         return part
     if found.group("sheet") is not None:
-        return f"{sheet} '{found.group('sheet')}'"
+        return f"{said['sheet']} '{found.group('sheet')}'"
     if found.group("page") is not None:
-        return f"{page} {found.group('page')}"
+        return f"{said['page']} {found.group('page')}"
     if found.group("row") is not None:
-        return f"{row} {found.group('row')}"
-    return f"{column} {_titles(found.group('column'), language)}"
+        return f"{said['row']} {found.group('row')}"
+    return f"{said['column']} {_titles(found.group('column'), language)}"
 
 
 def source_in_language(source: str, language: str) -> str:
@@ -217,14 +221,15 @@ def source_in_language(source: str, language: str) -> str:
 
 def file_in_language(described: str, language: str) -> str:
     """"bill.pdf (scan, read by OCR, 2 pages)": how the file was read, in `language`."""
-    if language not in KINDS:
+    if language not in WORDS:
         return described
     found = re.fullmatch(r"(?P<file>.*) \((?P<kind>[^()]*?)(?:, (?P<pages>\d+) pages?)?\)", described, re.S)
-    if found is None or found.group("kind") not in KINDS[language]:
+    kinds, place = WORDS[language]["kind"], WORDS[language]["place"]
+    if found is None or found.group("kind") not in kinds:
         return described
     pages = found.group("pages")
-    said = f", {pages} {'Seite' if pages == '1' else 'Seiten'}" if pages else ""
-    return f"{found.group('file')} ({KINDS[language][found.group('kind')]}{said})"
+    said = f", {pages} {place['page'] if pages == '1' else place['pages']}" if pages else ""
+    return f"{found.group('file')} ({kinds[found.group('kind')]}{said})"
 
 
 def _finding(finding: str, language: str) -> str | None:
@@ -236,20 +241,14 @@ def _finding(finding: str, language: str) -> str | None:
 
 
 def _value(name: str, value: str, language: str) -> str:
-    if name == "what":  # of an ambiguous number in an ORDER mail
-        return {"price": "der Preis", "quantity": "die Menge"}.get(value, value) if language == "de" else value
-    if name == "title":
-        return _titles(value, language)
-    if name == "role":
-        return ROLES[language].get(value, value)
-    if name == "where":
-        return place_in_language(value, language)
+    if name in ("what", "title", "role"):
+        return WORDS[language][name].get(value, value)
     if name == "inner":
         return in_language(value, language)
     return value
 
 
 def _titles(text: str, language: str) -> str:
-    for english, said in TITLES[language].items():
+    for english, said in WORDS[language]["title"].items():
         text = text.replace(english, said)
     return text
