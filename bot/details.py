@@ -166,26 +166,34 @@ _PLACE_WORD = re.compile(r"sheet '(?P<sheet>[^']*)'|page (?P<page>\d+)|(?:row|li
                          r"column (?P<column>[^,:]+)")
 
 
-def in_language(detail: Problem | str, language: str) -> str:
+#: a finding longer than this is kept as it is: the patterns' values are matched lazily, and a
+#: long text full of their separators (a hostile cell, say) would take them quadratic time
+MAX_FINDING = 600
+
+
+def in_language(detail: Problem | str, language: str, nested: bool = False) -> str:
     """A reader's finding (a Problem, or its text; several may be joined by "; ") said in `language`."""
     text = str(detail)
     if language not in _COMPILED:
         return text
-    whole = _one(text, language)
+    whole = _one(text, language, nested)
     if whole is not None:
         return whole
-    return "; ".join(_one(part, language) or part for part in text.split("; "))
+    return "; ".join(_one(part, language, nested) or part for part in text.split("; "))
 
 
-def _one(text: str, language: str) -> str | None:
-    """One finding, with its place if it has one; None if no pattern knows it."""
+def _one(text: str, language: str, nested: bool = False) -> str | None:
+    """One finding, with its place if it has one; None if no pattern knows it. `nested`: within
+    a finding already, where no file's name comes first."""
+    if len(text) > MAX_FINDING:
+        return None
     place, finding = "", text
     head, colon, rest = text.partition(": ")
     if colon and any(_PLACE_WORD.fullmatch(part) for part in head.split(", ")):
         place, finding = place_in_language(head, language), rest
     said = _finding(finding, language)
-    if said is None and colon and not place:  # "bill.xlsx: <a finding>": a file's name, kept as it is
-        rest_said = in_language(rest, language)
+    if said is None and colon and not place and not nested:  # "bill.xlsx: <a finding>": the name kept
+        rest_said = in_language(rest, language, nested=True)
         return f"{head}: {rest_said}" if rest_said != rest else None
     if said is None:
         return None
@@ -244,7 +252,7 @@ def _value(name: str, value: str, language: str) -> str:
     if name in ("what", "title", "role"):
         return WORDS[language][name].get(value, value)
     if name == "inner":
-        return in_language(value, language)
+        return in_language(value, language, nested=True)
     return value
 
 

@@ -149,3 +149,16 @@ def test_a_german_refusal_of_an_order_mail_says_its_problems_in_german() -> None
     text = Renderer().render("errors/order_unreadable", context, "de").text
     assert "Lieferung: erwartet ein Datum wie 2026-12-15, gefunden: “morgen”" in text
     assert "eine Bestellung braucht mindestens eine Position" in text
+
+
+def test_hostile_findings_are_kept_as_they_are_not_a_crash() -> None:
+    # a file named with a colon after a colon, or a cell full of the patterns' separators: the
+    # file-name step went on recursing (RecursionError), and the lazy values backtracked for seconds
+    from bot.details import MAX_FINDING
+
+    colons = "a: " * 700
+    assert in_language(colons, "de") == colons
+    separators = "5 × " + " × 1 = 2, " * 200 + " but the line's amount is 3"
+    assert len(separators) > MAX_FINDING and in_language(separators, "de") == separators
+    nested = "this line could not be read (" * 8 + "no quantity could be read" + "); it is not in the draft" * 8
+    assert in_language(nested, "de").count("diese Zeile ließ sich nicht lesen") == 8
